@@ -1,0 +1,121 @@
+/*
+ * io.h: the runtime. A few worker threads, each driving its own io_uring.
+ *
+ * Work is posted to a worker as an intrusive task (no allocation here); a
+ * worker runs its tasks in the order they were posted, so everything an
+ * object does on its worker happens in order. Timers are ring timeouts
+ * against absolute CLOCK_MONOTONIC deadlines and belong to one worker.
+ *
+ * Fork safety rests on the gate: library code runs between lkio_enter() and
+ * lkio_leave(); fork() waits (in a pthread_atfork handler) until no thread is
+ * inside, so a child inherits consistent data. The child inherits no worker
+ * threads and, by madvise(MADV_DONTFORK), no ring memory; lkio_state() says
+ * LKIO_STALE there until lkio_discard_inherited() and a new lkio_start().
+ *
+ * This layer knows nothing of protobuf or of the FFI.
+ */
+#ifndef LKIO_IO_H
+#define LKIO_IO_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lkio_worker lkio_worker;
+typedef struct lkio_task lkio_task;
+typedef struct lkio_timer lkio_timer;
+
+typedef void (*lkio_task_fn)(lkio_task *task);
+typedef void (*lkio_timer_fn)(lkio_timer *timer);
+
+/* Embed in the object that posts it; recover the object with container_of. */
+struct lkio_task {
+    lkio_task *next_;
+    lkio_task_fn fn_;
+};
+
+struct lkio_timer {
+    uint64_t deadline_ns;
+    lkio_timer_fn fn_;
+    size_t heap_index_; /* SIZE_MAX while not scheduled */
+};
+
+enum lkio_state {
+    LKIO_STOPPED = 0, /* never started, or stopped */
+    LKIO_RUNNING = 1, /* started in this process */
+    LKIO_STALE = 2,   /* started in a parent process: this is a fork child */
+};
+
+/* --- lifecycle: callers serialize these and call them outside the gate --- */
+
+/* Starts n workers (0: LIVEKIT_FFI_WORKERS, else a default for this machine).
+ * Returns 0, or -errno with a reason in err. */
+int lkio_start(unsigned n, char *err, size_t errlen);
+
+/* Stops taking entries (lkio_state() turns LKIO_STOPPED while no thread is
+ * inside the gate), calls before_join (if any) inside the gate while the
+ * workers still run, lets them finish what is queued, and joins them. Not
+ * from a worker. */
+void lkio_stop(void (*before_join)(void));
+
+/* In a fork child: forgets the parent's runtime (closes the inherited ring
+ * and eventfd descriptors, frees the memory) without touching the parent's
+ * rings. Afterwards the state is LKIO_STOPPED. */
+void lkio_discard_inherited(void);
+
+extern _Atomic int lkio_state_;
+static inline enum lkio_state lkio_state(void)
+{
+    return (enum lkio_state)atomic_load_explicit(&lkio_state_, memory_order_acquire);
+}
+
+unsigned lkio_worker_count(void);
+
+/* --- the fork gate -------------------------------------------------------- */
+
+void lkio_enter(void);
+void lkio_leave(void);
+
+/* Calls fn(arg) outside the gate (for calls into client code, which may
+ * block, fork or call back into the library). On a worker thread that wakes
+ * up in a fork child whose runtime it no longer belongs to, never returns:
+ * the thread exits. */
+void lkio_call_outside(void (*fn)(void *arg), void *arg);
+
+/* --- workers and tasks ---------------------------------------------------- */
+
+/* Workers are handed out round robin; an object keeps its worker for life. */
+lkio_worker *lkio_pick_worker(void);
+lkio_worker *lkio_worker_at(unsigned i);
+
+/* The worker running the calling thread, or NULL. */
+lkio_worker *lkio_current(void);
+
+/* Any thread. The task must not be posted again until fn has started. */
+void lkio_post(lkio_worker *w, lkio_task *task, lkio_task_fn fn);
+
+/* --- timers: only on the timer's own worker thread ------------------------ */
+
+uint64_t lkio_now_ns(void);
+
+static inline void lkio_timer_init(lkio_timer *t, lkio_timer_fn fn)
+{
+    t->deadline_ns = 0;
+    t->fn_ = fn;
+    t->heap_index_ = SIZE_MAX;
+}
+
+/* (Re)schedules t at an absolute CLOCK_MONOTONIC time. */
+void lkio_timer_start(lkio_worker *w, lkio_timer *t, uint64_t deadline_ns);
+void lkio_timer_stop(lkio_worker *w, lkio_timer *t);
+
+static inline bool lkio_timer_active(const lkio_timer *t)
+{
+    return t->heap_index_ != SIZE_MAX;
+}
+
+#define lkio_container_of(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#endif

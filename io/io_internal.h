@@ -1,0 +1,14 @@
+/* io_internal.h: what the files of io/ share and nobody else sees. */
+#ifndef LKIO_IO_INTERNAL_H
+#define LKIO_IO_INTERNAL_H
+
+#include "io.h"
+
+/* Waits until no thread is inside the gate and keeps new ones out. */
+void lkio_gate_close(void);
+void lkio_gate_open(void);
+
+/* Called in a fork child (single-threaded) to mark an inherited runtime. */
+void lkio_runtime_forked(void);
+
+#endif
