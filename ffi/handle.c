@@ -153,8 +153,8 @@ lk_object *lk_handle_get(FfiHandleId id, const lk_kind *kind)
         return NULL;
     }
     if (kind && o->kind != kind) {
-        lk_fail("handle %llu is a %s, not a %s", (unsigned long long)id, o->kind->name,
-                kind->name);
+        lk_fail("handle %llu has the wrong kind: '%s' where '%s' is needed",
+                (unsigned long long)id, o->kind->name, kind->name);
         return NULL;
     }
     return o;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "tool_limits.h"
 
 static void wait_sem(sem_t *s)
 {
@@ -27,6 +28,17 @@ static void wait_sem(sem_t *s)
     while ((r = sem_timedwait(s, &ts)) < 0 && errno == EINTR) {
     }
     assert_int_equal(r, 0);
+}
+
+static void expect_child_ok(pid_t pid)
+{
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("child killed by signal %d%s", WTERMSIG(status),
+                 WTERMSIG(status) == SIGALRM ? " (hang guard)" : "");
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("child failed at check %d", WEXITSTATUS(status));
 }
 
 static int setup(void **state)
@@ -321,6 +333,7 @@ static void workers_env_sets_the_pool_size(void **state)
 
 static void fork_child_sees_stale_runtime_and_can_replace_it(void **state)
 {
+    skip_if_valgrind_child_restarts();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -342,10 +355,7 @@ static void fork_child_sees_stale_runtime_and_can_replace_it(void **state)
         lkio_stop(NULL);
         _exit(len == 1 ? 0 : 13);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_child_ok(pid);
     /* The parent's runtime is untouched. */
     assert_int_equal(lkio_state(), LKIO_RUNNING);
     sem_t done;
@@ -384,6 +394,7 @@ static void *churn(void *arg)
 
 static void forks_under_load_never_hang(void **state)
 {
+    skip_if_fork_under_load_unsafe();
     churn_state s = {0};
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
@@ -400,10 +411,7 @@ static void forks_under_load_never_hang(void **state)
             lkio_stop(NULL);
             _exit(0);
         }
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
+        expect_child_ok(pid);
     }
     atomic_store(&s.stop, 1);
     for (int i = 0; i < 2; i++)
@@ -436,16 +444,14 @@ static void fork_in_callback_run(lkio_task *t)
 
 static void worker_thread_returning_into_fork_child_exits(void **state)
 {
+    skip_if_fork_child_thread_exit_unsafe();
     sem_t done;
     sem_init(&done, 0, 0);
     fork_in_callback f = {.done = &done};
     lkio_post(lkio_worker_at(0), &f.task, fork_in_callback_run);
     wait_sem(&done);
     assert_true(f.child > 0);
-    int status;
-    assert_int_equal(waitpid(f.child, &status, 0), f.child);
-    assert_true(WIFEXITED(status)); /* not killed by SIGALRM or SIGSEGV */
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_child_ok(f.child);
     sem_destroy(&done);
 }
 
