@@ -10,8 +10,35 @@
 #include "handle.h"
 #include "handlers.h"
 
+#define ON(variant, handler) [LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_##variant] = handler
+
+/* Every variant served here; the rest go to lk_on_unsupported. */
 static const lk_handler handlers[LK_REQUEST_CASES] = {
-    [LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_DISPOSE] = lk_on_dispose,
+    ON(DISPOSE, lk_on_dispose),
+    ON(NEW_SOX_RESAMPLER, lk_on_new_sox_resampler),
+    ON(PUSH_SOX_RESAMPLER, lk_on_push_sox_resampler),
+    ON(FLUSH_SOX_RESAMPLER, lk_on_flush_sox_resampler),
+    ON(NEW_AUDIO_RESAMPLER, lk_on_new_audio_resampler),
+    ON(REMIX_AND_RESAMPLE, lk_on_remix_and_resample),
+    ON(NEW_AUDIO_SOURCE, lk_on_new_audio_source),
+    ON(CAPTURE_AUDIO_FRAME, lk_on_capture_audio_frame),
+    ON(CLEAR_AUDIO_BUFFER, lk_on_clear_audio_buffer),
+    ON(NEW_AUDIO_STREAM, lk_on_new_audio_stream),
+    ON(AUDIO_STREAM_FROM_PARTICIPANT, lk_on_audio_stream_from_participant),
+    ON(NEW_APM, lk_on_new_apm),
+    ON(APM_PROCESS_STREAM, lk_on_apm_process_stream),
+    ON(APM_PROCESS_REVERSE_STREAM, lk_on_apm_process_reverse_stream),
+    ON(APM_SET_STREAM_DELAY, lk_on_apm_set_stream_delay),
+    ON(CREATE_AUDIO_TRACK, lk_on_create_audio_track),
+    ON(CREATE_VIDEO_TRACK, lk_on_create_video_track),
+    ON(LOCAL_TRACK_MUTE, lk_on_local_track_mute),
+    ON(ENABLE_REMOTE_TRACK, lk_on_enable_remote_track),
+    ON(GET_STATS, lk_on_get_stats),
+    ON(VIDEO_CONVERT, lk_on_video_convert),
+    ON(NEW_VIDEO_SOURCE, lk_on_new_video_source),
+    ON(CAPTURE_VIDEO_FRAME, lk_on_capture_video_frame),
+    ON(NEW_VIDEO_STREAM, lk_on_new_video_stream),
+    ON(VIDEO_STREAM_FROM_PARTICIPANT, lk_on_video_stream_from_participant),
 };
 
 /* --- the response buffer: what the handle returned to the client owns ---- */

@@ -13,6 +13,46 @@ enum { LK_REQUEST_CASES = 128 };
 /* server.c */
 int lk_on_dispose(lk_call *c);
 
+/* resampling.c */
+int lk_on_new_sox_resampler(lk_call *c);
+int lk_on_push_sox_resampler(lk_call *c);
+int lk_on_flush_sox_resampler(lk_call *c);
+int lk_on_new_audio_resampler(lk_call *c);
+int lk_on_remix_and_resample(lk_call *c);
+
+/* audio_source.c */
+int lk_on_new_audio_source(lk_call *c);
+int lk_on_capture_audio_frame(lk_call *c);
+int lk_on_clear_audio_buffer(lk_call *c);
+
+/* audio_stream.c */
+int lk_on_new_audio_stream(lk_call *c);
+int lk_on_audio_stream_from_participant(lk_call *c);
+
+/* apm.c */
+int lk_on_new_apm(lk_call *c);
+int lk_on_apm_process_stream(lk_call *c);
+int lk_on_apm_process_reverse_stream(lk_call *c);
+int lk_on_apm_set_stream_delay(lk_call *c);
+
+/* track.c */
+int lk_on_create_audio_track(lk_call *c);
+int lk_on_create_video_track(lk_call *c);
+int lk_on_local_track_mute(lk_call *c);
+int lk_on_enable_remote_track(lk_call *c);
+int lk_on_get_stats(lk_call *c);
+
+/* video_frame.c */
+int lk_on_video_convert(lk_call *c);
+
+/* video_source.c */
+int lk_on_new_video_source(lk_call *c);
+int lk_on_capture_video_frame(lk_call *c);
+
+/* video_stream.c */
+int lk_on_new_video_stream(lk_call *c);
+int lk_on_video_stream_from_participant(lk_call *c);
+
 /* unsupported.c: every variant this core does not serve. */
 int lk_on_unsupported(lk_call *c);
 

@@ -1,0 +1,171 @@
+/* audio_resampler.c: see audio_resampler.h. */
+#include "audio_resampler.h"
+
+#include <math.h>
+#include <soxr.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* Extra silence put ahead of the first output, per channel, so the ±1
+ * sample jitter of the resampler's output never underflows the FIFO. */
+enum { SLACK_FRAMES = 8 };
+
+struct lk_audio_resampler {
+    soxr_t soxr; /* NULL when rates are equal or nothing ran yet */
+    uint32_t in_rate, out_rate, channels;
+    bool configured;
+    bool primed;
+    int16_t *fifo; /* resampled, interleaved, not yet returned */
+    size_t fifo_len, fifo_cap;
+    int16_t *mix; /* downmixed input */
+    size_t mix_cap;
+    int16_t *scratch; /* soxr output */
+    size_t scratch_cap;
+};
+
+static void *grow(void *p, size_t *cap, size_t want, size_t elem)
+{
+    if (want <= *cap)
+        return p;
+    size_t cap2 = *cap ? *cap : 256;
+    while (cap2 < want)
+        cap2 *= 2;
+    p = realloc(p, cap2 * elem);
+    if (!p)
+        abort();
+    *cap = cap2;
+    return p;
+}
+
+lk_audio_resampler *lk_audio_resampler_new(void)
+{
+    lk_audio_resampler *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    return r;
+}
+
+void lk_audio_resampler_free(lk_audio_resampler *r)
+{
+    if (!r)
+        return;
+    soxr_delete(r->soxr);
+    free(r->fifo);
+    free(r->mix);
+    free(r->scratch);
+    free(r);
+}
+
+static int configure(lk_audio_resampler *r, uint32_t in_rate, uint32_t out_rate, uint32_t ch)
+{
+    if (r->configured && r->in_rate == in_rate && r->out_rate == out_rate && r->channels == ch)
+        return 0;
+    soxr_delete(r->soxr);
+    r->soxr = NULL;
+    r->fifo_len = 0;
+    r->primed = false;
+    r->configured = false;
+    if (in_rate != out_rate) {
+        soxr_error_t err;
+        soxr_io_spec_t io = soxr_io_spec(SOXR_INT16_I, SOXR_INT16_I);
+        soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+        r->soxr = soxr_create(in_rate, out_rate, ch, &err, &io, &q, NULL);
+        if (!r->soxr)
+            return lk_fail("cannot resample %u Hz to %u Hz: %s", in_rate, out_rate, err);
+    }
+    r->in_rate = in_rate;
+    r->out_rate = out_rate;
+    r->channels = ch;
+    r->configured = true;
+    return 0;
+}
+
+/* in: n frames of in_ch channels; out: n frames of out_ch (< in_ch). */
+static void downmix(const int16_t *in, uint32_t in_ch, int16_t *out, uint32_t out_ch, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const int16_t *f = in + i * in_ch;
+        for (uint32_t j = 0; j < out_ch; j++) {
+            int32_t sum = 0, count = 0;
+            for (uint32_t k = j; k < in_ch; k += out_ch, count++)
+                sum += f[k];
+            out[i * out_ch + j] = (int16_t)(sum / count);
+        }
+    }
+}
+
+/* in: n frames of in_ch channels; out: n frames of out_ch (> in_ch). */
+static void upmix(const int16_t *in, uint32_t in_ch, int16_t *out, uint32_t out_ch, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < out_ch; j++)
+            out[i * out_ch + j] = in[i * in_ch + j % in_ch];
+}
+
+/* Resamples n frames (r->channels each) and appends them to the FIFO. */
+static int resample_into_fifo(lk_audio_resampler *r, const int16_t *in, size_t n)
+{
+    size_t ch = r->channels;
+    if (!r->soxr) {
+        r->fifo = grow(r->fifo, &r->fifo_cap, r->fifo_len + n * ch, sizeof *r->fifo);
+        memcpy(r->fifo + r->fifo_len, in, n * ch * sizeof *in);
+        r->fifo_len += n * ch;
+        return 0;
+    }
+    size_t room = (size_t)ceil((double)n * r->out_rate / r->in_rate + soxr_delay(r->soxr)) + 2;
+    r->scratch = grow(r->scratch, &r->scratch_cap, room * ch, sizeof *r->scratch);
+    size_t idone = 0, odone = 0;
+    soxr_error_t err = soxr_process(r->soxr, in, n, &idone, r->scratch, room, &odone);
+    if (err)
+        return lk_fail("resampling failed: %s", err);
+    r->fifo = grow(r->fifo, &r->fifo_cap, r->fifo_len + odone * ch, sizeof *r->fifo);
+    memcpy(r->fifo + r->fifo_len, r->scratch, odone * ch * sizeof *r->scratch);
+    r->fifo_len += odone * ch;
+    return 0;
+}
+
+lk_audio_frame *lk_audio_resampler_convert(lk_audio_resampler *r, const int16_t *data,
+                                           uint32_t samples_per_channel, uint32_t in_channels,
+                                           uint32_t in_rate, uint32_t out_channels,
+                                           uint32_t out_rate)
+{
+    uint32_t work_ch = in_channels < out_channels ? in_channels : out_channels;
+    if (configure(r, in_rate, out_rate, work_ch) < 0)
+        return NULL;
+    size_t n = samples_per_channel;
+    const int16_t *in = data;
+    if (in_channels > out_channels) {
+        r->mix = grow(r->mix, &r->mix_cap, n * work_ch, sizeof *r->mix);
+        downmix(data, in_channels, r->mix, work_ch, n);
+        in = r->mix;
+    }
+    if (resample_into_fifo(r, in, n) < 0)
+        return NULL;
+
+    size_t want = (size_t)((uint64_t)n * out_rate / in_rate); /* frames */
+    size_t have = r->fifo_len / work_ch;
+    if (have < want && !r->primed) {
+        /* The filter's latency: pay it once, as silence ahead of the signal. */
+        size_t lead = (want - have + SLACK_FRAMES) * work_ch;
+        r->fifo = grow(r->fifo, &r->fifo_cap, r->fifo_len + lead, sizeof *r->fifo);
+        memmove(r->fifo + lead, r->fifo, r->fifo_len * sizeof *r->fifo);
+        memset(r->fifo, 0, lead * sizeof *r->fifo);
+        r->fifo_len += lead;
+        have = r->fifo_len / work_ch;
+    }
+    r->primed = true;
+    size_t give = have < want ? have : want; /* short only if the jitter beat the slack */
+
+    lk_audio_frame *f = lk_audio_frame_new(out_rate, out_channels, (uint32_t)want);
+    if (out_channels == work_ch)
+        memcpy(f->data, r->fifo, give * work_ch * sizeof *f->data);
+    else
+        upmix(r->fifo, work_ch, f->data, out_channels, give);
+    if (give < want)
+        memset(f->data + give * out_channels, 0, (want - give) * out_channels * sizeof *f->data);
+    r->fifo_len -= give * work_ch;
+    memmove(r->fifo, r->fifo + give * work_ch, r->fifo_len * sizeof *r->fifo);
+    return f;
+}

@@ -1,0 +1,137 @@
+/*
+ * fuzz_request.c: libFuzzer harness for livekit_ffi_request.
+ *
+ * Bytes that decode as an FfiRequest are made honest about memory before
+ * they are sent: the ABI trusts raw caller pointers (upstream's too), so
+ * every data_ptr is pointed into a scratch buffer and every size that says
+ * how much to read there is clamped to fit. Everything else — handles,
+ * enums, dimensions, missing fields, garbage — reaches the library as the
+ * fuzzer made it. Bytes that do not decode are sent as they are.
+ *
+ * Handles the library hands out (in responses and in events) are dropped at
+ * once, so a long run does not grow.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ffi.pb-c.h"
+#include "livekit_ffi.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+enum { PLANE = 8 << 20, SCRATCH = 4 * PLANE };
+static uint8_t *scratch;
+
+/* Bounds that keep any read the fields describe inside one PLANE. */
+static const struct {
+    const char *name;
+    uint32_t max;
+} clamps[] = {
+    {"width", 1024},  {"height", 1024},        {"stride", 4096},       {"size", PLANE / 2},
+    {"num_channels", 8}, {"samples_per_channel", 48000}, {"sample_rate", 192000},
+};
+
+static void make_honest(ProtobufCMessage *m, unsigned *plane)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        void *at = (char *)m + f->offset;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(uint32_t *)((char *)m + f->quantifier_offset) != f->id)
+            continue; /* another member of the union is live */
+        if (f->type == PROTOBUF_C_TYPE_UINT64 && strcmp(f->name, "data_ptr") == 0 &&
+            f->label != PROTOBUF_C_LABEL_REPEATED) {
+            *(uint64_t *)at = (uint64_t)(uintptr_t)(scratch + (size_t)(*plane % 4) * PLANE);
+            (*plane)++;
+        } else if (f->type == PROTOBUF_C_TYPE_UINT32 && f->label != PROTOBUF_C_LABEL_REPEATED) {
+            for (size_t k = 0; k < sizeof clamps / sizeof clamps[0]; k++)
+                if (strcmp(f->name, clamps[k].name) == 0 && *(uint32_t *)at > clamps[k].max)
+                    *(uint32_t *)at = clamps[k].max;
+        } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                size_t n = *(size_t *)((char *)m + f->quantifier_offset);
+                ProtobufCMessage **items = *(ProtobufCMessage ***)at;
+                for (size_t j = 0; j < n; j++)
+                    make_honest(items[j], plane);
+            } else if (*(ProtobufCMessage **)at) {
+                make_honest(*(ProtobufCMessage **)at, plane);
+            }
+        }
+    }
+}
+
+/* Drops every FfiOwnedHandle found in a message tree. */
+static void drop_owned(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (d == &livekit__proto__ffi_owned_handle__descriptor) {
+        livekit_ffi_drop_handle(((const Livekit__Proto__FfiOwnedHandle *)m)->id);
+        return;
+    }
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const void *at = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            for (size_t j = 0; j < n; j++)
+                drop_owned((*(ProtobufCMessage *const *const *)at)[j]);
+        } else if (*(ProtobufCMessage *const *)at) {
+            if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+                *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+                continue;
+            drop_owned(*(ProtobufCMessage *const *)at);
+        }
+    }
+}
+
+static void on_event(const uint8_t *data, size_t len)
+{
+    Livekit__Proto__FfiEvent *ev = livekit__proto__ffi_event__unpack(NULL, len, data);
+    if (!ev)
+        abort(); /* the library sent something that is not an FfiEvent */
+    drop_owned(&ev->base);
+    livekit__proto__ffi_event__free_unpacked(ev, NULL);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    setenv("LIVEKIT_FFI_LOG", "off", 1);
+    scratch = calloc(1, SCRATCH);
+    livekit_ffi_initialize(on_event, false, "fuzz", "0");
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t *honest = NULL;
+    Livekit__Proto__FfiRequest *req = livekit__proto__ffi_request__unpack(NULL, size, data);
+    if (req) {
+        unsigned plane = 0;
+        make_honest(&req->base, &plane);
+        size = livekit__proto__ffi_request__get_packed_size(req);
+        honest = malloc(size ? size : 1);
+        livekit__proto__ffi_request__pack(req, honest);
+        livekit__proto__ffi_request__free_unpacked(req, NULL);
+        data = honest;
+    }
+    const uint8_t *res_ptr;
+    size_t res_len;
+    FfiHandleId h = livekit_ffi_request(data, size, &res_ptr, &res_len);
+    if (h != INVALID_HANDLE) {
+        Livekit__Proto__FfiResponse *res = livekit__proto__ffi_response__unpack(NULL, res_len, res_ptr);
+        if (!res)
+            abort(); /* a response that does not decode */
+        drop_owned(&res->base);
+        livekit__proto__ffi_response__free_unpacked(res, NULL);
+        if (!livekit_ffi_drop_handle(h))
+            abort();
+    } else if (!livekit_ffi_last_error()) {
+        abort(); /* refused without saying why */
+    }
+    free(honest);
+    return 0;
+}
