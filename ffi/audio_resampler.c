@@ -25,9 +25,10 @@ struct lk_audio_resampler {
     size_t scratch_cap;
 };
 
+/* Room for `want` elements; never NULL, even for none. */
 static void *grow(void *p, size_t *cap, size_t want, size_t elem)
 {
-    if (want <= *cap)
+    if (p && want <= *cap)
         return p;
     size_t cap2 = *cap ? *cap : 256;
     while (cap2 < want)

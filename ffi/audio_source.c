@@ -108,6 +108,11 @@ void lk_audio_source_unsubscribe(lk_object *source, lk_sub *sub)
     kick(s); /* maybe nobody listens any more */
 }
 
+lkio_worker *lk_audio_source_worker(lk_object *source)
+{
+    return source_of(source)->worker;
+}
+
 void lk_audio_source_end_track(lk_object *source, const void *track)
 {
     lk_audio_source *s = source_of(source);

@@ -20,4 +20,7 @@ void lk_audio_source_unsubscribe(lk_object *source, lk_sub *sub);
 /* Ends every subscription that came through `track`. */
 void lk_audio_source_end_track(lk_object *source, const void *track);
 
+/* The worker the source ticks on. */
+lkio_worker *lk_audio_source_worker(lk_object *source);
+
 #endif

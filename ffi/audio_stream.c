@@ -206,7 +206,8 @@ int lk_on_new_audio_stream(lk_call *c)
                                           : UNBOUNDED_QUEUE_FRAMES;
     if (cap > UNBOUNDED_QUEUE_FRAMES)
         cap = UNBOUNDED_QUEUE_FRAMES;
-    lk_queue_init(&st->queue, &st->base, lkio_pick_worker(), cap, convert_frame, send_eos);
+    lk_queue_init(&st->queue, &st->base, lkio_pick_worker_except(lk_audio_source_worker(st->source)),
+                  cap, convert_frame, send_eos);
     st->resampler = lk_audio_resampler_new();
     st->sub.track = track;
     st->sub.deliver = on_source_frame;

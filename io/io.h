@@ -87,6 +87,9 @@ void lkio_call_outside(void (*fn)(void *arg), void *arg);
 
 /* Workers are handed out round robin; an object keeps its worker for life. */
 lkio_worker *lkio_pick_worker(void);
+/* The same, avoiding `busy` unless it is the only worker: a stream's
+ * delivery (which calls into the client) away from its source's clock. */
+lkio_worker *lkio_pick_worker_except(const lkio_worker *busy);
 lkio_worker *lkio_worker_at(unsigned i);
 
 /* The worker running the calling thread, or NULL. */

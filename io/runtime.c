@@ -103,6 +103,12 @@ lkio_worker *lkio_pick_worker(void)
     return lkio_worker_at(atomic_fetch_add_explicit(&rt->next_pick, 1, memory_order_relaxed));
 }
 
+lkio_worker *lkio_pick_worker_except(const lkio_worker *busy)
+{
+    lkio_worker *w = lkio_pick_worker();
+    return w == busy && rt->n > 1 ? lkio_pick_worker() : w;
+}
+
 lkio_worker *lkio_current(void)
 {
     return tls_worker;
