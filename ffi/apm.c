@@ -27,7 +27,7 @@
 
 enum {
     MAX_CHANNELS = 8,
-    ECHO_TAIL_MS = 150,  /* echo paths the filter covers beyond the stream delay */
+    ECHO_TAIL_MS = 100,  /* echo paths the filter covers beyond the stream delay */
     MAX_DELAY_MS = 500,  /* the longest stream delay the delay line holds */
 };
 

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "envelope.h"
 #include "error.h"
 #include "handle.h"
 #include "handlers.h"
@@ -58,14 +59,17 @@ static const lk_kind response_kind = {"response buffer", NULL, response_free};
 static FfiHandleId respond(const Livekit__Proto__FfiResponse *res, const uint8_t **res_ptr,
                            size_t *res_len)
 {
-    size_t len = livekit__proto__ffi_response__get_packed_size(res);
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+        &livekit__proto__ffi_response__descriptor, (unsigned)res->message_case);
+    const ProtobufCMessage *m = *(ProtobufCMessage *const *)((const char *)res + f->offset);
+    size_t inner, len = lk_envelope_size(f->id, m, &inner);
     response *r = malloc(sizeof *r + len);
     if (!r) {
         lk_fail("out of memory for a %zu-byte response", len);
         return INVALID_HANDLE;
     }
     lk_object_init(&r->base, &response_kind);
-    livekit__proto__ffi_response__pack(res, r->data);
+    lk_envelope_pack(f->id, m, inner, r->data);
     *res_ptr = r->data;
     *res_len = len;
     return lk_handle_insert(&r->base);
@@ -82,12 +86,50 @@ static void arena_pb_free(void *arena, void *p)
 {
 }
 
-static int no_variant(const Livekit__Proto__FfiRequest *req)
+static void no_variant(uint32_t unknown_field)
 {
-    if (req->base.n_unknown_fields)
-        return lk_fail("unknown request variant (FfiRequest field %u): not in this build's protocol",
-                       req->base.unknown_fields[0].tag);
-    return lk_fail("empty request: FfiRequest carries no message");
+    if (unknown_field)
+        lk_fail("unknown request variant (FfiRequest field %u): not in this build's protocol",
+                unknown_field);
+    else
+        lk_fail("empty request: FfiRequest carries no message");
+}
+
+/* The request, its one variant decoded into the arena. */
+static const Livekit__Proto__FfiRequest *decode(const uint8_t *data, size_t len,
+                                                ProtobufCAllocator *alloc, lk_arena *arena)
+{
+    const ProtobufCFieldDescriptor *f;
+    const uint8_t *body;
+    size_t body_len;
+    uint32_t unknown;
+    switch (lk_envelope_read(&livekit__proto__ffi_request__descriptor, data, len, &f, &body,
+                             &body_len, &unknown)) {
+    case LK_ENVELOPE_ONE: {
+        ProtobufCMessage *m = protobuf_c_message_unpack(f->descriptor, alloc, body_len, body);
+        if (!m) {
+            lk_fail("malformed request: its %s message does not decode", f->name);
+            return NULL;
+        }
+        Livekit__Proto__FfiRequest *req = lk_arena_alloc(arena, sizeof *req);
+        livekit__proto__ffi_request__init(req);
+        req->message_case = (Livekit__Proto__FfiRequest__MessageCase)f->id;
+        *(ProtobufCMessage **)((char *)req + f->offset) = m;
+        return req;
+    }
+    case LK_ENVELOPE_GENERIC: { /* a repeated variant: let protobuf-c merge */
+        const Livekit__Proto__FfiRequest *req = livekit__proto__ffi_request__unpack(alloc, len, data);
+        if (!req)
+            lk_fail("malformed request: %zu bytes that do not decode as an FfiRequest", len);
+        return req;
+    }
+    case LK_ENVELOPE_EMPTY:
+        no_variant(unknown);
+        return NULL;
+    default:
+        lk_fail("malformed request: %zu bytes that do not decode as an FfiRequest", len);
+        return NULL;
+    }
 }
 
 FfiHandleId lk_dispatch(const uint8_t *data, size_t len, const uint8_t **res_ptr,
@@ -99,12 +141,8 @@ FfiHandleId lk_dispatch(const uint8_t *data, size_t len, const uint8_t **res_ptr
     ProtobufCAllocator alloc = {arena_pb_alloc, arena_pb_free, &arena};
 
     FfiHandleId id = INVALID_HANDLE;
-    const Livekit__Proto__FfiRequest *req = livekit__proto__ffi_request__unpack(&alloc, len, data);
-    if (!req) {
-        lk_fail("malformed request: %zu bytes that do not decode as an FfiRequest", len);
-    } else if (req->message_case == LIVEKIT__PROTO__FFI_REQUEST__MESSAGE__NOT_SET) {
-        no_variant(req);
-    } else {
+    const Livekit__Proto__FfiRequest *req = decode(data, len, &alloc, &arena);
+    if (req) {
         unsigned which = (unsigned)req->message_case;
         lk_handler handler = which < LK_REQUEST_CASES && handlers[which] ? handlers[which]
                                                                         : lk_on_unsupported;

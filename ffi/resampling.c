@@ -226,7 +226,7 @@ int lk_on_flush_sox_resampler(lk_call *c)
 typedef struct {
     lk_object base;
     pthread_mutex_t lock;
-    lk_audio_resampler *r;
+    lk_audio_resampler *r; /* made on first use: many are created and never used */
 } remixer;
 
 static void remixer_free(lk_object *o)
@@ -246,7 +246,6 @@ int lk_on_new_audio_resampler(lk_call *c)
         abort();
     lk_object_init(&m->base, &remixer_kind);
     pthread_mutex_init(&m->lock, NULL);
-    m->r = lk_audio_resampler_new();
     Livekit__Proto__NewAudioResamplerResponse *res =
         lk_call_new(c, &livekit__proto__new_audio_resampler_response__descriptor);
     res->resampler = lk_call_new(c, &livekit__proto__owned_audio_resampler__descriptor);
@@ -279,6 +278,8 @@ int lk_on_remix_and_resample(lk_call *c)
     remixer *m = lk_container_of(o, remixer, base);
     const Livekit__Proto__AudioFrameBufferInfo *b = req->buffer;
     pthread_mutex_lock(&m->lock);
+    if (!m->r)
+        m->r = lk_audio_resampler_new();
     lk_audio_frame *f = lk_audio_resampler_convert(
         m->r, (const int16_t *)(uintptr_t)b->data_ptr, b->samples_per_channel, b->num_channels,
         b->sample_rate, req->num_channels, req->sample_rate);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "error.h"
 #include "handle.h"
 #include "handlers.h"
@@ -103,20 +104,59 @@ bool lk_emit_packed(const uint8_t *data, size_t len)
     return true;
 }
 
+/* The event's one variant and its encoded size. */
+static const ProtobufCMessage *event_variant(const Livekit__Proto__FfiEvent *ev, unsigned *field,
+                                            size_t *inner, size_t *len)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+        &livekit__proto__ffi_event__descriptor, (unsigned)ev->message_case);
+    const ProtobufCMessage *m = *(ProtobufCMessage *const *)((const char *)ev + f->offset);
+    *field = f->id;
+    *len = lk_envelope_size(f->id, m, inner);
+    return m;
+}
+
 bool lk_emit(const Livekit__Proto__FfiEvent *ev)
 {
     if (!atomic_load(&callback))
         return false;
+    unsigned field;
+    size_t inner, len;
+    const ProtobufCMessage *m = event_variant(ev, &field, &inner, &len);
     uint8_t stack[1024];
-    size_t len = livekit__proto__ffi_event__get_packed_size(ev);
     uint8_t *buf = len <= sizeof stack ? stack : malloc(len);
     if (!buf)
         abort();
-    livekit__proto__ffi_event__pack(ev, buf);
+    lk_envelope_pack(field, m, inner, buf);
     bool sent = lk_emit_packed(buf, len);
     if (buf != stack)
         free(buf);
     return sent;
+}
+
+typedef struct {
+    lkio_task task;
+    size_t len;
+    uint8_t data[];
+} packed_event;
+
+static void packed_event_send(lkio_task *t)
+{
+    packed_event *e = lkio_container_of(t, packed_event, task);
+    lk_emit_packed(e->data, e->len);
+    free(e);
+}
+
+void lk_post_event(lkio_worker *w, const Livekit__Proto__FfiEvent *ev)
+{
+    unsigned field;
+    size_t inner, len;
+    const ProtobufCMessage *m = event_variant(ev, &field, &inner, &len);
+    packed_event *e = malloc(sizeof *e + len);
+    if (!e)
+        abort();
+    e->len = lk_envelope_pack(field, m, inner, e->data);
+    lkio_post(w, &e->task, packed_event_send);
 }
 
 /* --- lifecycle ----------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ffi.pb-c.h"
+#include "io.h"
 #include "livekit_ffi.h"
 
 /* A bump allocator for one request: its decoded message and the response
@@ -49,6 +50,9 @@ bool lk_emit(const Livekit__Proto__FfiEvent *ev);
 
 /* The same, for an event already encoded. */
 bool lk_emit_packed(const uint8_t *data, size_t len);
+
+/* Any thread: encodes the event now, sends it from worker w. */
+void lk_post_event(lkio_worker *w, const Livekit__Proto__FfiEvent *ev);
 
 /* Lifecycle (cabi.c calls these; each takes the lifecycle lock). */
 void lk_server_initialize(FfiCallbackFn cb, bool capture_logs, const char *sdk,

@@ -130,32 +130,6 @@ static uint64_t async_id_for(const void *request)
     return lk_async_id(has, has ? *(const uint64_t *)member((void *)request, f->offset) : 0);
 }
 
-/* --- the callback, sent from a worker ------------------------------------ */
-
-typedef struct {
-    lkio_task task;
-    size_t len;
-    uint8_t data[];
-} packed_event;
-
-static void packed_event_send(lkio_task *t)
-{
-    packed_event *e = lkio_container_of(t, packed_event, task);
-    lk_emit_packed(e->data, e->len);
-    free(e);
-}
-
-static void post_event(const Livekit__Proto__FfiEvent *ev)
-{
-    size_t len = livekit__proto__ffi_event__get_packed_size(ev);
-    packed_event *e = malloc(sizeof *e + len);
-    if (!e)
-        abort();
-    e->len = len;
-    livekit__proto__ffi_event__pack(ev, e->data);
-    lkio_post(lkio_pick_worker(), &e->task, packed_event_send);
-}
-
 int lk_on_unsupported(lk_call *c)
 {
     const ProtobufCFieldDescriptor *rf = protobuf_c_message_descriptor_get_field(
@@ -178,7 +152,7 @@ int lk_on_unsupported(lk_call *c)
                                async_contract[which].ev);
         set_async_id(cb, async_id);
         set_error(c, cb, text);
-        post_event(&ev);
+        lk_post_event(lkio_pick_worker(), &ev);
         return 0;
     }
 

@@ -20,7 +20,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
-#include <semaphore.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +63,6 @@ struct lkio_worker {
 
     pthread_t thread;
     unsigned index;
-    int start_err;
-    sem_t started;
 };
 
 typedef struct runtime {
@@ -324,15 +322,17 @@ static void on_stop(lkio_task *t)
     lkio_container_of(t, lkio_worker, stop_task)->stopping = true;
 }
 
+/* In the starting thread, so failures are reported at once. The ring starts
+ * disabled: the worker enables it, which makes the worker its single
+ * issuer (the kernel then skips cross-thread care). */
 static int ring_setup(lkio_worker *w)
 {
-    /* Only this thread submits: let the kernel skip cross-thread care. With
-     * deferred task work, completions appear only inside io_uring_enter, so
-     * not when waiting in poll(). */
-    unsigned flags = wait_in_poll ? 0 : IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    unsigned flags = IORING_SETUP_R_DISABLED;
+    if (!wait_in_poll) /* deferred task work only shows inside io_uring_enter */
+        flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
     int r = io_uring_queue_init(RING_ENTRIES, &w->ring, flags);
-    if (r == -EINVAL && flags)
-        r = io_uring_queue_init(RING_ENTRIES, &w->ring, 0);
+    if (r == -EINVAL) /* an older kernel */
+        r = io_uring_queue_init(RING_ENTRIES, &w->ring, IORING_SETUP_R_DISABLED);
     if (r < 0)
         return r;
     /* A fork child must not see (let alone reap from) this ring's memory. */
@@ -361,12 +361,7 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     tls_worker = w;
     tls_generation = atomic_load(&generation);
-
-    w->start_err = ring_setup(w);
-    int err = w->start_err;
-    sem_post(&w->started); /* after this, w->started may be gone */
-    if (err < 0)
-        return NULL;
+    io_uring_enable_rings(&w->ring); /* from here on, only this thread submits */
 
     lkio_enter();
     arm_wake(w);
@@ -395,7 +390,9 @@ static unsigned default_workers(void)
         if (*end == '\0' && n >= 1 && n <= 64)
             return (unsigned)n;
     }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    /* The CPUs we may run on: one syscall, where sysconf reads /sys. */
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     return cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus;
 }
 
@@ -425,15 +422,11 @@ int lkio_start(unsigned n, char *err, size_t errlen)
     }
     atomic_fetch_add(&generation, 1);
 
-    /* Workers inherit a fully blocked signal mask: signals are the client's. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     int result = 0;
-    unsigned started = 0;
-    for (; started < n; started++) {
-        lkio_worker *w = &r->workers[started];
-        w->index = started;
+    unsigned made = 0;
+    for (; made < n; made++) {
+        lkio_worker *w = &r->workers[made];
+        w->index = made;
         w->ring_fd = -1;
         w->wake_fd = eventfd(0, EFD_CLOEXEC);
         if (w->wake_fd < 0) {
@@ -441,33 +434,42 @@ int lkio_start(unsigned n, char *err, size_t errlen)
             snprintf(err, errlen, "eventfd: %s", strerror(errno));
             break;
         }
-        sem_init(&w->started, 0, 0);
-        int e = pthread_create(&w->thread, NULL, worker_main, w);
-        if (e) {
+        int e = ring_setup(w);
+        if (e < 0) {
             close(w->wake_fd);
-            sem_destroy(&w->started);
+            result = e;
+            snprintf(err, errlen, "io_uring_queue_init: %s", strerror(-e));
+            break;
+        }
+    }
+    /* Workers inherit a fully blocked signal mask: signals are the client's.
+     * Nothing waits for them to start: what is posted meanwhile waits in
+     * their inboxes. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    unsigned spawned = 0;
+    for (; result == 0 && spawned < made; spawned++) {
+        int e = pthread_create(&r->workers[spawned].thread, NULL, worker_main, &r->workers[spawned]);
+        if (e) {
             result = -e;
             snprintf(err, errlen, "pthread_create: %s", strerror(e));
             break;
         }
-        sem_wait(&w->started);
-        sem_destroy(&w->started);
-        if (w->start_err < 0) {
-            pthread_join(w->thread, NULL);
-            close(w->wake_fd);
-            result = w->start_err;
-            snprintf(err, errlen, "io_uring_queue_init: %s", strerror(-result));
-            break;
-        }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-    r->n = started;
-    rt = r;
-    if (result < 0) {
-        lkio_stop(NULL); /* the workers that did start */
+    r->n = made;
+    if (result < 0) { /* all or nothing */
+        for (unsigned i = 0; i < spawned; i++) {
+            lkio_post(&r->workers[i], &r->workers[i].stop_task, on_stop);
+            pthread_join(r->workers[i].thread, NULL);
+        }
+        for (unsigned i = spawned; i < made; i++)
+            io_uring_queue_exit(&r->workers[i].ring);
+        free_runtime(r);
         return result;
     }
+    rt = r;
     atomic_store(&lkio_state_, LKIO_RUNNING);
     return 0;
 }
