@@ -2,18 +2,19 @@
 #include "audio_resampler.h"
 
 #include <math.h>
-#include <soxr.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "soxr_loader.h"
 
 /* Extra silence put ahead of the first output, per channel, so the ±1
  * sample jitter of the resampler's output never underflows the FIFO. */
 enum { SLACK_FRAMES = 8 };
 
 struct lk_audio_resampler {
-    soxr_t soxr; /* NULL when rates are equal or nothing ran yet */
+    const lk_soxr *sx; /* set with soxr */
+    soxr_t soxr;       /* NULL when rates are equal or nothing ran yet */
     uint32_t in_rate, out_rate, channels;
     bool configured;
     bool primed;
@@ -52,7 +53,8 @@ void lk_audio_resampler_free(lk_audio_resampler *r)
 {
     if (!r)
         return;
-    soxr_delete(r->soxr);
+    if (r->soxr)
+        r->sx->delete_(r->soxr);
     free(r->fifo);
     free(r->mix);
     free(r->scratch);
@@ -63,16 +65,19 @@ static int configure(lk_audio_resampler *r, uint32_t in_rate, uint32_t out_rate,
 {
     if (r->configured && r->in_rate == in_rate && r->out_rate == out_rate && r->channels == ch)
         return 0;
-    soxr_delete(r->soxr);
+    if (r->soxr)
+        r->sx->delete_(r->soxr);
     r->soxr = NULL;
     r->fifo_len = 0;
     r->primed = false;
     r->configured = false;
     if (in_rate != out_rate) {
+        if (!(r->sx = lk_soxr_api()))
+            return -1;
         soxr_error_t err;
-        soxr_io_spec_t io = soxr_io_spec(SOXR_INT16_I, SOXR_INT16_I);
-        soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-        r->soxr = soxr_create(in_rate, out_rate, ch, &err, &io, &q, NULL);
+        soxr_io_spec_t io = r->sx->io_spec(SOXR_INT16_I, SOXR_INT16_I);
+        soxr_quality_spec_t q = r->sx->quality_spec(SOXR_HQ, 0);
+        r->soxr = r->sx->create(in_rate, out_rate, ch, &err, &io, &q, NULL);
         if (!r->soxr)
             return lk_fail("cannot resample %u Hz to %u Hz: %s", in_rate, out_rate, err);
     }
@@ -115,10 +120,10 @@ static int resample_into_fifo(lk_audio_resampler *r, const int16_t *in, size_t n
         r->fifo_len += n * ch;
         return 0;
     }
-    size_t room = (size_t)ceil((double)n * r->out_rate / r->in_rate + soxr_delay(r->soxr)) + 2;
+    size_t room = (size_t)ceil((double)n * r->out_rate / r->in_rate + r->sx->delay(r->soxr)) + 2;
     r->scratch = grow(r->scratch, &r->scratch_cap, room * ch, sizeof *r->scratch);
     size_t idone = 0, odone = 0;
-    soxr_error_t err = soxr_process(r->soxr, in, n, &idone, r->scratch, room, &odone);
+    soxr_error_t err = r->sx->process(r->soxr, in, n, &idone, r->scratch, room, &odone);
     if (err)
         return lk_fail("resampling failed: %s", err);
     r->fifo = grow(r->fifo, &r->fifo_cap, r->fifo_len + odone * ch, sizeof *r->fifo);

@@ -49,9 +49,11 @@ enum lk_envelope_read lk_envelope_read(const ProtobufCMessageDescriptor *envelop
                                        const uint8_t **body, size_t *body_len,
                                        uint32_t *unknown)
 {
-    const uint8_t *p = data, *end = data + len;
     *field = NULL;
     *unknown = 0;
+    if (!len) /* data may be NULL then */
+        return LK_ENVELOPE_EMPTY;
+    const uint8_t *p = data, *end = data + len;
     while (p < end) {
         uint64_t tag;
         if (read_varint(&p, end, &tag) < 0)

@@ -11,7 +11,6 @@
  */
 #include <math.h>
 #include <pthread.h>
-#include <soxr.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +19,14 @@
 #include "audio_resampler.h"
 #include "error.h"
 #include "handlers.h"
+#include "soxr_loader.h"
 
 /* --- sox ------------------------------------------------------------------ */
 
 typedef struct {
     lk_object base;
     pthread_mutex_t lock; /* one call at a time, from any thread */
+    const lk_soxr *sx;
     soxr_t soxr;
     double in_rate, out_rate;
     uint32_t channels;
@@ -37,7 +38,7 @@ typedef struct {
 static void sox_free(lk_object *o)
 {
     sox_resampler *s = lk_container_of(o, sox_resampler, base);
-    soxr_delete(s->soxr);
+    s->sx->delete_(s->soxr);
     pthread_mutex_destroy(&s->lock);
     free(s->out);
     free(s);
@@ -77,7 +78,7 @@ static long sox_run(sox_resampler *s, const int16_t *in, size_t frames, size_t r
         out_arg = out_planes;
     }
     size_t idone = 0, odone = 0;
-    soxr_error_t err = soxr_process(s->soxr, in_arg, frames, in ? &idone : NULL, out_arg, room,
+    soxr_error_t err = s->sx->process(s->soxr, in_arg, frames, in ? &idone : NULL, out_arg, room,
                                     &odone);
     if (err)
         return lk_fail("%s", err);
@@ -110,13 +111,17 @@ int lk_on_new_sox_resampler(lk_call *c)
     bool split_out = req->output_data_type == LIVEKIT__PROTO__SOX_RESAMPLER_DATA_TYPE__SOXR_DATATYPE_INT16S;
 
     soxr_t soxr = NULL;
-    if (!*problem) {
+    const lk_soxr *sx = *problem ? NULL : lk_soxr_api();
+    if (!*problem && !sx) {
+        snprintf(problem, 160, "%s", lk_error());
+        lk_error_clear(); /* reported in the response */
+    } else if (!*problem) {
         soxr_error_t err = NULL;
-        soxr_io_spec_t io = soxr_io_spec(split_in ? SOXR_INT16_S : SOXR_INT16_I,
-                                         split_out ? SOXR_INT16_S : SOXR_INT16_I);
-        soxr_quality_spec_t q = soxr_quality_spec(recipe, req->flags);
-        soxr_runtime_spec_t rt = soxr_runtime_spec(1);
-        soxr = soxr_create(in_rate, out_rate, req->num_channels, &err, &io, &q, &rt);
+        soxr_io_spec_t io = sx->io_spec(split_in ? SOXR_INT16_S : SOXR_INT16_I,
+                                        split_out ? SOXR_INT16_S : SOXR_INT16_I);
+        soxr_quality_spec_t q = sx->quality_spec(recipe, req->flags);
+        soxr_runtime_spec_t rt = sx->runtime_spec(1);
+        soxr = sx->create(in_rate, out_rate, req->num_channels, &err, &io, &q, &rt);
         if (!soxr)
             snprintf(problem, 160, "soxr: %s", err ? err : "cannot create the resampler");
     }
@@ -131,6 +136,7 @@ int lk_on_new_sox_resampler(lk_call *c)
         abort();
     lk_object_init(&s->base, &sox_kind);
     pthread_mutex_init(&s->lock, NULL);
+    s->sx = sx;
     s->soxr = soxr;
     s->in_rate = in_rate;
     s->out_rate = out_rate;
@@ -186,7 +192,7 @@ int lk_on_push_sox_resampler(lk_call *c)
     else {
         size_t in_frames = req->size / frame_bytes;
         pthread_mutex_lock(&s->lock);
-        size_t room = (size_t)ceil(in_frames * s->out_rate / s->in_rate + soxr_delay(s->soxr)) + 1;
+        size_t room = (size_t)ceil(in_frames * s->out_rate / s->in_rate + s->sx->delay(s->soxr)) + 1;
         frames = sox_run(s, (const int16_t *)(uintptr_t)req->data_ptr, in_frames, room);
         pthread_mutex_unlock(&s->lock);
     }
@@ -208,10 +214,10 @@ int lk_on_flush_sox_resampler(lk_call *c)
 
     pthread_mutex_lock(&s->lock);
     /* Everything still inside soxr: its delay, with room to spare. */
-    size_t room = (size_t)ceil(soxr_delay(s->soxr)) + (size_t)(s->out_rate / 100) + 16;
+    size_t room = (size_t)ceil(s->sx->delay(s->soxr)) + (size_t)(s->out_rate / 100) + 16;
     long frames = sox_run(s, NULL, 0, room);
     if (frames >= 0) {
-        soxr_error_t err = soxr_clear(s->soxr); /* ready for a new signal */
+        soxr_error_t err = s->sx->clear(s->soxr); /* ready for a new signal */
         if (err)
             frames = lk_fail("%s", err);
     }

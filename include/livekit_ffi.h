@@ -28,9 +28,11 @@ typedef void (*FfiCallbackFn)(const uint8_t *data, size_t len);
 extern "C" {
 #endif
 
-/* Starts the library (or, called again, replaces the callback and settings).
- * With capture_logs the library's logs arrive as LogBatch events; otherwise
- * they go to stderr, filtered by the LIVEKIT_FFI_LOG environment variable. */
+/* Starts the library (or, called again, replaces the callback and settings;
+ * an event already on its way may still reach the previous callback, which
+ * must stay callable). With capture_logs the library's logs arrive as
+ * LogBatch events; otherwise they go to stderr, filtered by the
+ * LIVEKIT_FFI_LOG environment variable. */
 void livekit_ffi_initialize(FfiCallbackFn cb, bool capture_logs, const char *sdk,
                             const char *sdk_version);
 

@@ -13,6 +13,11 @@
  * A poster wakes a sleeping worker by writing the worker's eventfd, on which
  * the ring always has a read armed: no polling while idle, and no syscall
  * when the worker is awake anyway.
+ *
+ * Rings are made when the runtime starts; a worker's thread only when
+ * something is first posted to it (as libuv starts its thread pool), so a
+ * client that only makes synchronous requests, or a fork child that only
+ * reinitializes, never pays for threads it does not use.
  */
 #include "io_internal.h"
 
@@ -62,12 +67,15 @@ struct lkio_worker {
     struct __kernel_timespec armed_ts;
 
     pthread_t thread;
+    _Atomic bool launched;
     unsigned index;
 };
 
 typedef struct runtime {
     unsigned n;
     _Atomic unsigned next_pick;
+    pthread_mutex_t launch_lock;
+    bool stopping; /* under launch_lock: no new threads once lkio_stop began */
     lkio_worker workers[];
 } runtime;
 
@@ -112,10 +120,36 @@ lkio_worker *lkio_current(void)
     return tls_worker;
 }
 
+static void *worker_main(void *arg);
+
+/* Starts w's thread, once. Like running out of memory, running out of
+ * threads here is fatal: the task being posted would otherwise never run
+ * and its client would wait for ever. */
+static void launch(lkio_worker *w)
+{
+    pthread_mutex_lock(&rt->launch_lock);
+    if (!atomic_load(&w->launched) && !rt->stopping) { /* stopping: the drain runs it */
+        /* Workers get a fully blocked signal mask: signals are the client's. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int e = pthread_create(&w->thread, NULL, worker_main, w);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (e) {
+            fprintf(stderr, "liblivekit_ffi: cannot start a worker thread: %s\n", strerror(e));
+            abort();
+        }
+        atomic_store(&w->launched, true);
+    }
+    pthread_mutex_unlock(&rt->launch_lock);
+}
+
 /* --- inbox ----------------------------------------------------------------- */
 
 void lkio_post(lkio_worker *w, lkio_task *task, lkio_task_fn fn)
 {
+    if (!atomic_load_explicit(&w->launched, memory_order_acquire))
+        launch(w);
     task->fn_ = fn;
     lkio_task *head = atomic_load_explicit(&w->inbox, memory_order_relaxed);
     do {
@@ -398,6 +432,7 @@ static unsigned default_workers(void)
 
 static void free_runtime(runtime *r)
 {
+    pthread_mutex_destroy(&r->launch_lock);
     for (unsigned i = 0; i < r->n; i++) {
         if (r->workers[i].wake_fd >= 0)
             close(r->workers[i].wake_fd);
@@ -420,6 +455,7 @@ int lkio_start(unsigned n, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    pthread_mutex_init(&r->launch_lock, NULL);
     atomic_fetch_add(&generation, 1);
 
     int result = 0;
@@ -442,29 +478,9 @@ int lkio_start(unsigned n, char *err, size_t errlen)
             break;
         }
     }
-    /* Workers inherit a fully blocked signal mask: signals are the client's.
-     * Nothing waits for them to start: what is posted meanwhile waits in
-     * their inboxes. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    unsigned spawned = 0;
-    for (; result == 0 && spawned < made; spawned++) {
-        int e = pthread_create(&r->workers[spawned].thread, NULL, worker_main, &r->workers[spawned]);
-        if (e) {
-            result = -e;
-            snprintf(err, errlen, "pthread_create: %s", strerror(e));
-            break;
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     r->n = made;
     if (result < 0) { /* all or nothing */
-        for (unsigned i = 0; i < spawned; i++) {
-            lkio_post(&r->workers[i], &r->workers[i].stop_task, on_stop);
-            pthread_join(r->workers[i].thread, NULL);
-        }
-        for (unsigned i = spawned; i < made; i++)
+        for (unsigned i = 0; i < made; i++)
             io_uring_queue_exit(&r->workers[i].ring);
         free_runtime(r);
         return result;
@@ -488,10 +504,21 @@ void lkio_stop(void (*before_join)(void))
         lkio_leave();
     }
 
-    for (unsigned i = 0; i < r->n; i++)
-        lkio_post(&r->workers[i], &r->workers[i].stop_task, on_stop);
-    for (unsigned i = 0; i < r->n; i++)
-        pthread_join(r->workers[i].thread, NULL);
+    pthread_mutex_lock(&r->launch_lock);
+    r->stopping = true;
+    pthread_mutex_unlock(&r->launch_lock);
+    for (unsigned i = 0; i < r->n; i++) {
+        lkio_worker *w = &r->workers[i];
+        if (atomic_load(&w->launched)) {
+            lkio_post(w, &w->stop_task, on_stop);
+            pthread_join(w->thread, NULL);
+        } else { /* never used: its ring is still ours to close */
+            lkio_enter(); /* so a fork sees the ring either whole or gone */
+            io_uring_queue_exit(&w->ring);
+            w->ring_fd = -1;
+            lkio_leave();
+        }
+    }
 
     /* Whatever was posted while the workers wound down still runs, here, as
      * if on its worker, so no task (and what it owns) is lost. */

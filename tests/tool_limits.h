@@ -21,9 +21,10 @@
             skip();                       \
     } while (0)
 
-/* LLVM 14's AddressSanitizer allocator is not fork-safe: a child forked
- * while another thread allocates can deadlock inside malloc
- * (LK_FORK_UNDER_LOAD_UNSAFE is set by tests/CMakeLists.txt). */
+/* LLVM 14's AddressSanitizer and ThreadSanitizer allocators are not
+ * fork-safe: a child forked while another thread allocates can deadlock in
+ * its first malloc (seen in both). LK_FORK_UNDER_LOAD_UNSAFE is set by
+ * tests/CMakeLists.txt for sanitizer builds; the plain build runs these. */
 #ifdef LK_FORK_UNDER_LOAD_UNSAFE
 #define skip_if_fork_under_load_unsafe() skip()
 #else

@@ -77,10 +77,17 @@ class Library:
         self._cond = threading.Condition()
         self._events = deque()
         self.logs = []
-        self._callback = CALLBACK(self._on_event)  # kept alive as long as we are
-        lib.livekit_ffi_initialize(self._callback, capture_logs, b"lkffi", b"0.1")
+        self._callbacks = []  # every callback installed stays alive: events in flight may use it
+        self.capture_logs = capture_logs
+        self.set_callback(self._on_event)
         if fork_support and self.has_extensions:
             os.register_at_fork(after_in_child=self._after_fork_in_child)
+
+    def set_callback(self, fn):
+        """(Re)initializes the library with fn(data_ptr, length) as its callback."""
+        cb = CALLBACK(fn)
+        self._callbacks.append(cb)
+        self.lib.livekit_ffi_initialize(cb, self.capture_logs, b"lkffi", b"0.1")
 
     # --- events ---------------------------------------------------------
     def _on_event(self, data, length):

@@ -227,8 +227,7 @@ def test_a_slow_client_neither_slows_the_source_nor_grows_the_queue():
             gate.wait(0.05)
         original(data, length)
 
-    lib._callback = lkffi.CALLBACK(slow)
-    lib.lib.livekit_ffi_initialize(lib._callback, False, b"lkffi", b"0.1")
+    lib.set_callback(slow)
     src = new_source(lib, queue_ms=50)
     st = new_stream(lib, new_track(lib, src).handle.id, queue_size_frames=3)
     start = time.monotonic()

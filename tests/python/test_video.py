@@ -272,14 +272,12 @@ def test_a_slow_client_gets_the_newest_frame_not_a_backlog(lib):
         original(data, length)
 
     src, t, st = setup_stream(lib, format=T.RGBA)  # default queue: one frame
-    lib._callback = lkffi.CALLBACK(stalled)
-    lib.lib.livekit_ffi_initialize(lib._callback, False, b"lkffi", b"0.1")
+    lib.set_callback(stalled)
     for i in range(50):
         capture(lib, src, solid(i), ts=i)
     gate.set()
     time.sleep(0.3)
-    lib._callback = lkffi.CALLBACK(original)
-    lib.lib.livekit_ffi_initialize(lib._callback, False, b"lkffi", b"0.1")
+    lib.set_callback(original)
     got = [ev.video_stream_event.frame_received for ev in lib.drain_events()
            if ev.WhichOneof("message") == "video_stream_event"
            and ev.video_stream_event.stream_handle == st]
