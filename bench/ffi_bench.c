@@ -639,12 +639,27 @@ static void cadence_rows(double seconds)
 
 static const char *self_path, *preload_path;
 
-/* In a fresh process: load, initialize, first request; RSS and threads. */
+static void read_status(long *rss_kb, long *threads)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "VmRSS: %ld", rss_kb);
+        sscanf(line, "Threads: %ld", threads);
+    }
+    if (f)
+        fclose(f);
+}
+
+/* In a fresh process: load, initialize, first request; the time, the RSS
+ * after, the RSS the library added, and the thread count. */
 static int probe(const char *path, const char *stub)
 {
     scratch sc;
     if (stub && !dlopen(stub, RTLD_NOW | RTLD_GLOBAL))
         return 2;
+    long rss_before = 0, threads_before = 0;
+    read_status(&rss_before, &threads_before);
     double t0 = now_ns();
     libs[0] = (lib){.name = "probe", .path = path};
     n_libs = 1;
@@ -657,15 +672,8 @@ static int probe(const char *path, const char *stub)
     call(&libs[0], p, &sc);
     double t = now_ns() - t0;
     long rss = 0, threads = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    while (f && fgets(line, sizeof line, f)) {
-        sscanf(line, "VmRSS: %ld", &rss);
-        sscanf(line, "Threads: %ld", &threads);
-    }
-    if (f)
-        fclose(f);
-    printf("%.0f %ld %ld\n", t, rss, threads);
+    read_status(&rss, &threads);
+    printf("%.0f %ld %ld %ld\n", t, rss, rss - rss_before, threads);
     fflush(stdout);
     _exit(0);
 }
@@ -673,7 +681,7 @@ static int probe(const char *path, const char *stub)
 static void cold_start_rows(void)
 {
     samples t[MAX_LIBS] = {{0}};
-    double rss[MAX_LIBS], threads[MAX_LIBS], size[MAX_LIBS];
+    double rss[MAX_LIBS], added[MAX_LIBS], threads[MAX_LIBS], size[MAX_LIBS];
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < n_libs; i++) {
             char cmd[4096];
@@ -683,10 +691,11 @@ static void cold_start_rows(void)
                      upstream && preload_path ? "'" : "");
             FILE *p = popen(cmd, "r");
             double ns = -1;
-            long kb = 0, th = 0;
-            if (p && fscanf(p, "%lf %ld %ld", &ns, &kb, &th) == 3) {
+            long kb = 0, kb_added = 0, th = 0;
+            if (p && fscanf(p, "%lf %ld %ld %ld", &ns, &kb, &kb_added, &th) == 4) {
                 add(&t[i], ns);
                 rss[i] = (double)kb / 1024.0;
+                added[i] = (double)kb_added / 1024.0;
                 threads[i] = (double)th;
             }
             if (p)
@@ -701,6 +710,7 @@ static void cold_start_rows(void)
     }
     row("load_init_first", "load + initialize + first request", "ms", v);
     row("rss_after_init", "RSS after initialize (whole process)", "MiB", rss);
+    row("rss_added", "RSS the library added (load + initialize + request)", "MiB", added);
     row("threads_after_init", "threads after initialize (whole process)", "count", threads);
     row("library_size", "library file size", "MiB", size);
 }

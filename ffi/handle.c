@@ -45,16 +45,18 @@ void lk_object_init(lk_object *o, const lk_kind *kind)
 
 void lk_unref(lk_object *o)
 {
-    if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
+    /* The last reference is usually the caller's alone, and then nobody can
+     * take another: skip the atomic read-modify-write. */
+    if (atomic_load_explicit(&o->refs, memory_order_acquire) == 1 ||
+        atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
         o->kind->free(o);
 }
 
 bool lk_object_close(lk_object *o)
 {
-    if (atomic_exchange(&o->closed, true))
+    if (!o->kind->close || atomic_exchange(&o->closed, true))
         return false;
-    if (o->kind->close)
-        o->kind->close(o);
+    o->kind->close(o);
     return true;
 }
 
@@ -192,10 +194,10 @@ lk_object *lk_handle_get(FfiHandleId id, const lk_kind *kind)
     return o;
 }
 
-bool lk_handle_drop(FfiHandleId id)
+lk_object *lk_handle_take(FfiHandleId id)
 {
     if (id == INVALID_HANDLE)
-        return false;
+        return NULL;
     shard *s = shard_of(id);
     shard_lock(s);
     slot *sl = find(s, id);
@@ -203,6 +205,12 @@ bool lk_handle_drop(FfiHandleId id)
     if (sl)
         erase(s, sl);
     shard_unlock(s);
+    return o;
+}
+
+bool lk_handle_drop(FfiHandleId id)
+{
+    lk_object *o = lk_handle_take(id);
     if (!o)
         return false;
     lk_object_close(o);
@@ -251,6 +259,18 @@ void lk_handles_forget_all(void)
         s->slots = NULL;
         s->cap = s->len = 0;
     }
+}
+
+void lk_handles_lock_all(void)
+{
+    for (int k = 0; k < SHARDS; k++)
+        shard_lock(&shards[k]);
+}
+
+void lk_handles_after_fork(void)
+{
+    for (int k = 0; k < SHARDS; k++)
+        shard_unlock(&shards[k]);
 }
 
 uint64_t lk_handles_live(void)

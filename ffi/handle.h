@@ -48,7 +48,8 @@ static inline lk_object *lk_ref(lk_object *o)
 
 void lk_unref(lk_object *o);
 
-/* Runs kind->close once; false if it had already run. */
+/* Runs kind->close once (inside the gate); false if there is none or it
+ * had already run. */
 bool lk_object_close(lk_object *o);
 
 static inline bool lk_object_closed(const lk_object *o)
@@ -67,7 +68,12 @@ FfiHandleId lk_handle_insert(lk_object *o);
  * (NULL: any kind). Else NULL, with an error naming what was wrong. */
 lk_object *lk_handle_get(FfiHandleId id, const lk_kind *kind);
 
-/* Closes the object and releases the table's reference. False if unknown. */
+/* Removes id from the table; the caller gets the table's reference. NULL
+ * if unknown. Needs no gate: the table is fork-safe through the hooks
+ * below. */
+lk_object *lk_handle_take(FfiHandleId id);
+
+/* Inside the gate: takes, closes and releases. False if unknown. */
 bool lk_handle_drop(FfiHandleId id);
 
 /* Closes every object but keeps the handles droppable (dispose). */
@@ -76,6 +82,10 @@ void lk_handles_close_all(void);
 /* In a fork child: empties the table without closing anything (the
  * runtime the objects used is the parent's). */
 void lk_handles_forget_all(void);
+
+/* fork(): lock every shard (after the gate closed), and release them. */
+void lk_handles_lock_all(void);
+void lk_handles_after_fork(void);
 
 /* Number of live handles (tests, leak checks). */
 uint64_t lk_handles_live(void);

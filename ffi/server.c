@@ -262,11 +262,12 @@ void lk_server_dispose(void)
 static void after_fork_in_child(void)
 {
     pthread_mutex_init(&lifecycle, NULL);
+    lk_handles_after_fork();
 }
 
-__attribute__((constructor)) static void server_register_atfork(void)
+__attribute__((constructor)) static void server_fork_hooks(void)
 {
-    pthread_atfork(NULL, NULL, after_fork_in_child);
+    lkio_set_fork_hooks(lk_handles_lock_all, lk_handles_after_fork, after_fork_in_child);
 }
 
 /* --- DisposeRequest ------------------------------------------------------ */

@@ -62,19 +62,34 @@ void lkio_gate_open(void)
     pthread_mutex_unlock(&gate_closer);
 }
 
+static void (*hook_prepare)(void), (*hook_parent)(void), (*hook_child)(void);
+
+void lkio_set_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    hook_prepare = prepare;
+    hook_parent = parent;
+    hook_child = child;
+}
+
 static void atfork_prepare(void)
 {
     lkio_gate_close();
+    if (hook_prepare)
+        hook_prepare();
 }
 
 static void atfork_parent(void)
 {
+    if (hook_parent)
+        hook_parent();
     lkio_gate_open();
 }
 
 static void atfork_child(void)
 {
     /* Only the forking thread exists here, and it was outside the gate. */
+    if (hook_child)
+        hook_child();
     atomic_store(&gate_inside, 0);
     atomic_store(&gate_closed, 0);
     pthread_mutex_init(&gate_closer, NULL);

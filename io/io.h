@@ -77,6 +77,12 @@ unsigned lkio_worker_count(void);
 void lkio_enter(void);
 void lkio_leave(void);
 
+/* Work for fork() once the gate is closed: prepare runs after the gate
+ * closes (in the forking thread), parent and child before it opens again.
+ * For structures used outside the gate, such as the handle table's locks.
+ * Set once, before any fork that matters. */
+void lkio_set_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
 /* Calls fn(arg) outside the gate (for calls into client code, which may
  * block, fork or call back into the library). On a worker thread that wakes
  * up in a fork child whose runtime it no longer belongs to, never returns:

@@ -41,6 +41,12 @@
 
 enum { RING_ENTRIES = 64 };
 
+/* After a burst of work a worker keeps looking at its inbox this long
+ * before it sleeps: a request that follows its predecessor's callback then
+ * skips the ~10 us of an eventfd wake-up. Bounded, so an idle worker costs
+ * nothing; 20 us per burst at most. */
+static const uint64_t LINGER_NS = 20000;
+
 /* Valgrind (3.19) treats io_uring_enter as a syscall that never blocks and
  * keeps its global lock through it, so a worker waiting there would stop
  * every other thread. Under valgrind the worker blocks in poll() on the ring
@@ -329,8 +335,34 @@ static void reap(lkio_worker *w)
         arm_wake(w);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* True if something was posted within LINGER_NS (or a timer came due). */
+static bool linger(lkio_worker *w)
+{
+    uint64_t until = lkio_now_ns() + LINGER_NS;
+    do {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(&w->inbox, memory_order_relaxed))
+                return true;
+            cpu_relax();
+        }
+    } while (lkio_now_ns() < until &&
+             !(w->heap_len && w->heap[0]->deadline_ns <= until - LINGER_NS));
+    return false;
+}
+
 static void worker_wait(lkio_worker *w)
 {
+    if (!wait_in_poll && linger(w))
+        return; /* under valgrind, spinning only slows everyone down */
     atomic_store(&w->sleeping, 1);
     if (atomic_load(&w->inbox)) {
         atomic_store(&w->sleeping, 0);

@@ -1,0 +1,140 @@
+"""Turns ffi_bench's JSON into a Markdown table, a JSON file and a PNG chart.
+
+    report.py results.json out_dir [--machine TEXT]
+
+Ratios are ours / upstream, measured side by side in one run; where a goal
+is set, the table says whether the run met it.
+"""
+
+import datetime
+import json
+import os
+import platform
+import sys
+
+# key: (goal ratio, True if lower is better)
+GOALS = {
+    "sync_rt": 0.30,
+    "async_p50": 0.40,
+    "async_p99": 0.40,
+    "load_init_first": 0.20,
+    "rss_after_init": 0.25,
+    "rss_added": 0.25,
+    "convert_rgba_i420_720p": 1.0,
+    "convert_rgba_i420_1080p": 1.0,
+    "convert_i420_rgba_720p": 1.0,
+    "convert_i420_rgba_1080p": 1.0,
+    "sox_push": 0.5,
+}
+HIGHER_IS_BETTER = {"sync_throughput_2t"}
+NOTES = {
+    "entry_check": "ours only (upstream has no such entry point)",
+    "rss_after_init": "whole process: the harness itself holds ~2 MiB on both sides",
+    "fork_refuse": "upstream has no check: -1",
+    "fork_async_without_reinit": "-1: no callback within 1 s (upstream hangs)",
+    "fork_reinit": "upstream cannot",
+    "fork_async_after_reinit": "includes starting the child's first worker thread",
+}
+
+
+def fmt(v):
+    if v is None or v < 0:
+        return "n/a"
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 1:
+        return "%.2f" % v
+    return "%.3g" % v
+
+
+def ratio_of(row, ours, theirs):
+    a, b = row["values"].get(ours), row["values"].get(theirs)
+    if a is None or b is None or a < 0 or b <= 0:
+        return None
+    return a / b
+
+
+def verdict(key, ratio):
+    goal = GOALS.get(key)
+    if goal is None or ratio is None:
+        return ""
+    return ("met (goal <= %.2f)" if ratio <= goal else "MISSED (goal <= %.2f)") % goal
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    machine = sys.argv[sys.argv.index("--machine") + 1] if "--machine" in sys.argv else \
+        "%s, %d CPUs, %s" % (platform.processor() or platform.machine(), os.cpu_count(),
+                             platform.platform())
+    with open(src) as f:
+        data = json.load(f)
+    libs = data["libraries"]
+    ours, theirs = libs[0], (libs[1] if len(libs) > 1 else None)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    os.makedirs(out, exist_ok=True)
+
+    lines = ["# Benchmark: %s vs %s" % (ours, theirs or "(upstream not available)"), "",
+             "%s run, %s, on %s. Medians unless the row says otherwise; both libraries "
+             "loaded in one process and measured in interleaved rounds." %
+             ("Quick" if data.get("quick") else "Full", now, machine), ""]
+    head = "| measurement | unit | %s |" % ours
+    rule = "|---|---|---:|"
+    if theirs:
+        head += " %s | ratio | goal | note |" % theirs
+        rule += "---:|---:|---|---|"
+    lines += [head, rule]
+    chart = []
+    for row in data["rows"]:
+        key = row["key"]
+        a = row["values"].get(ours)
+        cells = "| %s | %s | %s |" % (row["label"], row["unit"], fmt(a))
+        if theirs:
+            r = ratio_of(row, ours, theirs)
+            if r is not None and key in HIGHER_IS_BETTER:
+                r = 1 / r  # shown as ours/upstream time-equivalent: lower is better
+            cells += " %s | %s | %s | %s |" % (fmt(row["values"].get(theirs)),
+                                                "" if r is None else "%.2f" % r,
+                                                verdict(key, r), NOTES.get(key, ""))
+            row["ratio"] = r
+            if r is not None:
+                chart.append((row["label"], r, GOALS.get(key)))
+        lines.append(cells)
+    lines += ["", "Ratio: ours / upstream (for throughput, upstream / ours), so below 1 is "
+              "better for us everywhere."]
+    with open(os.path.join(out, "bench.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    data.update(date=now, machine=machine)
+    with open(os.path.join(out, "bench.json"), "w") as f:
+        json.dump(data, f, indent=2)
+    if chart:
+        draw(chart, os.path.join(out, "bench.png"), "%s / %s, %s" % (ours, theirs, now))
+    print("\n".join(lines))
+
+
+def draw(rows, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(rows) + 1.5))
+    labels = [r[0] for r in rows][::-1]
+    ratios = [r[1] for r in rows][::-1]
+    goals = [r[2] for r in rows][::-1]
+    colors = ["#2a9d8f" if (g is None and v <= 1) or (g is not None and v <= g) else "#e76f51"
+              for v, g in zip(ratios, goals)]
+    y = range(len(rows))
+    ax.barh(y, ratios, color=colors)
+    for i, g in enumerate(goals):
+        if g is not None:
+            ax.plot([g, g], [i - 0.4, i + 0.4], color="black", linewidth=2)
+    ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("ours / upstream (log scale; below 1 is better; black bars: goals)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
