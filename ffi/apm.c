@@ -318,11 +318,8 @@ static int with_apm(lk_call *c, uint64_t handle, char **error,
     int r = op(m->apm, arg);
     pthread_mutex_unlock(&m->lock);
     lk_unref(o);
-    if (r < 0) {
-        *error = lk_arena_alloc(c->arena, 256);
-        snprintf(*error, 256, "%s", lk_error());
-        lk_error_clear();
-    }
+    if (r < 0)
+        *error = lk_call_take_error(c);
     return 0;
 }
 

@@ -41,6 +41,14 @@ static void *grow(void *p, size_t *cap, size_t want, size_t elem)
     return p;
 }
 
+int lk_audio_ratio_check(double in_rate, double out_rate)
+{
+    if (in_rate * LK_AUDIO_MAX_RATIO < out_rate || out_rate * LK_AUDIO_MAX_RATIO < in_rate)
+        return lk_fail("cannot resample %g Hz to %g Hz: more than a factor of %d", in_rate,
+                       out_rate, LK_AUDIO_MAX_RATIO);
+    return 0;
+}
+
 lk_audio_resampler *lk_audio_resampler_new(void)
 {
     lk_audio_resampler *r = calloc(1, sizeof *r);
@@ -72,7 +80,7 @@ static int configure(lk_audio_resampler *r, uint32_t in_rate, uint32_t out_rate,
     r->primed = false;
     r->configured = false;
     if (in_rate != out_rate) {
-        if (!(r->sx = lk_soxr_api()))
+        if (lk_audio_ratio_check(in_rate, out_rate) < 0 || !(r->sx = lk_soxr_api()))
             return -1;
         soxr_error_t err;
         soxr_io_spec_t io = r->sx->io_spec(SOXR_INT16_I, SOXR_INT16_I);

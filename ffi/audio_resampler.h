@@ -23,6 +23,13 @@
 
 typedef struct lk_audio_resampler lk_audio_resampler;
 
+/* Resampling by more than this factor is refused: libsoxr's set-up time
+ * grows with the ratio (a fuzzer found ~10^90 hanging it). */
+enum { LK_AUDIO_MAX_RATIO = 256 };
+
+/* 0 if in_rate → out_rate is within LK_AUDIO_MAX_RATIO, else -1 after lk_fail(). */
+int lk_audio_ratio_check(double in_rate, double out_rate);
+
 lk_audio_resampler *lk_audio_resampler_new(void); /* aborts on OOM */
 void lk_audio_resampler_free(lk_audio_resampler *r);
 

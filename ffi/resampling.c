@@ -88,6 +88,39 @@ static long sox_run(sox_resampler *s, const int16_t *in, size_t frames, size_t r
     return (long)odone;
 }
 
+/* The soxr resampler a request describes, or NULL after lk_fail(). */
+static soxr_t sox_create(const Livekit__Proto__NewSoxResamplerRequest *req, const lk_soxr **sx)
+{
+    double in_rate = req->input_rate, out_rate = req->output_rate;
+    if (!(in_rate >= 1 && in_rate <= 1e7) || !(out_rate >= 1 && out_rate <= 1e7)) {
+        lk_fail("input_rate and output_rate must be 1..1e7 Hz (got %g, %g)", in_rate, out_rate);
+        return NULL;
+    }
+    if (lk_audio_ratio_check(in_rate, out_rate) < 0)
+        return NULL;
+    if (req->num_channels == 0 || req->num_channels > LK_AUDIO_MAX_CHANNELS) {
+        lk_fail("num_channels must be 1..%d (got %u)", LK_AUDIO_MAX_CHANNELS, req->num_channels);
+        return NULL;
+    }
+    if (!(*sx = lk_soxr_api()))
+        return NULL;
+    /* Unknown enum values read as the first one, as upstream reads them. */
+    unsigned recipe = req->quality_recipe <= LIVEKIT__PROTO__SOX_QUALITY_RECIPE__SOXR_QUALITY_VERYHIGH
+                          ? (unsigned)req->quality_recipe : 0;
+    soxr_error_t err = NULL;
+    soxr_io_spec_t io = (*sx)->io_spec(
+        req->input_data_type == LIVEKIT__PROTO__SOX_RESAMPLER_DATA_TYPE__SOXR_DATATYPE_INT16S
+            ? SOXR_INT16_S : SOXR_INT16_I,
+        req->output_data_type == LIVEKIT__PROTO__SOX_RESAMPLER_DATA_TYPE__SOXR_DATATYPE_INT16S
+            ? SOXR_INT16_S : SOXR_INT16_I);
+    soxr_quality_spec_t q = (*sx)->quality_spec(recipe, req->flags);
+    soxr_runtime_spec_t rt = (*sx)->runtime_spec(1);
+    soxr_t soxr = (*sx)->create(in_rate, out_rate, req->num_channels, &err, &io, &q, &rt);
+    if (!soxr)
+        lk_fail("soxr: %s", err ? err : "cannot create the resampler");
+    return soxr;
+}
+
 int lk_on_new_sox_resampler(lk_call *c)
 {
     const Livekit__Proto__NewSoxResamplerRequest *req = c->req->new_sox_resampler;
@@ -96,41 +129,13 @@ int lk_on_new_sox_resampler(lk_call *c)
     c->res->message_case = LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_NEW_SOX_RESAMPLER;
     c->res->new_sox_resampler = res;
 
-    char *problem = lk_arena_alloc(c->arena, 160);
-    double in_rate = req->input_rate, out_rate = req->output_rate;
-    if (!(in_rate > 0 && in_rate <= 1e7) || !(out_rate > 0 && out_rate <= 1e7))
-        snprintf(problem, 160, "input_rate and output_rate must be in (0, 1e7] Hz (got %g, %g)",
-                 in_rate, out_rate);
-    else if (req->num_channels == 0 || req->num_channels > LK_AUDIO_MAX_CHANNELS)
-        snprintf(problem, 160, "num_channels must be 1..%d (got %u)", LK_AUDIO_MAX_CHANNELS,
-                 req->num_channels);
-    /* Unknown enum values read as the first one, as upstream reads them. */
-    unsigned recipe = req->quality_recipe <= LIVEKIT__PROTO__SOX_QUALITY_RECIPE__SOXR_QUALITY_VERYHIGH
-                          ? (unsigned)req->quality_recipe : 0;
-    bool split_in = req->input_data_type == LIVEKIT__PROTO__SOX_RESAMPLER_DATA_TYPE__SOXR_DATATYPE_INT16S;
-    bool split_out = req->output_data_type == LIVEKIT__PROTO__SOX_RESAMPLER_DATA_TYPE__SOXR_DATATYPE_INT16S;
-
-    soxr_t soxr = NULL;
-    const lk_soxr *sx = *problem ? NULL : lk_soxr_api();
-    if (!*problem && !sx) {
-        snprintf(problem, 160, "%s", lk_error());
-        lk_error_clear(); /* reported in the response */
-    } else if (!*problem) {
-        soxr_error_t err = NULL;
-        soxr_io_spec_t io = sx->io_spec(split_in ? SOXR_INT16_S : SOXR_INT16_I,
-                                        split_out ? SOXR_INT16_S : SOXR_INT16_I);
-        soxr_quality_spec_t q = sx->quality_spec(recipe, req->flags);
-        soxr_runtime_spec_t rt = sx->runtime_spec(1);
-        soxr = sx->create(in_rate, out_rate, req->num_channels, &err, &io, &q, &rt);
-        if (!soxr)
-            snprintf(problem, 160, "soxr: %s", err ? err : "cannot create the resampler");
-    }
-    if (*problem) {
+    const lk_soxr *sx = NULL;
+    soxr_t soxr = sox_create(req, &sx);
+    if (!soxr) { /* upstream answers with the response's error */
         res->message_case = LIVEKIT__PROTO__NEW_SOX_RESAMPLER_RESPONSE__MESSAGE_ERROR;
-        res->error = problem;
+        res->error = lk_call_take_error(c);
         return 0;
     }
-
     sox_resampler *s = calloc(1, sizeof *s);
     if (!s)
         abort();
@@ -138,12 +143,12 @@ int lk_on_new_sox_resampler(lk_call *c)
     pthread_mutex_init(&s->lock, NULL);
     s->sx = sx;
     s->soxr = soxr;
-    s->in_rate = in_rate;
-    s->out_rate = out_rate;
+    s->in_rate = req->input_rate;
+    s->out_rate = req->output_rate;
     s->channels = req->num_channels;
-    s->split_in = split_in;
-    s->split_out = split_out;
-    reserve_out(s, (size_t)(out_rate / 100 + 1) * s->channels); /* a valid pointer from the start */
+    s->split_in = req->input_data_type == LIVEKIT__PROTO__SOX_RESAMPLER_DATA_TYPE__SOXR_DATATYPE_INT16S;
+    s->split_out = req->output_data_type == LIVEKIT__PROTO__SOX_RESAMPLER_DATA_TYPE__SOXR_DATATYPE_INT16S;
+    reserve_out(s, (size_t)(s->out_rate / 100 + 1) * s->channels); /* a valid pointer from the start */
 
     res->message_case = LIVEKIT__PROTO__NEW_SOX_RESAMPLER_RESPONSE__MESSAGE_RESAMPLER;
     res->resampler = lk_call_new(c, &livekit__proto__owned_sox_resampler__descriptor);
@@ -158,9 +163,7 @@ static void sox_answer(lk_call *c, const sox_resampler *s, long frames, uint64_t
                        uint32_t *size, char **error)
 {
     if (frames < 0) {
-        *error = lk_arena_alloc(c->arena, 256);
-        snprintf(*error, 256, "%s", lk_error());
-        lk_error_clear(); /* reported in the response, not as a failed request */
+        *error = lk_call_take_error(c);
         frames = 0;
     }
     size_t bytes = (size_t)frames * s->channels * sizeof(int16_t);

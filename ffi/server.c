@@ -76,6 +76,16 @@ void *lk_call_new(lk_call *c, const ProtobufCMessageDescriptor *desc)
     return m;
 }
 
+char *lk_call_take_error(lk_call *c)
+{
+    const char *e = lk_error();
+    size_t n = strlen(e ? e : "") + 1;
+    char *copy = lk_arena_alloc(c->arena, n);
+    memcpy(copy, e ? e : "", n);
+    lk_error_clear();
+    return copy;
+}
+
 uint64_t lk_async_id(bool has_request_async_id, uint64_t request_async_id)
 {
     return has_request_async_id ? request_async_id : lk_next_id();

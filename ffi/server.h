@@ -39,6 +39,10 @@ typedef int (*lk_handler)(lk_call *c);
 /* A new, initialized message of the given type in the call's arena. */
 void *lk_call_new(lk_call *c, const ProtobufCMessageDescriptor *desc);
 
+/* For problems upstream reports in a response's `error` (the request itself
+ * succeeds): the pending error, moved into the call's arena. */
+char *lk_call_take_error(lk_call *c);
+
 /* The async id for a request: the client's request_async_id when it set
  * one (as upstream does), else a fresh id. */
 uint64_t lk_async_id(bool has_request_async_id, uint64_t request_async_id);

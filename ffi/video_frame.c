@@ -108,9 +108,7 @@ int lk_on_video_convert(lk_call *c)
     }
     if (!out) { /* a bad buffer is the response's error, as upstream reports it */
         res->message_case = LIVEKIT__PROTO__VIDEO_CONVERT_RESPONSE__MESSAGE_ERROR;
-        res->error = lk_arena_alloc(c->arena, 512);
-        snprintf(res->error, 512, "%s", lk_error());
-        lk_error_clear();
+        res->error = lk_call_take_error(c);
         return 0;
     }
     lk_owned_video_msg *m = lk_arena_alloc(c->arena, sizeof *m);
