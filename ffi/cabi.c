@@ -80,22 +80,21 @@ LK_EXPORT bool livekit_ffi_drop_handle(FfiHandleId handle_id)
     /* Most handles are response buffers and frames: dropping them is table
      * work and a free, which need no gate. Objects with a close (streams,
      * sources, tracks) stop their activity inside it. */
-    lk_object *o = lk_handle_take(handle_id);
-    if (!o) {
+    bool closable;
+    lk_object *o = lk_handle_take_plain(handle_id, &closable);
+    if (o) {
+        lk_unref(o);
+        return true;
+    }
+    lkio_enter();
+    bool dropped = closable && lk_handle_drop(handle_id);
+    if (!dropped) {
         lk_fail("handle %llu is unknown: never issued, already dropped, or inherited across fork()",
                 (unsigned long long)handle_id);
-        lkio_enter();
         lk_log_warn("%s", lk_error());
-        lkio_leave();
-        return false;
     }
-    if (o->kind->close) {
-        lkio_enter();
-        lk_object_close(o);
-        lkio_leave();
-    }
-    lk_unref(o);
-    return true;
+    lkio_leave();
+    return dropped;
 }
 
 LK_EXPORT void livekit_ffi_dispose(void)

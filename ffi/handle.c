@@ -194,23 +194,36 @@ lk_object *lk_handle_get(FfiHandleId id, const lk_kind *kind)
     return o;
 }
 
-lk_object *lk_handle_take(FfiHandleId id)
+/* Removes id from the table (unless keep_closable and the object has a
+ * close); the caller gets the table's reference. */
+static lk_object *take(FfiHandleId id, bool keep_closable, bool *kept)
 {
+    *kept = false;
     if (id == INVALID_HANDLE)
         return NULL;
     shard *s = shard_of(id);
     shard_lock(s);
     slot *sl = find(s, id);
     lk_object *o = sl ? sl->obj : NULL;
-    if (sl)
+    if (o && keep_closable && o->kind->close) {
+        *kept = true;
+        o = NULL;
+    } else if (sl) {
         erase(s, sl);
+    }
     shard_unlock(s);
     return o;
 }
 
+lk_object *lk_handle_take_plain(FfiHandleId id, bool *closable)
+{
+    return take(id, true, closable);
+}
+
 bool lk_handle_drop(FfiHandleId id)
 {
-    lk_object *o = lk_handle_take(id);
+    bool kept;
+    lk_object *o = take(id, false, &kept);
     if (!o)
         return false;
     lk_object_close(o);

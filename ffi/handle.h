@@ -68,10 +68,13 @@ FfiHandleId lk_handle_insert(lk_object *o);
  * (NULL: any kind). Else NULL, with an error naming what was wrong. */
 lk_object *lk_handle_get(FfiHandleId id, const lk_kind *kind);
 
-/* Removes id from the table; the caller gets the table's reference. NULL
- * if unknown. Needs no gate: the table is fork-safe through the hooks
- * below. */
-lk_object *lk_handle_take(FfiHandleId id);
+/* Outside the gate: removes id from the table if its object has no close
+ * (a response buffer, a frame: nothing else to stop), and hands over the
+ * table's reference. NULL if unknown, or if the object has a close (then
+ * *closable is set: drop it with lk_handle_drop inside the gate, so a
+ * dispose running at the same time cannot miss it). The table is fork-safe
+ * through the hooks below. */
+lk_object *lk_handle_take_plain(FfiHandleId id, bool *closable);
 
 /* Inside the gate: takes, closes and releases. False if unknown. */
 bool lk_handle_drop(FfiHandleId id);

@@ -39,13 +39,13 @@ static video_stream *stream_of(lk_object *o)
     return lk_container_of(o, video_stream, base);
 }
 
-static void send_event(video_stream *st, Livekit__Proto__VideoStreamEvent *se)
+static bool send_event(video_stream *st, Livekit__Proto__VideoStreamEvent *se)
 {
     se->stream_handle = st->base.id;
     Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
     ev.message_case = LIVEKIT__PROTO__FFI_EVENT__MESSAGE_VIDEO_STREAM_EVENT;
     ev.video_stream_event = se;
-    lk_emit(&ev);
+    return lk_emit(&ev);
 }
 
 static void send_eos(lk_queue *q)
@@ -97,7 +97,8 @@ static void send_frame(lk_queue *q, lk_object *item)
     Livekit__Proto__VideoStreamEvent se = LIVEKIT__PROTO__VIDEO_STREAM_EVENT__INIT;
     se.message_case = LIVEKIT__PROTO__VIDEO_STREAM_EVENT__MESSAGE_FRAME_RECEIVED;
     se.frame_received = &received;
-    send_event(st, &se);
+    if (!send_event(st, &se))
+        lk_handle_drop(m.handle.id); /* nobody to hand it to */
     lk_unref(item);
 }
 

@@ -92,6 +92,7 @@ static runtime *rt;
 static _Atomic unsigned generation;
 static __thread lkio_worker *tls_worker;
 static __thread unsigned tls_generation;
+static __thread bool tls_draining; /* lkio_stop's last drain: the gate is ours */
 
 uint64_t lkio_now_ns(void)
 {
@@ -553,8 +554,10 @@ void lkio_stop(void (*before_join)(void))
     }
 
     /* Whatever was posted while the workers wound down still runs, here, as
-     * if on its worker, so no task (and what it owns) is lost. */
-    lkio_enter();
+     * if on its worker, so no task (and what it owns) is lost; with the gate
+     * closed, so nobody still inside can post after the drain. */
+    lkio_gate_close();
+    tls_draining = true;
     for (bool ran = true; ran;) {
         ran = false;
         for (unsigned i = 0; i < r->n; i++) {
@@ -565,10 +568,11 @@ void lkio_stop(void (*before_join)(void))
             ran = true;
         }
     }
+    tls_draining = false;
     tls_worker = NULL;
     rt = NULL;
     free_runtime(r);
-    lkio_leave();
+    lkio_gate_open();
 }
 
 void lkio_runtime_forked(void)
@@ -595,6 +599,10 @@ void lkio_discard_inherited(void)
 
 void lkio_call_outside(void (*fn)(void *arg), void *arg)
 {
+    if (tls_draining) { /* the gate is closed, and closed by us */
+        fn(arg);
+        return;
+    }
     lkio_leave();
     fn(arg);
     if (tls_worker &&
