@@ -3,8 +3,11 @@
 #   1. the unit and integration suites (cmocka + pytest, via ctest);
 #   2. the same under AddressSanitizer + UBSan, and the C suites under TSan;
 #   3. valgrind memcheck over the C integration suites (no definite or
-#      indirect leaks, no errors).
-# Build trees: build/, build-asan/, build-tsan/. Exits non-zero on any failure.
+#      indirect leaks, no errors);
+#   4. the libFuzzer harness: every saved regression input, then a minute of
+#      fuzzing from a seed corpus of every served request.
+# Build trees: build/, build-asan/, build-tsan/, build-fuzz/. Exits non-zero
+# on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -38,8 +41,19 @@ TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 \
 stage "valgrind memcheck"
 for t in build/tests/test_io_* build/tests/test_ffi_*; do
   echo "--- $t"
-  valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-    --show-leak-kinds=definite,indirect --trace-children=no --child-silent-after-fork=yes "$t" >/dev/null
+  LK_STRESS_SECONDS=3 valgrind --quiet --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+    --trace-children=no --child-silent-after-fork=yes "$t" >/dev/null
 done
+
+stage "fuzzing"
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLK_SANITIZE=address -DLK_FUZZ=ON \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_request lk_proto_python
+rm -rf build-fuzz/corpus
+PYTHONPATH=python LKFFI_PROTO_DIR=build-fuzz/python /usr/bin/python3 tests/fuzz/seeds.py build-fuzz/corpus
+build-fuzz/tests/fuzz_request -timeout=10 tests/fuzz/regressions/*
+build-fuzz/tests/fuzz_request -max_total_time="${LK_FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=4096 \
+  -artifact_prefix=build-fuzz/ -print_final_stats=1 build-fuzz/corpus 2>&1 | tail -n 5
 
 stage "all passed"

@@ -8,14 +8,21 @@
  * enums, dimensions, missing fields, garbage — reaches the library as the
  * fuzzer made it. Bytes that do not decode are sent as they are.
  *
+ * Handles: a pool of live objects of every kind (sources, tracks, streams,
+ * resamplers, APMs) is made at start, and every nonzero `*_handle` field is
+ * pointed at one of them, so requests reach the handlers behind the lookup.
+ * DisposeRequest is left out: it would close the pool (tests cover it).
  * Handles the library hands out (in responses and in events) are dropped at
  * once, so a long run does not grow.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio_frame.pb-c.h"
 #include "ffi.pb-c.h"
 #include "livekit_ffi.h"
+#include "track.pb-c.h"
+#include "video_frame.pb-c.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,6 +39,16 @@ static const struct {
     {"num_channels", 8}, {"samples_per_channel", 48000}, {"sample_rate", 192000},
 };
 
+enum { POOL = 16 };
+static uint64_t pool[POOL];
+static unsigned pool_len;
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
 static void make_honest(ProtobufCMessage *m, unsigned *plane)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -45,6 +62,9 @@ static void make_honest(ProtobufCMessage *m, unsigned *plane)
             f->label != PROTOBUF_C_LABEL_REPEATED) {
             *(uint64_t *)at = (uint64_t)(uintptr_t)(scratch + (size_t)(*plane % 4) * PLANE);
             (*plane)++;
+        } else if (f->type == PROTOBUF_C_TYPE_UINT64 && ends_with(f->name, "_handle") &&
+                   f->label != PROTOBUF_C_LABEL_REPEATED && *(uint64_t *)at && pool_len) {
+            *(uint64_t *)at = pool[*(uint64_t *)at % pool_len];
         } else if (f->type == PROTOBUF_C_TYPE_UINT32 && f->label != PROTOBUF_C_LABEL_REPEATED) {
             for (size_t k = 0; k < sizeof clamps / sizeof clamps[0]; k++)
                 if (strcmp(f->name, clamps[k].name) == 0 && *(uint32_t *)at > clamps[k].max)
@@ -97,11 +117,77 @@ static void on_event(const uint8_t *data, size_t len)
     livekit__proto__ffi_event__free_unpacked(ev, NULL);
 }
 
+/* Sends req and returns the first FfiOwnedHandle of its response (kept). */
+static uint64_t make(Livekit__Proto__FfiRequest__MessageCase which, void *msg)
+{
+    Livekit__Proto__FfiRequest req = LIVEKIT__PROTO__FFI_REQUEST__INIT;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&livekit__proto__ffi_request__descriptor, which);
+    req.message_case = which;
+    *(void **)((char *)&req + f->offset) = msg;
+    uint8_t buf[256];
+    size_t len = livekit__proto__ffi_request__pack(&req, buf);
+    const uint8_t *res_ptr;
+    size_t res_len;
+    uint64_t h = livekit_ffi_request(buf, len, &res_ptr, &res_len);
+    if (!h)
+        abort();
+    /* each create response here holds its object's FfiOwnedHandle through
+     * the first field of every message down: follow them */
+    Livekit__Proto__FfiResponse *res = livekit__proto__ffi_response__unpack(NULL, res_len, res_ptr);
+    const ProtobufCFieldDescriptor *rf = protobuf_c_message_descriptor_get_field(
+        &livekit__proto__ffi_response__descriptor, (unsigned)res->message_case);
+    const ProtobufCMessage *m = *(ProtobufCMessage **)((char *)res + rf->offset);
+    while (m->descriptor != &livekit__proto__ffi_owned_handle__descriptor)
+        m = *(ProtobufCMessage *const *)((const char *)m + m->descriptor->fields[0].offset);
+    uint64_t id = ((const Livekit__Proto__FfiOwnedHandle *)m)->id;
+    livekit__proto__ffi_response__free_unpacked(res, NULL);
+    livekit_ffi_drop_handle(h);
+    return id;
+}
+
+static void fill_pool(void)
+{
+    Livekit__Proto__NewAudioSourceRequest as = LIVEKIT__PROTO__NEW_AUDIO_SOURCE_REQUEST__INIT;
+    uint64_t asrc = pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_NEW_AUDIO_SOURCE, &as);
+    Livekit__Proto__CreateAudioTrackRequest at = LIVEKIT__PROTO__CREATE_AUDIO_TRACK_REQUEST__INIT;
+    at.has_source_handle = true;
+    at.source_handle = asrc;
+    uint64_t atrack = pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_CREATE_AUDIO_TRACK, &at);
+    Livekit__Proto__NewAudioStreamRequest ast = LIVEKIT__PROTO__NEW_AUDIO_STREAM_REQUEST__INIT;
+    ast.has_track_handle = true;
+    ast.track_handle = atrack;
+    pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_NEW_AUDIO_STREAM, &ast);
+    Livekit__Proto__NewVideoSourceRequest vs = LIVEKIT__PROTO__NEW_VIDEO_SOURCE_REQUEST__INIT;
+    uint64_t vsrc = pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_NEW_VIDEO_SOURCE, &vs);
+    Livekit__Proto__CreateVideoTrackRequest vt = LIVEKIT__PROTO__CREATE_VIDEO_TRACK_REQUEST__INIT;
+    vt.has_source_handle = true;
+    vt.source_handle = vsrc;
+    uint64_t vtrack = pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_CREATE_VIDEO_TRACK, &vt);
+    Livekit__Proto__NewVideoStreamRequest vst = LIVEKIT__PROTO__NEW_VIDEO_STREAM_REQUEST__INIT;
+    vst.has_track_handle = true;
+    vst.track_handle = vtrack;
+    pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_NEW_VIDEO_STREAM, &vst);
+    Livekit__Proto__NewSoxResamplerRequest sx = LIVEKIT__PROTO__NEW_SOX_RESAMPLER_REQUEST__INIT;
+    sx.has_input_rate = sx.has_output_rate = sx.has_num_channels = true;
+    sx.input_rate = 48000;
+    sx.output_rate = 16000;
+    sx.num_channels = 2;
+    pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_NEW_SOX_RESAMPLER, &sx);
+    Livekit__Proto__NewAudioResamplerRequest rs = LIVEKIT__PROTO__NEW_AUDIO_RESAMPLER_REQUEST__INIT;
+    pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_NEW_AUDIO_RESAMPLER, &rs);
+    Livekit__Proto__NewApmRequest ap = LIVEKIT__PROTO__NEW_APM_REQUEST__INIT;
+    ap.has_echo_canceller_enabled = ap.has_noise_suppression_enabled = true;
+    ap.echo_canceller_enabled = ap.noise_suppression_enabled = true;
+    pool[pool_len++] = make(LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_NEW_APM, &ap);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     setenv("LIVEKIT_FFI_LOG", "off", 1);
     scratch = calloc(1, SCRATCH);
     livekit_ffi_initialize(on_event, false, "fuzz", "0");
+    fill_pool();
     return 0;
 }
 
@@ -109,6 +195,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *honest = NULL;
     Livekit__Proto__FfiRequest *req = livekit__proto__ffi_request__unpack(NULL, size, data);
+    if (req && req->message_case == LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_DISPOSE) {
+        livekit__proto__ffi_request__free_unpacked(req, NULL);
+        return 0; /* it would close the pool */
+    }
     if (req) {
         unsigned plane = 0;
         make_honest(&req->base, &plane);
