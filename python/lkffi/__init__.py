@@ -80,7 +80,8 @@ class Library:
         self._callbacks = []  # every callback installed stays alive: events in flight may use it
         self.capture_logs = capture_logs
         self.set_callback(self._on_event)
-        if fork_support and self.has_extensions:
+        self.fork_support = fork_support  # may be switched off later
+        if self.has_extensions:
             os.register_at_fork(after_in_child=self._after_fork_in_child)
 
     def set_callback(self, fn):
@@ -186,4 +187,5 @@ class Library:
         # start over with fresh ones rather than touch it.
         self._cond = threading.Condition()
         self._events = deque()
-        self.reinit()
+        if self.fork_support:
+            self.reinit()
