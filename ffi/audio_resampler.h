@@ -10,8 +10,9 @@
  * before resampling and upmixing after, so the resampler runs on the fewer
  * channels.
  *
- * Resampling is libsoxr (high quality) behind a small FIFO: the filter's
- * latency is paid once, as leading silence, so every call can return its
+ * Resampling is speexdsp's streaming resampler: low latency (about 1 ms,
+ * like upstream's), output as soon as input arrives. A small FIFO absorbs
+ * the ±1 sample a fractional ratio gives per call, so every call returns its
  * exact share. Changing rates or channel counts between calls starts afresh.
  */
 #ifndef LK_AUDIO_RESAMPLER_H
@@ -23,8 +24,8 @@
 
 typedef struct lk_audio_resampler lk_audio_resampler;
 
-/* Resampling by more than this factor is refused: libsoxr's set-up time
- * grows with the ratio (a fuzzer found ~10^90 hanging it). */
+/* Resampling by more than this factor is refused: set-up time and filter
+ * length grow with the ratio (a fuzzer found 10^90 hanging libsoxr). */
 enum { LK_AUDIO_MAX_RATIO = 256 };
 
 /* 0 if in_rate → out_rate is within LK_AUDIO_MAX_RATIO, else -1 after lk_fail(). */
