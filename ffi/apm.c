@@ -182,8 +182,9 @@ static int check_format(const int16_t *data, size_t samples, uint32_t rate, uint
         return lk_fail("data_ptr is null");
     if ((uintptr_t)data % sizeof(int16_t))
         return lk_fail("data_ptr must be aligned for i16");
-    if (rate != 8000 && rate != 16000 && rate != 32000 && rate != 48000)
-        return lk_fail("sample_rate must be 8000, 16000, 32000 or 48000 (got %u)", rate);
+    if (rate < LK_APM_MIN_RATE || rate > LK_APM_MAX_RATE)
+        return lk_fail("sample_rate must be %d..%d Hz (got %u)", LK_APM_MIN_RATE, LK_APM_MAX_RATE,
+                       rate);
     if (channels == 0 || channels > MAX_CHANNELS)
         return lk_fail("num_channels must be 1..%d (got %u)", MAX_CHANNELS, channels);
     size_t per10 = (size_t)rate / 100 * channels;

@@ -20,8 +20,11 @@ lk_apm *lk_apm_new(bool echo_canceller, bool gain_controller, bool high_pass_fil
                    bool noise_suppression); /* aborts on OOM */
 void lk_apm_free(lk_apm *apm);
 
+/* The rates upstream's APM accepts; speexdsp runs at any of them. */
+enum { LK_APM_MIN_RATE = 8000, LK_APM_MAX_RATE = 384000 };
+
 /* data holds `samples` samples in all: a whole number of 10 ms frames at
- * sample_rate (8000, 16000, 32000 or 48000) with num_channels channels.
+ * sample_rate (LK_APM_MIN_RATE..LK_APM_MAX_RATE) with num_channels channels.
  * Return 0, or -1 after lk_fail(). */
 int lk_apm_process(lk_apm *apm, int16_t *data, size_t samples, uint32_t sample_rate,
                    uint32_t num_channels);

@@ -113,7 +113,7 @@ def test_high_pass_filter_removes_30_hz_and_keeps_1_khz(lib, capsys):
 
 def test_all_rates_and_stereo_are_served(lib):
     h = new_apm(lib, echo=True, gain=True, hpf=True, ns=True)
-    for rate in (8000, 16000, 32000, 48000):
+    for rate in (8000, 11025, 16000, 22050, 32000, 44100, 48000, 96000):
         for channels in (1, 2):
             frame = np.zeros(rate // 100 * channels, np.int16)
             assert process(lib, h, frame, rate=rate, channels=channels) is None
@@ -128,7 +128,8 @@ def test_bad_frames_answer_with_an_error(lib):
         apm_handle=h, data_ptr=buf.ctypes.data + 1, size=FRAME * 2, sample_rate=RATE, num_channels=1))
     assert res.error == "data_ptr must be aligned for i16"
     assert "10ms" in process(lib, h, buf[:FRAME - 1])
-    assert "sample_rate" in process(lib, h, buf[:441], rate=44100)
+    assert "sample_rate" in process(lib, h, buf[:79], rate=7999)
+    assert "sample_rate" in process(lib, h, buf[:10], rate=1000)
     assert "num_channels" in process(lib, h, buf[:FRAME], channels=0)
     res = lib.request(apm_set_stream_delay=audio.ApmSetStreamDelayRequest(apm_handle=h, delay_ms=-3))
     assert "delay_ms" in res.error
