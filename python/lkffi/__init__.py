@@ -189,3 +189,34 @@ class Library:
         self._events = deque()
         if self.fork_support:
             self.reinit()
+
+
+# --- reading what the library hands out ----------------------------------
+
+def video_layout(t, w, h):
+    """(stride, size) per plane of an owned buffer of type t, w×h: planes
+    tightly packed, chroma rounded up (docs/protocol.md)."""
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    return {
+        video.RGBA: [(4 * w, 4 * w * h)], video.ABGR: [(4 * w, 4 * w * h)],
+        video.ARGB: [(4 * w, 4 * w * h)], video.BGRA: [(4 * w, 4 * w * h)],
+        video.RGB24: [(3 * w, 3 * w * h)],
+        video.I420: [(w, w * h), (cw, cw * ch), (cw, cw * ch)],
+        video.I420A: [(w, w * h), (cw, cw * ch), (cw, cw * ch), (w, w * h)],
+        video.I422: [(w, w * h), (cw, cw * h), (cw, cw * h)],
+        video.I444: [(w, w * h)] * 3,
+        video.I010: [(2 * w, 2 * w * h), (2 * cw, 2 * cw * ch), (2 * cw, 2 * cw * ch)],
+        video.NV12: [(w, w * h), (2 * cw, 2 * cw * ch)],
+    }[t]
+
+
+def video_planes(info):
+    """Copies of the planes a VideoBufferInfo describes, as bytes."""
+    if info.components:
+        return [ctypes.string_at(c.data_ptr, c.size) for c in info.components]
+    return [ctypes.string_at(info.data_ptr, info.stride * info.height)]
+
+
+def pcm(info):
+    """A copy of the int16 samples an AudioFrameBufferInfo describes."""
+    return ctypes.string_at(info.data_ptr, 2 * info.samples_per_channel * info.num_channels)

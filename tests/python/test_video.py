@@ -1,7 +1,6 @@
 """Video buffers, VideoConvert, video sources, local video tracks and video
 streams, as livekit-rtc's VideoFrame, VideoSource and VideoStream use them."""
 
-import ctypes
 import itertools
 import time
 
@@ -17,20 +16,7 @@ ALL = [T.RGBA, T.ABGR, T.ARGB, T.BGRA, T.RGB24, T.I420, T.I420A, T.I422, T.I444,
 SIZES = [(33, 17), (64, 32)]
 
 
-def layout(t, w, h):
-    """(stride, size) per plane of an owned buffer, as the README documents."""
-    cw, ch = (w + 1) // 2, (h + 1) // 2
-    return {
-        T.RGBA: [(4 * w, 4 * w * h)], T.ABGR: [(4 * w, 4 * w * h)],
-        T.ARGB: [(4 * w, 4 * w * h)], T.BGRA: [(4 * w, 4 * w * h)],
-        T.RGB24: [(3 * w, 3 * w * h)],
-        T.I420: [(w, w * h), (cw, cw * ch), (cw, cw * ch)],
-        T.I420A: [(w, w * h), (cw, cw * ch), (cw, cw * ch), (w, w * h)],
-        T.I422: [(w, w * h), (cw, cw * h), (cw, cw * h)],
-        T.I444: [(w, w * h)] * 3,
-        T.I010: [(2 * w, 2 * w * h), (2 * cw, 2 * cw * ch), (2 * cw, 2 * cw * ch)],
-        T.NV12: [(w, w * h), (2 * cw, 2 * cw * ch)],
-    }[t]
+layout = lkffi.video_layout
 
 
 def rgba_image(w, h):
@@ -57,14 +43,7 @@ def convert(lib, info, dst, flip=False):
 
 def owned_bytes(buf):
     """Copies an owned buffer's planes out (numpy), by its own description."""
-    info = buf.info
-    if info.components:
-        planes = [np.ctypeslib.as_array((ctypes.c_uint8 * c.size).from_address(c.data_ptr)).copy()
-                  for c in info.components]
-    else:
-        n = info.stride * info.height
-        planes = [np.ctypeslib.as_array((ctypes.c_uint8 * n).from_address(info.data_ptr)).copy()]
-    return planes
+    return [np.frombuffer(p, np.uint8).copy() for p in lkffi.video_planes(buf.info)]
 
 
 def as_info(buf, planes):
