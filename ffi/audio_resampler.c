@@ -13,9 +13,11 @@
  * sample jitter of the resampler's output never underflows the FIFO. */
 enum { SLACK_FRAMES = 8 };
 
-/* speexdsp's default quality (64 taps): 32 input samples of delay, about
- * what upstream's resampler shows (0.4-1 ms), and clean within 20 Hz-20 kHz. */
-enum { QUALITY = SPEEX_RESAMPLER_QUALITY_DEFAULT };
+/* speexdsp's VOIP quality (48 taps): 24 input samples of delay, as little
+ * as upstream's resampler shows (0.4-1 ms), and its output correlates with
+ * upstream's at 0.9996 or better (tests/conformance). Higher qualities cost
+ * more and drift further from upstream's delay. */
+enum { QUALITY = SPEEX_RESAMPLER_QUALITY_VOIP };
 
 struct lk_audio_resampler {
     SpeexResamplerState *speex; /* NULL when rates are equal or nothing ran yet */
