@@ -35,5 +35,7 @@ else
   echo "bench.sh: upstream library unavailable; measuring ours alone" >&2
 fi
 mkdir -p "$out"
-build/bench/ffi_bench $quick "${preload[@]}" "${libs[@]}" >"$out/raw.json"
-/usr/bin/python3 bench/report.py "$out/raw.json" "$out"
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+build/bench/ffi_bench $quick "${preload[@]}" "${libs[@]}" >"$raw"
+/usr/bin/python3 bench/report.py "$raw" "$out"
