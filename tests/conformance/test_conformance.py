@@ -185,7 +185,7 @@ def test_case(outcomes, name):
                  "; ".join(sorted(set(reasons)) + notes)))
 
 
-def pytest_sessionfinish_report(path):
+def write_report(path):
     by_verdict = {}
     for name, verdict, detail in ROWS:
         by_verdict.setdefault(verdict, []).append((name, detail))
@@ -214,5 +214,5 @@ def report():
     if ROWS:
         lib = os.environ.get("LKFFI_LIB", os.path.join(cases.lkffi._ROOT, "build",
                                                        "liblivekit_ffi.so"))
-        pytest_sessionfinish_report(os.environ.get(
+        write_report(os.environ.get(
             "LK_CONFORMANCE_REPORT", os.path.join(os.path.dirname(lib), "conformance.md")))
