@@ -46,4 +46,7 @@ bool tc_send_sync(void);
 
 uint64_t tc_now_ns(void);
 
+/* Open file descriptors of this process (to see that nothing leaks them). */
+int tc_count_fds(void);
+
 #endif

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -177,22 +176,11 @@ static void *churn(void *arg)
     return NULL;
 }
 
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
 static void storm_of_forks_under_parent_load(void **state)
 {
     skip_if_fork_under_load_unsafe();
     enum { FORKS = 500 };
-    int fds = count_fds();
+    int fds = tc_count_fds();
     uint64_t handles = lk_handles_live();
     pthread_t th[2];
     atomic_store(&churn_stop, 0);
@@ -224,7 +212,7 @@ static void storm_of_forks_under_parent_load(void **state)
     assert_true(atomic_load(&churn_done) > 0);
     parent_still_works();
     /* 500 children came and went: the parent holds what it held */
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tc_count_fds(), fds);
     assert_int_equal(lk_handles_live(), handles);
 }
 

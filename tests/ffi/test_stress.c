@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,17 +26,6 @@
 
 static _Atomic int stop;
 static _Atomic long ops, refused, events, stalls;
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
 
 /* --- requests, built by hand ------------------------------------------------ */
 
@@ -324,14 +312,14 @@ static void mixed_load_leaves_nothing_behind(void **state)
     livekit_ffi_initialize(reentrant_callback, false, "stress", "0");
     settle();
     uint64_t handles = lk_handles_live();
-    int fds = count_fds();
+    int fds = tc_count_fds();
     pthread_t th[CLIENTS];
     run_clients(th);
     sleep((unsigned)seconds());
     join_clients(th);
     settle();
     assert_int_equal(lk_handles_live(), handles);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(tc_count_fds(), fds);
     assert_true(atomic_load(&ops) > 1000);
     assert_true(atomic_load(&events) > 100);
     assert_true(atomic_load(&refused) < atomic_load(&ops) / 2);
