@@ -196,7 +196,11 @@ int lk_on_push_sox_resampler(lk_call *c)
         size_t in_frames = req->size / frame_bytes;
         pthread_mutex_lock(&s->lock);
         size_t room = (size_t)ceil(in_frames * s->out_rate / s->in_rate + s->sx->delay(s->soxr)) + 1;
-        frames = sox_run(s, (const int16_t *)(uintptr_t)req->data_ptr, in_frames, room);
+        /* soxr reads a NULL input as the end of the signal: an empty push
+         * must not be one, or the next push writes through freed state. */
+        static const int16_t nothing[1];
+        const int16_t *in = req->data_ptr ? (const int16_t *)(uintptr_t)req->data_ptr : nothing;
+        frames = sox_run(s, in, in_frames, room);
         pthread_mutex_unlock(&s->lock);
     }
     sox_answer(c, s, frames, &res->output_ptr, &res->size, &res->error);

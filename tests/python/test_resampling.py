@@ -140,6 +140,23 @@ def test_sox_output_pointer_is_owned_until_the_next_call(lib):
     assert lib.drop(h)
 
 
+def test_sox_empty_pushes_change_nothing(lib):
+    # an empty push is not the end of the signal (a fuzzer found soxr taking
+    # a NULL input as one, and the next push crashing)
+    x = sine(440, 48000, 4800, channels=2)
+    plain = new_sox(lib, input_rate=48000, output_rate=16000, num_channels=2)
+    padded = new_sox(lib, input_rate=48000, output_rate=16000, num_channels=2)
+    want = np.concatenate([push(lib, plain, x), flush(lib, plain)])
+    for ptr in (0, x.ctypes.data):
+        res = lib.request(push_sox_resampler=audio.PushSoxResamplerRequest(
+            resampler_handle=padded, data_ptr=ptr, size=0))
+        assert not res.HasField("error") and res.size == 0
+    got = np.concatenate([push(lib, padded, x), flush(lib, padded)])
+    assert len(got) == len(want)  # int16 output is dithered: a level or two apart
+    assert np.max(np.abs(got.astype(np.int32) - want)) <= 2
+    assert lib.drop(plain) and lib.drop(padded)
+
+
 def test_sox_split_buffers_hold_one_channel_after_another(lib):
     h = new_sox(lib, input_rate=48000, output_rate=24000, num_channels=2,
                 input_data_type=audio.SOXR_DATATYPE_INT16S,
