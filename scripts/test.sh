@@ -56,7 +56,13 @@ cmake --build build-fuzz -j"$jobs" --target fuzz_request lk_proto_python
 rm -rf build-fuzz/corpus
 PYTHONPATH=python LKFFI_PROTO_DIR=build-fuzz/python /usr/bin/python3 tests/fuzz/seeds.py build-fuzz/corpus
 build-fuzz/tests/fuzz_request -timeout=10 tests/fuzz/regressions/*
-build-fuzz/tests/fuzz_request -max_total_time="${LK_FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=4096 \
-  -artifact_prefix=build-fuzz/ -print_final_stats=1 build-fuzz/corpus 2>&1 | tail -n 5
+# The whole report on a finding (the crash is saved in build-fuzz/), the stats otherwise.
+if ! build-fuzz/tests/fuzz_request -max_total_time="${LK_FUZZ_SECONDS:-60}" -timeout=10 \
+  -rss_limit_mb=4096 -artifact_prefix=build-fuzz/ -print_final_stats=1 build-fuzz/corpus \
+  >build-fuzz/fuzz.log 2>&1; then
+  grep -v '^INFO' build-fuzz/fuzz.log | head -n 80
+  exit 1
+fi
+tail -n 5 build-fuzz/fuzz.log
 
 stage "all passed"
