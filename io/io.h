@@ -21,13 +21,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct lkio_worker lkio_worker;
 typedef struct lkio_task lkio_task;
 typedef struct lkio_timer lkio_timer;
 
+typedef struct lkio_op lkio_op;
+
 typedef void (*lkio_task_fn)(lkio_task *task);
 typedef void (*lkio_timer_fn)(lkio_timer *timer);
+/* res: what the syscall returns (bytes, 0) or -errno. */
+typedef void (*lkio_op_fn)(lkio_op *op, int res);
 
 /* Embed in the object that posts it; recover the object with container_of. */
 struct lkio_task {
@@ -39,6 +44,12 @@ struct lkio_timer {
     uint64_t deadline_ns;
     lkio_timer_fn fn_;
     size_t heap_index_; /* SIZE_MAX while not scheduled */
+};
+
+/* One socket operation in flight; embed it in its owner. */
+struct lkio_op {
+    lkio_op_fn fn_;
+    bool pending_;
 };
 
 enum lkio_state {
@@ -123,6 +134,41 @@ static inline bool lkio_timer_active(const lkio_timer *t)
 {
     return t->heap_index_ != SIZE_MAX;
 }
+
+/* --- sockets on the ring ------------------------------------------------
+ *
+ * Operations are submitted by, and complete on, the worker w that owns the
+ * socket, from w's own thread; fn runs there with the result. Buffers,
+ * addresses and msghdrs must stay valid until fn runs. An op struct carries
+ * one operation at a time. The worker never blocks on a socket: the kernel
+ * waits for readiness inside the ring.
+ *
+ * Lifecycle: an owner that goes away cancels what it has in flight and frees
+ * itself only after every op it started has completed (a cancelled op
+ * completes with -ECANCELED, or with its result if it won the race). */
+
+void lkio_connect(lkio_worker *w, lkio_op *op, int fd, const struct sockaddr *addr,
+                  socklen_t addrlen, lkio_op_fn fn);
+void lkio_send(lkio_worker *w, lkio_op *op, int fd, const void *buf, size_t len, lkio_op_fn fn);
+void lkio_recv(lkio_worker *w, lkio_op *op, int fd, void *buf, size_t len, lkio_op_fn fn);
+void lkio_sendmsg(lkio_worker *w, lkio_op *op, int fd, const struct msghdr *msg, lkio_op_fn fn);
+void lkio_recvmsg(lkio_worker *w, lkio_op *op, int fd, struct msghdr *msg, lkio_op_fn fn);
+void lkio_cancel(lkio_worker *w, lkio_op *op);
+
+static inline bool lkio_op_pending(const lkio_op *op)
+{
+    return op->pending_;
+}
+
+/* Sockets the runtime knows about, so a fork child can drop the parent's
+ * without a byte on the wire: lkio_discard_inherited() closes every one of
+ * them (a close in the child sends nothing while the parent holds the
+ * socket). Inside the gate. Returns the fd or -errno. */
+int lkio_socket(int domain, int type, int protocol);
+
+/* graceful: shutdown(SHUT_RDWR) first, so a TCP FIN goes out even while a
+ * fork child still holds a copy of the descriptor; else just close. */
+void lkio_socket_close(int fd, bool graceful);
 
 #define lkio_container_of(ptr, type, member) \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))

@@ -11,4 +11,7 @@ void lkio_gate_open(void);
 /* Called in a fork child (single-threaded) to mark an inherited runtime. */
 void lkio_runtime_forked(void);
 
+/* In a fork child: closes every socket lkio_socket() made in the parent. */
+void lkio_sockets_discard_inherited(void);
+
 #endif

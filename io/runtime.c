@@ -54,7 +54,7 @@ static const uint64_t LINGER_NS = 20000;
 static bool wait_in_poll;
 
 /* user_data of our own ring operations */
-enum { TAG_WAKE = 1, TAG_TIMEOUT = 2, TAG_TIMEOUT_UPDATE = 3 };
+enum { TAG_WAKE = 1, TAG_TIMEOUT = 2, TAG_TIMEOUT_UPDATE = 3, TAG_CANCEL = 4 };
 
 struct lkio_worker {
     struct io_uring ring;
@@ -71,6 +71,7 @@ struct lkio_worker {
     bool timeout_armed;
     uint64_t armed_deadline;
     struct __kernel_timespec armed_ts;
+    unsigned in_flight; /* socket ops submitted and not yet completed */
 
     pthread_t thread;
     _Atomic bool launched;
@@ -312,28 +313,104 @@ static void arm_timeout(lkio_worker *w)
     w->armed_deadline = want;
 }
 
+/* Completions are taken off the ring in batches before any op's callback
+ * runs, so a callback may start new operations freely. */
 static void reap(lkio_worker *w)
 {
-    struct io_uring_cqe *cqe;
-    unsigned head, seen = 0;
+    enum { BATCH = 32 };
+    struct io_uring_cqe *cqes[BATCH];
+    struct {
+        uint64_t tag;
+        int res;
+    } done[BATCH];
     bool rearm_wake = false;
-    io_uring_for_each_cqe(&w->ring, head, cqe)
-    {
-        switch (cqe->user_data) {
-        case TAG_WAKE:
-            rearm_wake = true;
-            break;
-        case TAG_TIMEOUT:
-            w->timeout_armed = false;
-            break;
-        default: /* TAG_TIMEOUT_UPDATE: a failed update means the timeout fired */
-            break;
+    unsigned n;
+    while ((n = io_uring_peek_batch_cqe(&w->ring, cqes, BATCH)) > 0) {
+        for (unsigned i = 0; i < n; i++) {
+            done[i].tag = cqes[i]->user_data;
+            done[i].res = cqes[i]->res;
         }
-        seen++;
+        io_uring_cq_advance(&w->ring, n);
+        for (unsigned i = 0; i < n; i++) {
+            switch (done[i].tag) {
+            case TAG_WAKE:
+                rearm_wake = true;
+                break;
+            case TAG_TIMEOUT:
+                w->timeout_armed = false;
+                break;
+            case TAG_TIMEOUT_UPDATE: /* a failed update means the timeout fired */
+            case TAG_CANCEL:
+                break;
+            default: {
+                lkio_op *op = (lkio_op *)(uintptr_t)done[i].tag;
+                w->in_flight--;
+                op->pending_ = false;
+                op->fn_(op, done[i].res);
+            }
+            }
+        }
+        if (n < BATCH)
+            break;
     }
-    io_uring_cq_advance(&w->ring, seen);
     if (rearm_wake)
         arm_wake(w);
+}
+
+/* --- socket operations ----------------------------------------------------- */
+
+/* After the prep: prep helpers may reset the whole sqe. */
+static void submit_op(lkio_worker *w, struct io_uring_sqe *sqe, lkio_op *op, lkio_op_fn fn)
+{
+    op->fn_ = fn;
+    op->pending_ = true;
+    w->in_flight++;
+    io_uring_sqe_set_data(sqe, op);
+}
+
+void lkio_connect(lkio_worker *w, lkio_op *op, int fd, const struct sockaddr *addr,
+                  socklen_t addrlen, lkio_op_fn fn)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_connect(sqe, fd, addr, addrlen);
+    submit_op(w, sqe, op, fn);
+}
+
+void lkio_send(lkio_worker *w, lkio_op *op, int fd, const void *buf, size_t len, lkio_op_fn fn)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+    submit_op(w, sqe, op, fn);
+}
+
+void lkio_recv(lkio_worker *w, lkio_op *op, int fd, void *buf, size_t len, lkio_op_fn fn)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_recv(sqe, fd, buf, len, 0);
+    submit_op(w, sqe, op, fn);
+}
+
+void lkio_sendmsg(lkio_worker *w, lkio_op *op, int fd, const struct msghdr *msg, lkio_op_fn fn)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+    submit_op(w, sqe, op, fn);
+}
+
+void lkio_recvmsg(lkio_worker *w, lkio_op *op, int fd, struct msghdr *msg, lkio_op_fn fn)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_recvmsg(sqe, fd, msg, 0);
+    submit_op(w, sqe, op, fn);
+}
+
+void lkio_cancel(lkio_worker *w, lkio_op *op)
+{
+    if (!op->pending_)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_cancel(sqe, op, 0);
+    io_uring_sqe_set_data64(sqe, TAG_CANCEL);
 }
 
 static inline void cpu_relax(void)
@@ -362,6 +439,14 @@ static bool linger(lkio_worker *w)
 
 static void worker_wait(lkio_worker *w)
 {
+    /* Socket work goes out at once, and with deferred task work the kernel
+     * posts completions only when asked: ask on every round that has any in
+     * flight, so a busy inbox cannot starve them. */
+    if (io_uring_sq_ready(&w->ring) || w->in_flight) {
+        io_uring_submit_and_get_events(&w->ring);
+        if (io_uring_cq_ready(&w->ring))
+            return;
+    }
     if (!wait_in_poll && linger(w))
         return; /* under valgrind, spinning only slows everyone down */
     atomic_store(&w->sleeping, 1);
@@ -382,6 +467,21 @@ static void worker_wait(lkio_worker *w)
     }
     lkio_enter();
     atomic_store(&w->sleeping, 0);
+}
+
+/* Owners cancel their socket ops when they close; before the ring goes,
+ * let those cancellations complete so each owner sees its ops end and frees
+ * itself. Bounded: an op nobody cancelled is abandoned after a second. */
+static void drain_ops(lkio_worker *w)
+{
+    uint64_t give_up = lkio_now_ns() + 1000000000u;
+    while (w->in_flight && lkio_now_ns() < give_up) {
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10000000};
+        struct io_uring_cqe *cqe;
+        io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+        reap(w);
+        run_inbox(w); /* what the completions posted */
+    }
 }
 
 static void on_stop(lkio_task *t)
@@ -441,6 +541,7 @@ static void *worker_main(void *arg)
         worker_wait(w);
         reap(w);
     }
+    drain_ops(w);
     ring_teardown(w);
     lkio_leave();
     return NULL;
@@ -591,6 +692,7 @@ void lkio_discard_inherited(void)
     for (unsigned i = 0; i < r->n; i++)
         if (r->workers[i].ring_fd >= 0)
             close(r->workers[i].ring_fd);
+    lkio_sockets_discard_inherited();
     rt = NULL;
     free_runtime(r);
     atomic_fetch_add(&generation, 1);
