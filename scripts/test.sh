@@ -6,8 +6,11 @@
 #   2. the same under AddressSanitizer + UBSan, and the C suites under TSan;
 #   3. valgrind memcheck over the C integration suites (no definite or
 #      indirect leaks, no errors);
-#   4. the libFuzzer harness: every saved regression input, then a minute of
-#      fuzzing from a seed corpus of every served request.
+#   4. every libFuzzer harness (tests/fuzz/fuzz_*.c): its saved regression
+#      inputs, then a minute of fuzzing each (the request harness from a seed
+#      corpus of every served request).
+# The room suites run against a real livekit-server and the upstream SDK,
+# which scripts/testbed.sh installs into a cache outside the repository.
 # Build trees: build/, build-asan/, build-tsan/, build-fuzz/. Exits non-zero
 # on any failure.
 set -euo pipefail
@@ -42,7 +45,7 @@ TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 \
   ctest --test-dir build-tsan -j"$jobs" --output-on-failure
 
 stage "valgrind memcheck"
-for t in build/tests/test_io_* build/tests/test_ffi_*; do
+for t in build/tests/test_io_* build/tests/test_ffi_* build/tests/test_net_*; do
   echo "--- $t"
   LK_STRESS_SECONDS=3 valgrind --quiet --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
@@ -52,17 +55,30 @@ done
 stage "fuzzing"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLK_SANITIZE=address -DLK_FUZZ=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_request lk_proto_python
+cmake --build build-fuzz -j"$jobs"
 rm -rf build-fuzz/corpus
-PYTHONPATH=python LKFFI_PROTO_DIR=build-fuzz/python /usr/bin/python3 tests/fuzz/seeds.py build-fuzz/corpus
-build-fuzz/tests/fuzz_request -timeout=10 tests/fuzz/regressions/*
-# The whole report on a finding (the crash is saved in build-fuzz/), the stats otherwise.
-if ! build-fuzz/tests/fuzz_request -max_total_time="${LK_FUZZ_SECONDS:-60}" -timeout=10 \
-  -rss_limit_mb=4096 -artifact_prefix=build-fuzz/ -print_final_stats=1 build-fuzz/corpus \
-  >build-fuzz/fuzz.log 2>&1; then
-  grep -v '^INFO' build-fuzz/fuzz.log | head -n 80
-  exit 1
-fi
-tail -n 5 build-fuzz/fuzz.log
+PYTHONPATH=python LKFFI_PROTO_DIR=build-fuzz/python /usr/bin/python3 tests/fuzz/seeds.py build-fuzz/corpus/request
+# Every harness: its saved regressions (tests/fuzz/regressions/<name>/), then
+# LK_FUZZ_SECONDS of fuzzing. The whole report on a finding (the input is
+# saved in build-fuzz/), the stats otherwise.
+for f in build-fuzz/tests/fuzz_*; do
+  name=${f##*/fuzz_}
+  mkdir -p "build-fuzz/corpus/$name"
+  regressions=(tests/fuzz/regressions/"$name"/*)
+  if [ -e "${regressions[0]}" ] &&
+    ! "$f" -timeout=10 "${regressions[@]}" >"build-fuzz/$name-regressions.log" 2>&1; then
+    echo "fuzz_$name: a saved regression input fails again:"
+    grep -v '^INFO' "build-fuzz/$name-regressions.log" | head -n 80
+    exit 1
+  fi
+  if ! "$f" -max_total_time="${LK_FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=4096 \
+    -artifact_prefix="build-fuzz/$name-" -print_final_stats=1 "build-fuzz/corpus/$name" \
+    >"build-fuzz/$name.log" 2>&1; then
+    echo "fuzz_$name found something:"
+    grep -v '^INFO' "build-fuzz/$name.log" | head -n 80
+    exit 1
+  fi
+  echo "fuzz_$name: $(grep -m1 -o 'Done [0-9]* runs in [0-9]* second(s)' "build-fuzz/$name.log")"
+done
 
 stage "all passed"

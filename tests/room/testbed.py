@@ -1,0 +1,119 @@
+"""The room test bed: a real livekit-server on loopback, and access tokens.
+
+LiveKitServer starts the binary scripts/testbed.sh built, on free ports with a
+generated config, waits (bounded) until it listens, and always stops it.
+"""
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+API_KEY = "APIlkffitest"
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveKitServer:
+    def __init__(self, binary=None):
+        self.binary = binary or os.environ["LK_TESTBED_SERVER"]
+        self.secret = secrets.token_hex(24)  # 48 characters
+        self.http_port = free_port()
+        self.tcp_port = free_port()
+        self.udp_port = free_port(socket.SOCK_DGRAM)
+        self.url = f"ws://127.0.0.1:{self.http_port}"
+        self.dir = tempfile.mkdtemp(prefix="lkffi-server-")
+        self.log_path = os.path.join(self.dir, "server.log")
+        self.proc = None
+
+    def config(self):
+        return (
+            f"port: {self.http_port}\n"
+            "bind_addresses:\n  - 127.0.0.1\n"
+            "rtc:\n"
+            f"  tcp_port: {self.tcp_port}\n"
+            f"  udp_port: {self.udp_port}\n"
+            "  use_external_ip: false\n"
+            "  node_ip: 127.0.0.1\n"
+            "keys:\n"
+            f"  {API_KEY}: {self.secret}\n"
+            "logging:\n  level: info\n"
+        )
+
+    def start(self, timeout=30.0):
+        cfg = os.path.join(self.dir, "config.yaml")
+        with open(cfg, "w") as f:
+            f.write(self.config())
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [self.binary, "--config", cfg], stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"livekit-server exited at start:\n{self.tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"livekit-server did not listen within {timeout} s:\n{self.tail()}")
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def tail(self, n=40):
+        try:
+            with open(self.log_path) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def token(self, identity, room="test-room", name=None, metadata=None, attributes=None,
+              ttl_s=600, secret=None):
+        from livekit import api
+        t = (api.AccessToken(API_KEY, secret or self.secret)
+             .with_identity(identity)
+             .with_grants(api.VideoGrants(room_join=True, room=room))
+             .with_ttl(__import__("datetime").timedelta(seconds=ttl_s)))
+        if name:
+            t = t.with_name(name)
+        if metadata:
+            t = t.with_metadata(metadata)
+        if attributes:
+            t = t.with_attributes(attributes)
+        return t.to_jwt()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
