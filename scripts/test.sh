@@ -45,7 +45,7 @@ TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 \
   ctest --test-dir build-tsan -j"$jobs" --output-on-failure
 
 stage "valgrind memcheck"
-for t in build/tests/test_io_* build/tests/test_ffi_* build/tests/test_net_*; do
+for t in build/tests/test_io_* build/tests/test_ffi_* build/tests/test_net_* build/tests/test_rtc_*; do
   echo "--- $t"
   LK_STRESS_SECONDS=3 valgrind --quiet --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \

@@ -315,8 +315,8 @@ static void refused_upgrade_reports_status_and_body(void **state)
 static void bad_upgrades_fail(void **state)
 {
     static const char *bad[] = {
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+        ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"),
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n",
         "SSH-2.0-OpenSSH\r\n\r\n",
     };
