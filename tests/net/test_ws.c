@@ -112,11 +112,11 @@ static void accept_upgrade(lknet_ws *ws, const char *extra)
     assert_int_equal(ws->state, LKNET_WS_OPEN);
 }
 
-static lknet_ws *open_ws(sink *s)
+static lknet_ws *open_ws_max(sink *s, size_t max_message)
 {
     lknet_ws *ws = malloc(sizeof *ws);
     lknet_ws_callbacks cb = {s, on_message, on_peer_closed};
-    lknet_ws_init(ws, &cb, 256 * 1024);
+    lknet_ws_init(ws, &cb, max_message);
     lknet_url u;
     char err[128];
     assert_int_equal(lknet_url_parse(&u, "ws://127.0.0.1:7880/rtc?a=b", err, sizeof err), 0);
@@ -126,6 +126,11 @@ static lknet_ws *open_ws(sink *s)
     assert_non_null(strstr(req, "Host: 127.0.0.1:7880\r\n"));
     assert_non_null(strstr(req, "Authorization: Bearer t\r\n"));
     return ws;
+}
+
+static lknet_ws *open_ws(sink *s)
+{
+    return open_ws_max(s, 256 * 1024);
 }
 
 static void close_ws(lknet_ws *ws)
@@ -242,12 +247,7 @@ static void close_handshake_both_ways(void **state)
 static void expect_violation(const uint8_t *wire, size_t n, uint16_t code)
 {
     sink s = {0};
-    lknet_ws *ws = open_ws(&s);
-    lknet_ws_init(ws, &(lknet_ws_callbacks){&s, on_message, on_peer_closed}, 1000);
-    lknet_url u;
-    char err[64];
-    lknet_url_parse(&u, "ws://h", err, sizeof err);
-    lknet_ws_start(ws, &u, NULL);
+    lknet_ws *ws = open_ws_max(&s, 1000);
     accept_upgrade(ws, NULL);
     assert_int_equal(lknet_ws_feed(ws, wire, n), -1);
     assert_int_equal(ws->state, LKNET_WS_FAILED);
