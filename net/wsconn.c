@@ -39,7 +39,7 @@ struct lknet_wsconn {
     lkio_op recv_op, send_op;
     uint8_t rbuf[RECV_CHUNK];
     lkio_timer close_timer;
-    lkio_task free_task;
+    lknet_lookup *lookup; /* while resolving */
 };
 
 static void flush(lknet_wsconn *c);
@@ -49,7 +49,8 @@ static void start_recv(lknet_wsconn *c);
 
 static void maybe_free(lknet_wsconn *c)
 {
-    if (!c->destroyed || lkio_op_pending(&c->recv_op) || lkio_op_pending(&c->send_op))
+    if (!c->destroyed || c->lookup || lkio_op_pending(&c->recv_op) ||
+        lkio_op_pending(&c->send_op))
         return;
     lkio_timer_stop(c->w, &c->close_timer);
     if (c->use_tls)
@@ -75,6 +76,10 @@ static void end(lknet_wsconn *c, int http_status, const char *body, uint16_t cod
     if (c->ended)
         return;
     c->ended = true;
+    if (c->lookup) {
+        lknet_lookup_cancel(c->lookup);
+        c->lookup = NULL;
+    }
     release_socket(c);
     if (c->cb.ended && !c->destroyed) {
         lknet_wsconn_end e = {c->opened, http_status, body ? body : "", code, error ? error : ""};
@@ -265,6 +270,26 @@ static void on_connected(lkio_op *op, int res)
     start_recv(c);
 }
 
+static void on_resolved(void *ctx, const struct sockaddr *addr, socklen_t len, const char *error)
+{
+    lknet_wsconn *c = ctx;
+    c->lookup = NULL;
+    if (!addr) {
+        end_with_error(c, error);
+        return;
+    }
+    memcpy(&c->addr, addr, len);
+    c->addrlen = len;
+    c->fd = lkio_socket(addr->sa_family, SOCK_STREAM, 0);
+    if (c->fd < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot create a socket: %s", strerror(-c->fd));
+        end_with_error(c, msg);
+        return;
+    }
+    lkio_connect(c->w, &c->send_op, c->fd, (struct sockaddr *)&c->addr, c->addrlen, on_connected);
+}
+
 static void on_close_timeout(lkio_timer *t)
 {
     lknet_wsconn *c = lkio_container_of(t, lknet_wsconn, close_timer);
@@ -274,7 +299,7 @@ static void on_close_timeout(lkio_timer *t)
 /* --- the API ---------------------------------------------------------------------- */
 
 lknet_wsconn *lknet_wsconn_open(lkio_worker *w, const lknet_url *url, const char *extra_headers,
-                                const lknet_wsconn_callbacks *cb, char *err, size_t errlen)
+                                const lknet_wsconn_callbacks *cb)
 {
     lknet_wsconn *c = calloc(1, sizeof *c);
     if (!c)
@@ -284,21 +309,11 @@ lknet_wsconn *lknet_wsconn_open(lkio_worker *w, const lknet_url *url, const char
     c->url = *url;
     c->use_tls = url->tls;
     c->fd = -1;
-    if (lknet_resolve_now(url->host, url->port, &c->addr, &c->addrlen, NULL, err, errlen) < 0) {
-        free(c);
-        return NULL;
-    }
-    c->fd = lkio_socket(c->addr.ss_family, SOCK_STREAM, 0);
-    if (c->fd < 0) {
-        snprintf(err, errlen, "cannot create a socket: %s", strerror(-c->fd));
-        free(c);
-        return NULL;
-    }
     c->extra_headers = extra_headers ? strdup(extra_headers) : NULL;
     lknet_ws_callbacks wcb = {c, on_ws_message, on_ws_peer_closed};
     lknet_ws_init(&c->ws, &wcb, MAX_MESSAGE);
     lkio_timer_init(&c->close_timer, on_close_timeout);
-    lkio_connect(w, &c->send_op, c->fd, (struct sockaddr *)&c->addr, c->addrlen, on_connected);
+    c->lookup = lknet_lookup_start(w, url->host, url->port, NULL, on_resolved, c);
     return c;
 }
 
@@ -327,6 +342,10 @@ void lknet_wsconn_destroy(lknet_wsconn *c)
 {
     c->destroyed = true;
     c->ended = true;
+    if (c->lookup) {
+        lknet_lookup_cancel(c->lookup);
+        c->lookup = NULL;
+    }
     lkio_timer_stop(c->w, &c->close_timer);
     release_socket(c);
     maybe_free(c);

@@ -34,10 +34,10 @@ typedef struct lknet_wsconn_callbacks {
     void (*ended)(void *ctx, const lknet_wsconn_end *end); /* once, last */
 } lknet_wsconn_callbacks;
 
-/* Starts connecting; NULL (with err) only when the URL's host cannot be
- * resolved or no socket can be had. */
+/* Starts resolving and connecting; every failure, a name that does not
+ * resolve included, comes later through `ended`. */
 lknet_wsconn *lknet_wsconn_open(lkio_worker *w, const lknet_url *url, const char *extra_headers,
-                                const lknet_wsconn_callbacks *cb, char *err, size_t errlen);
+                                const lknet_wsconn_callbacks *cb);
 
 /* Queues a message; -1 unless open. */
 int lknet_wsconn_send(lknet_wsconn *c, const void *data, size_t len, bool text);

@@ -222,12 +222,8 @@ lkroom_signal *lkroom_signal_connect(lkio_worker *w, const lkroom_join_params *p
     s->cb = *cb;
     lkio_timer_init(&s->ping_timer, on_ping_timer);
     lknet_wsconn_callbacks wcb = {s, on_ws_open, on_ws_message, on_ws_ended};
-    s->ws = lknet_wsconn_open(w, &url, headers, &wcb, err, errlen);
+    s->ws = lknet_wsconn_open(w, &url, headers, &wcb);
     free(headers);
-    if (!s->ws) {
-        free(s);
-        return NULL;
-    }
     return s;
 }
 

@@ -41,7 +41,8 @@ typedef struct lkroom_signal_callbacks {
     void (*ended)(void *ctx, bool was_open, int http_status, const char *error);
 } lkroom_signal_callbacks;
 
-/* NULL with err on a bad URL or an unresolvable host. */
+/* NULL with err on a bad URL; every later failure (a host that does not
+ * resolve, a refused connection or token) comes through `ended`. */
 lkroom_signal *lkroom_signal_connect(lkio_worker *w, const lkroom_join_params *p,
                                      const lkroom_signal_callbacks *cb, char *err, size_t errlen);
 
