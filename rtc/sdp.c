@@ -1,0 +1,229 @@
+/*
+ * sdp.c: reading answers, writing offers.
+ *
+ * What livekit-server (pion) answers to a data-only offer: a session with
+ * its DTLS fingerprint (session or section level), maybe a=ice-lite, a
+ * BUNDLE group, and one m=application section with its mid, a=setup
+ * (active: the server is the DTLS client), ICE credentials, a=sctp-port,
+ * a=max-message-size, and candidates in the SDP or trickled afterwards.
+ * Lines are "x=value" and end in CRLF or LF; a=lines we do not need are
+ * skipped, anything else out of shape is an error.
+ */
+#include "sdp.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, unsigned line,
+                                                      const char *fmt, ...)
+{
+    char why[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "SDP line %u: %s", line, why);
+    return -1;
+}
+
+/* Copies [v, v+n) into dst (cap bytes); false if it does not fit. */
+static bool copy(char *dst, size_t cap, const char *v, size_t n)
+{
+    if (n >= cap)
+        return false;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+    return true;
+}
+
+static bool has_prefix(const char *v, size_t n, const char *p, size_t *plen)
+{
+    *plen = strlen(p);
+    return n >= *plen && !memcmp(v, p, *plen);
+}
+
+static bool parse_uint(const char *v, size_t n, uint32_t max, uint32_t *out)
+{
+    uint64_t x = 0;
+    if (n == 0 || n > 10)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        x = x * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (x > max)
+        return false;
+    *out = (uint32_t)x;
+    return true;
+}
+
+/* m=<kind> <port> <proto> <fmt...> */
+static int parse_m(lksdp *s, const char *v, size_t n, unsigned ln, char *err, size_t errlen)
+{
+    if (s->n_media == LKSDP_MAX_MEDIA)
+        return fail(err, errlen, ln, "more than %d media sections", LKSDP_MAX_MEDIA);
+    lksdp_media *m = &s->media[s->n_media];
+    memset(m, 0, sizeof *m);
+    strcpy(m->direction, "sendrecv");
+    const char *sp1 = memchr(v, ' ', n);
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(v + n - sp1 - 1)) : NULL;
+    if (!sp1 || !sp2)
+        return fail(err, errlen, ln, "malformed m= line");
+    const char *sp3 = memchr(sp2 + 1, ' ', (size_t)(v + n - sp2 - 1));
+    const char *proto_end = sp3 ? sp3 : v + n;
+    uint32_t port;
+    const char *slash = memchr(sp1 + 1, '/', (size_t)(sp2 - sp1 - 1)); /* port/count */
+    if (!copy(m->kind, sizeof m->kind, v, (size_t)(sp1 - v)) ||
+        !parse_uint(sp1 + 1, (size_t)((slash ? slash : sp2) - sp1 - 1), 65535, &port) ||
+        !copy(m->proto, sizeof m->proto, sp2 + 1, (size_t)(proto_end - sp2 - 1)))
+        return fail(err, errlen, ln, "malformed m= line");
+    m->port = (uint16_t)port;
+    s->n_media++;
+    return 0;
+}
+
+/* One a= line, at session level (m == NULL) or in section m. */
+static int parse_a(lksdp *s, lksdp_media *m, const char *v, size_t n, unsigned ln, char *err,
+                   size_t errlen)
+{
+    size_t p;
+    char *ufrag = m ? m->ice_ufrag : s->ice_ufrag, *pwd = m ? m->ice_pwd : s->ice_pwd;
+    char *fp = m ? m->fingerprint : s->fingerprint, *setup = m ? m->setup : s->setup;
+    bool ok = true;
+    if (has_prefix(v, n, "ice-ufrag:", &p)) {
+        ok = copy(ufrag, sizeof s->ice_ufrag, v + p, n - p) && n > p;
+    } else if (has_prefix(v, n, "ice-pwd:", &p)) {
+        ok = copy(pwd, sizeof s->ice_pwd, v + p, n - p) && n > p;
+    } else if (has_prefix(v, n, "fingerprint:", &p)) {
+        ok = copy(fp, sizeof s->fingerprint, v + p, n - p) && memchr(v + p, ' ', n - p);
+    } else if (has_prefix(v, n, "setup:", &p)) {
+        ok = copy(setup, sizeof s->setup, v + p, n - p);
+    } else if (n == 8 && !memcmp(v, "ice-lite", 8)) {
+        s->ice_lite = true;
+    } else if (has_prefix(v, n, "group:BUNDLE", &p)) {
+        const char *mids = v + p;
+        size_t mlen = n - p;
+        while (mlen && *mids == ' ')
+            mids++, mlen--;
+        ok = copy(s->bundle, sizeof s->bundle, mids, mlen);
+    } else if (!m) {
+        /* other session attributes: not ours to use */
+    } else if (has_prefix(v, n, "mid:", &p)) {
+        ok = copy(m->mid, sizeof m->mid, v + p, n - p) && n > p;
+    } else if (has_prefix(v, n, "candidate:", &p)) {
+        if (s->n_candidates == LKSDP_MAX_CANDIDATES)
+            return 0; /* enough to connect with: the rest are dropped */
+        lksdp_candidate *c = &s->candidates[s->n_candidates];
+        ok = copy(c->line, sizeof c->line, v, n);
+        if (ok) {
+            c->media = s->n_media - 1;
+            s->n_candidates++;
+        }
+    } else if (n == 17 && !memcmp(v, "end-of-candidates", 17)) {
+        m->end_of_candidates = true;
+    } else if (has_prefix(v, n, "sctp-port:", &p)) {
+        uint32_t x = 0;
+        ok = parse_uint(v + p, n - p, 65535, &x) && x;
+        m->sctp_port = (uint16_t)x;
+    } else if (has_prefix(v, n, "max-message-size:", &p)) {
+        ok = parse_uint(v + p, n - p, UINT32_MAX, &m->max_message_size);
+    } else if ((n == 8 && (!memcmp(v, "sendrecv", 8) || !memcmp(v, "sendonly", 8) ||
+                           !memcmp(v, "recvonly", 8))) ||
+               (n == 8 && !memcmp(v, "inactive", 8))) {
+        memcpy(m->direction, v, 8);
+        m->direction[8] = '\0';
+    }
+    if (!ok)
+        return fail(err, errlen, ln, "malformed or oversized a=%.*s", (int)(n > 40 ? 40 : n), v);
+    return 0;
+}
+
+int lksdp_parse(lksdp *s, const char *text, size_t len, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    const char *p = text, *end = text + len;
+    unsigned ln = 0;
+    bool seen_v = false;
+    while (p < end) {
+        ln++;
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *next = eol ? eol + 1 : end;
+        size_t n = (size_t)((eol ? eol : end) - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        if (n == 0) { /* a blank line (the trailing CRLF) */
+            p = next;
+            continue;
+        }
+        if (n < 2 || p[1] != '=' || p[0] < 'a' || p[0] > 'z')
+            return fail(err, errlen, ln, "not a type=value line");
+        if (memchr(p, '\0', n))
+            return fail(err, errlen, ln, "NUL byte");
+        const char *v = p + 2;
+        size_t vn = n - 2;
+        if (!seen_v) {
+            if (p[0] != 'v' || vn != 1 || v[0] != '0')
+                return fail(err, errlen, ln, "SDP must start with v=0");
+            seen_v = true;
+        } else if (p[0] == 'm') {
+            if (parse_m(s, v, vn, ln, err, errlen) < 0)
+                return -1;
+        } else if (p[0] == 'a') {
+            lksdp_media *m = s->n_media ? &s->media[s->n_media - 1] : NULL;
+            if (parse_a(s, m, v, vn, ln, err, errlen) < 0)
+                return -1;
+        }
+        p = next;
+    }
+    if (!seen_v)
+        return fail(err, errlen, ln, "empty SDP");
+    return 0;
+}
+
+#define FALLBACK(field)                                                                     \
+    const char *lksdp_##field(const lksdp *s, unsigned media)                              \
+    {                                                                                       \
+        if (media < s->n_media && s->media[media].field[0])                                 \
+            return s->media[media].field;                                                   \
+        return s->field;                                                                    \
+    }
+FALLBACK(ice_ufrag)
+FALLBACK(ice_pwd)
+FALLBACK(fingerprint)
+FALLBACK(setup)
+
+int lksdp_find(const lksdp *s, const char *kind)
+{
+    for (unsigned i = 0; i < s->n_media; i++)
+        if (!strcmp(s->media[i].kind, kind))
+            return (int)i;
+    return -1;
+}
+
+size_t lksdp_write_data_offer(char *out, size_t cap, const lksdp_offer *o)
+{
+    size_t pos = 0;
+#define PUT(...)                                                                 \
+    do {                                                                         \
+        int k_ = snprintf(out + pos, pos < cap ? cap - pos : 0, __VA_ARGS__);    \
+        if (k_ < 0 || pos + (size_t)k_ >= cap)                                   \
+            return 0;                                                            \
+        pos += (size_t)k_;                                                       \
+    } while (0)
+    PUT("v=0\r\no=- %" PRIu64 " %u IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", o->session_id,
+        o->version);
+    PUT("a=group:BUNDLE 0\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n");
+    PUT("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n");
+    for (unsigned i = 0; i < o->n_candidates; i++)
+        PUT("a=%s\r\n", o->candidates[i]);
+    PUT("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n", o->ice_ufrag, o->ice_pwd);
+    PUT("a=fingerprint:%s\r\na=setup:actpass\r\na=mid:0\r\n", o->fingerprint);
+    PUT("a=sctp-port:5000\r\na=max-message-size:%u\r\n",
+        o->max_message_size ? o->max_message_size : 262144u);
+#undef PUT
+    return pos;
+}
