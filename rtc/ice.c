@@ -380,7 +380,9 @@ static void check(lkice_agent *a, pair *p, uint64_t now)
     send_request(a, p, p->txid, p->nominating);
 }
 
-static void select_pair(lkice_agent *a, int index)
+/* Selection starts (or restarts) the consent clock: the pair just proved
+ * itself. */
+static void select_pair(lkice_agent *a, int index, uint64_t now)
 {
     if (a->selected >= 0 && a->selected != index) {
         uint64_t cur = pair_priority(a, &a->pairs[a->selected]);
@@ -389,6 +391,9 @@ static void select_pair(lkice_agent *a, int index)
     }
     bool changed = a->selected != index;
     a->selected = index;
+    a->last_consent_ns = now;
+    if (changed)
+        a->next_consent_ns = now + 5000 * MS;
     pair *p = &a->pairs[index];
     if (changed && a->cb.selected)
         a->cb.selected(a->cb.ctx, p->local, (const struct sockaddr *)&a->remote[p->remote].addr,
@@ -448,7 +453,7 @@ static void on_request(lkice_agent *a, uint64_t now, unsigned local, const struc
     if (m->use_candidate && !a->controlling) {
         p->nominated = true;
         if (p->state == P_SUCCEEDED)
-            select_pair(a, i);
+            select_pair(a, i, now);
     }
     if (p->state == P_WAITING || p->state == P_FAILED) {
         p->state = P_WAITING;
@@ -495,9 +500,7 @@ static void on_response(lkice_agent *a, uint64_t now, unsigned local, const stru
         if (a->controlling) {
             if (p->nominating) {
                 p->nominated = true;
-                a->last_consent_ns = now;
-                a->next_consent_ns = now + 5000 * MS;
-                select_pair(a, (int)i);
+                select_pair(a, (int)i, now);
             } else if (a->selected < 0) {
                 bool someone_nominating = false;
                 for (unsigned k = 0; k < a->n_pairs; k++)
@@ -511,9 +514,7 @@ static void on_response(lkice_agent *a, uint64_t now, unsigned local, const stru
                 }
             }
         } else if (p->nominated) {
-            a->last_consent_ns = now;
-            a->next_consent_ns = now + 5000 * MS;
-            select_pair(a, (int)i);
+            select_pair(a, (int)i, now);
         }
         return;
     }

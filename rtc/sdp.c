@@ -216,12 +216,14 @@ size_t lksdp_write_data_offer(char *out, size_t cap, const lksdp_offer *o)
     } while (0)
     PUT("v=0\r\no=- %" PRIu64 " %u IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", o->session_id,
         o->version);
-    PUT("a=group:BUNDLE 0\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n");
+    const char *mid = o->mid ? o->mid : "0";
+    PUT("a=group:BUNDLE %s\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n", mid);
     PUT("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n");
     for (unsigned i = 0; i < o->n_candidates; i++)
         PUT("a=%s\r\n", o->candidates[i]);
     PUT("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n", o->ice_ufrag, o->ice_pwd);
-    PUT("a=fingerprint:%s\r\na=setup:actpass\r\na=mid:0\r\n", o->fingerprint);
+    PUT("a=fingerprint:%s\r\na=setup:%s\r\na=mid:%s\r\n", o->fingerprint,
+        o->setup ? o->setup : "actpass", mid);
     PUT("a=sctp-port:5000\r\na=max-message-size:%u\r\n",
         o->max_message_size ? o->max_message_size : 262144u);
 #undef PUT

@@ -61,6 +61,8 @@ int lksdp_find(const lksdp *s, const char *kind);
 typedef struct lksdp_offer {
     uint64_t session_id;
     unsigned version;
+    const char *setup; /* NULL: "actpass" (an offer); an answer says "active" */
+    const char *mid;   /* NULL: "0" */
     const char *ice_ufrag, *ice_pwd;
     const char *fingerprint; /* "sha-256 AB:..." */
     uint32_t max_message_size;
@@ -68,8 +70,9 @@ typedef struct lksdp_offer {
     unsigned n_candidates;
 } lksdp_offer;
 
-/* An offer with one data section (mid "0", actpass), as a browser or
- * libwebrtc writes it. The length, or 0 if cap is too small. */
+/* A description with one data section, as a browser or libwebrtc writes
+ * it: an offer by default, an answer with setup and mid set. The length,
+ * or 0 if cap is too small. */
 size_t lksdp_write_data_offer(char *out, size_t cap, const lksdp_offer *o);
 
 #endif

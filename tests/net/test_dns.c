@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,7 @@ typedef struct test_ns {
     int fd;
     struct sockaddr_in addr;
     pthread_t thread;
-    volatile bool stop;
+    _Atomic bool stop;
 } test_ns;
 
 /* Answers media.test with 10.1.2.3 (A; no AAAA), missing.test with
@@ -124,7 +125,7 @@ typedef struct test_ns {
 static void *ns_main(void *arg)
 {
     test_ns *ns = arg;
-    while (!ns->stop) {
+    while (!atomic_load(&ns->stop)) {
         uint8_t q[512], a[600];
         struct sockaddr_in from;
         socklen_t fl = sizeof from;
@@ -172,14 +173,14 @@ static int setup(void **state)
     getsockname(ns.fd, (struct sockaddr *)&ns.addr, &l);
     struct timeval tv = {0, 100000};
     setsockopt(ns.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ns.stop = false;
+    atomic_store(&ns.stop, false);
     pthread_create(&ns.thread, NULL, ns_main, &ns);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    ns.stop = true;
+    atomic_store(&ns.stop, true);
     pthread_join(ns.thread, NULL);
     close(ns.fd);
     lkio_stop(NULL);

@@ -146,21 +146,24 @@ static void net_free(net *n)
 }
 
 static const uint64_t S = 1000000000ull;
+/* Real monotonic clocks are far from zero: so is this one (a clock at 0
+ * once hid a consent timestamp that was never set). */
+static const uint64_t T0 = 86400ull * 1000000000ull;
 
 static void controlling_and_controlled_connect(void **state)
 {
     net n;
     net_init(&n, true, false);
     exchange(&n, true);
-    lkice_start(n.agent[0], 0);
-    lkice_start(n.agent[1], 0);
-    run(&n, 0, 2 * S);
+    lkice_start(n.agent[0], T0);
+    lkice_start(n.agent[1], T0);
+    run(&n, T0, T0 + 2 * S);
     assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
     assert_int_equal(lkice_state(n.agent[1]), LKICE_CONNECTED);
     assert_int_equal(n.selected[0], 1);
     assert_int_equal(n.selected[1], 1);
     /* consent keeps it up for a minute */
-    run(&n, 2 * S, 60 * S);
+    run(&n, T0 + 2 * S, T0 + 60 * S);
     assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
     assert_int_equal(lkice_state(n.agent[1]), LKICE_CONNECTED);
     assert_int_equal(n.states[0][LKICE_DISCONNECTED], 0);
@@ -173,9 +176,9 @@ static void role_conflict_is_settled(void **state)
         net n;
         net_init(&n, both_controlling, both_controlling);
         exchange(&n, true);
-        lkice_start(n.agent[0], 0);
-        lkice_start(n.agent[1], 0);
-        run(&n, 0, 3 * S);
+        lkice_start(n.agent[0], T0);
+        lkice_start(n.agent[1], T0);
+        run(&n, T0, T0 + 3 * S);
         assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
         assert_int_equal(lkice_state(n.agent[1]), LKICE_CONNECTED);
         assert_true(lkice_controlling(n.agent[0]) != lkice_controlling(n.agent[1]));
@@ -192,9 +195,9 @@ static void peer_reflexive_candidate_is_learned(void **state)
     char line[128], why[128];
     lkice_local_candidate(n.agent[1], 0, line, sizeof line);
     assert_int_equal(lkice_add_remote_candidate(n.agent[0], line, why, sizeof why), 0);
-    lkice_start(n.agent[0], 0);
-    lkice_start(n.agent[1], 0);
-    run(&n, 0, 3 * S);
+    lkice_start(n.agent[0], T0);
+    lkice_start(n.agent[1], T0);
+    run(&n, T0, T0 + 3 * S);
     assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
     assert_int_equal(lkice_state(n.agent[1]), LKICE_CONNECTED);
     net_free(&n);
@@ -205,9 +208,9 @@ static void silent_peer_disconnects_then_fails(void **state)
     net n;
     net_init(&n, true, false);
     exchange(&n, true);
-    lkice_start(n.agent[0], 0);
-    lkice_start(n.agent[1], 0);
-    uint64_t now = run(&n, 0, 2 * S);
+    lkice_start(n.agent[0], T0);
+    lkice_start(n.agent[1], T0);
+    uint64_t now = run(&n, T0, T0 + 2 * S);
     assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
     n.drop_from[1] = true;
     now = run(&n, now, now + 20 * S);
@@ -223,9 +226,9 @@ static void unreachable_peer_fails(void **state)
     net_init(&n, true, false);
     exchange(&n, true);
     n.drop_from[1] = true;
-    lkice_start(n.agent[0], 0);
-    lkice_start(n.agent[1], 0);
-    run(&n, 0, 30 * S);
+    lkice_start(n.agent[0], T0);
+    lkice_start(n.agent[1], T0);
+    run(&n, T0, T0 + 30 * S);
     assert_int_equal(lkice_state(n.agent[0]), LKICE_FAILED);
     assert_int_equal(n.selected[0], 0);
     net_free(&n);
@@ -236,7 +239,7 @@ static void forged_check_gets_no_answer(void **state)
     net n;
     net_init(&n, true, false);
     exchange(&n, true);
-    lkice_start(n.agent[1], 0);
+    lkice_start(n.agent[1], T0);
     uint8_t txid[12] = {0}, buf[200];
     char user[64];
     snprintf(user, sizeof user, "%s:someone", lkice_local_ufrag(n.agent[1]));
@@ -246,11 +249,11 @@ static void forged_check_gets_no_answer(void **state)
     lkstun_add_integrity(&b, "not-the-password", 16);
     lkstun_add_fingerprint(&b);
     size_t len = lkstun_end(&b);
-    assert_true(lkice_on_datagram(n.agent[1], 0, 0, (struct sockaddr *)&n.addr[0],
+    assert_true(lkice_on_datagram(n.agent[1], T0, 0, (struct sockaddr *)&n.addr[0],
                                   sizeof n.addr[0], buf, len));
     assert_int_equal(n.tail, 0); /* nothing sent back */
     /* not STUN at all: left to the caller */
-    assert_false(lkice_on_datagram(n.agent[1], 0, 0, (struct sockaddr *)&n.addr[0],
+    assert_false(lkice_on_datagram(n.agent[1], T0, 0, (struct sockaddr *)&n.addr[0],
                                    sizeof n.addr[0], (const uint8_t *)"\x16\xfe\xfd", 3));
     net_free(&n);
 }
@@ -287,9 +290,9 @@ static void restart_reconnects(void **state)
     net n;
     net_init(&n, true, false);
     exchange(&n, true);
-    lkice_start(n.agent[0], 0);
-    lkice_start(n.agent[1], 0);
-    uint64_t now = run(&n, 0, 2 * S);
+    lkice_start(n.agent[0], T0);
+    lkice_start(n.agent[1], T0);
+    uint64_t now = run(&n, T0, T0 + 2 * S);
     assert_int_equal(n.selected[0], 1);
     lkice_restart(n.agent[0]);
     lkice_restart(n.agent[1]);
