@@ -1,0 +1,430 @@
+/*
+ * peer.c: the PeerConnection as a composition of the sans-I/O layers.
+ *
+ *   datagram --(RFC 7983: first byte)--> STUN: ICE agent
+ *                                      > DTLS (from the selected pair only)
+ *   DTLS application data -> SCTP packets -> data channel manager
+ *
+ * ICE decides the path; DTLS starts on it once a pair is selected, in the
+ * role the SDP gave us (the answerer picks "active", so the offerer is the
+ * DTLS server); when DTLS is up the DTLS client sends SCTP's INIT.
+ * "Connected" means all three are up. Every entry point records the time,
+ * so work done from inside a lower layer's callback carries it.
+ */
+#include "peer.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cert.h"
+#include "dtls.h"
+#include "ice.h"
+#include "sdp.h"
+
+struct lkpeer {
+    lkpeer_callbacks cb;
+    lkrtc_cert cert;
+    lkice_agent *ice;
+    lkdtls *dtls;
+    lkdc *dc;
+    enum lkpeer_state state;
+    bool offerer, dtls_client;
+    uint64_t now;
+    uint64_t session_id;
+    unsigned version;
+    struct sockaddr_storage local[LKICE_MAX_LOCAL];
+    socklen_t local_len[LKICE_MAX_LOCAL];
+    unsigned n_local;
+    bool have_path;
+    unsigned path_local;
+    struct sockaddr_storage path_remote;
+    socklen_t path_len;
+    uint32_t remote_max_message;
+    char remote_mid[32];
+};
+
+static void set_state(lkpeer *p, enum lkpeer_state s, const char *why)
+{
+    if (p->state == s || p->state == LKPEER_CLOSED ||
+        (p->state == LKPEER_FAILED && s != LKPEER_CLOSED))
+        return;
+    p->state = s;
+    if (p->cb.state_changed)
+        p->cb.state_changed(p->cb.ctx, s, why);
+}
+
+/* --- ICE ------------------------------------------------------------------------- */
+
+static void ice_send(void *ctx, unsigned local, const struct sockaddr *to, socklen_t tolen,
+                     const uint8_t *data, size_t len)
+{
+    lkpeer *p = ctx;
+    p->cb.send(p->cb.ctx, local, to, tolen, data, len);
+}
+
+static void ice_state(void *ctx, enum lkice_state s)
+{
+    lkpeer *p = ctx;
+    if (s == LKICE_FAILED)
+        set_state(p, LKPEER_FAILED, "ICE failed: no path to the peer");
+    else if (s == LKICE_DISCONNECTED)
+        set_state(p, LKPEER_DISCONNECTED, "ICE: the peer stopped answering");
+    else if (s == LKICE_CONNECTED && p->state == LKPEER_DISCONNECTED)
+        set_state(p, LKPEER_CONNECTED, NULL);
+}
+
+static void ice_selected(void *ctx, unsigned local, const struct sockaddr *remote, socklen_t len)
+{
+    lkpeer *p = ctx;
+    p->path_local = local;
+    memcpy(&p->path_remote, remote, len);
+    p->path_len = len;
+    bool first = !p->have_path;
+    p->have_path = true;
+    if (first && p->dtls)
+        lkdtls_start(p->dtls, p->now);
+}
+
+/* --- DTLS ------------------------------------------------------------------------ */
+
+static void dtls_send(void *ctx, const uint8_t *data, size_t len)
+{
+    lkpeer *p = ctx;
+    if (p->have_path)
+        p->cb.send(p->cb.ctx, p->path_local, (const struct sockaddr *)&p->path_remote,
+                   p->path_len, data, len);
+}
+
+static void dtls_connected(void *ctx)
+{
+    lkpeer *p = ctx;
+    if (p->dtls_client)
+        lksctp_connect(lkdc_sctp(p->dc), p->now);
+}
+
+static void dtls_data(void *ctx, const uint8_t *data, size_t len)
+{
+    lkpeer *p = ctx;
+    lkdc_handle_packet(p->dc, data, len, p->now);
+}
+
+static void dtls_closed(void *ctx, const char *error)
+{
+    lkpeer *p = ctx;
+    if (error)
+        set_state(p, LKPEER_FAILED, error);
+    else
+        set_state(p, LKPEER_CLOSED, "the peer closed the connection");
+}
+
+/* --- SCTP and channels ------------------------------------------------------------- */
+
+static void dc_send(void *ctx, const uint8_t *pkt, size_t len)
+{
+    lkpeer *p = ctx;
+    lkdtls_send(p->dtls, pkt, len);
+}
+
+static void dc_association(void *ctx, enum lksctp_state s)
+{
+    lkpeer *p = ctx;
+    if (s == LKSCTP_ESTABLISHED)
+        set_state(p, LKPEER_CONNECTED, NULL);
+    else if (s == LKSCTP_CLOSED)
+        set_state(p, p->state == LKPEER_CLOSED ? LKPEER_CLOSED : LKPEER_FAILED,
+                  "the SCTP association ended");
+}
+
+static void dc_channel(void *ctx, uint16_t id, const char *label, const char *protocol,
+                       const lkdc_options *opts)
+{
+    lkpeer *p = ctx;
+    if (p->cb.channel_open)
+        p->cb.channel_open(p->cb.ctx, id, label);
+}
+
+static void dc_open(void *ctx, uint16_t id)
+{
+    lkpeer *p = ctx;
+    if (p->cb.channel_open)
+        p->cb.channel_open(p->cb.ctx, id, lkdc_label(p->dc, id));
+}
+
+static void dc_message(void *ctx, uint16_t id, bool binary, const uint8_t *data, size_t len)
+{
+    lkpeer *p = ctx;
+    if (p->cb.message)
+        p->cb.message(p->cb.ctx, id, binary, data, len);
+}
+
+static void dc_closed(void *ctx, uint16_t id)
+{
+    lkpeer *p = ctx;
+    if (p->cb.channel_closed)
+        p->cb.channel_closed(p->cb.ctx, id);
+}
+
+/* --- setup ------------------------------------------------------------------------- */
+
+lkpeer *lkpeer_new(const lkpeer_callbacks *cb)
+{
+    lkpeer *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    p->cb = *cb;
+    if (lkrtc_cert_generate(&p->cert) < 0) {
+        free(p);
+        return NULL;
+    }
+    RAND_bytes((unsigned char *)&p->session_id, sizeof p->session_id);
+    p->session_id &= 0x3fffffffffffffffull; /* positive, as SDP wants */
+    return p;
+}
+
+void lkpeer_free(lkpeer *p)
+{
+    if (!p)
+        return;
+    lkdc_free(p->dc);
+    lkdtls_free(p->dtls);
+    lkice_free(p->ice);
+    lkrtc_cert_free(&p->cert);
+    free(p);
+}
+
+int lkpeer_add_local(lkpeer *p, const struct sockaddr *addr, socklen_t len)
+{
+    if (p->n_local == LKICE_MAX_LOCAL || p->ice || len > sizeof p->local[0])
+        return -1; /* locals are fixed before the first description */
+    memcpy(&p->local[p->n_local], addr, len);
+    p->local_len[p->n_local] = len;
+    return (int)p->n_local++;
+}
+
+static void make_ice(lkpeer *p, bool controlling)
+{
+    lkice_callbacks icb = {p, ice_send, ice_state, ice_selected};
+    p->ice = lkice_new(&icb, controlling, NULL);
+    for (unsigned i = 0; i < p->n_local; i++)
+        lkice_add_local(p->ice, (struct sockaddr *)&p->local[i], p->local_len[i]);
+}
+
+static size_t write_description(lkpeer *p, char *out, size_t cap, const char *setup,
+                                const char *mid)
+{
+    char lines[LKICE_MAX_LOCAL][128];
+    const char *cands[LKICE_MAX_LOCAL];
+    for (unsigned i = 0; i < p->n_local; i++) {
+        lkice_local_candidate(p->ice, i, lines[i], sizeof lines[i]);
+        cands[i] = lines[i];
+    }
+    lksdp_offer o = {.session_id = p->session_id, .version = ++p->version, .setup = setup,
+                     .mid = mid, .ice_ufrag = lkice_local_ufrag(p->ice),
+                     .ice_pwd = lkice_local_pwd(p->ice), .fingerprint = p->cert.fingerprint,
+                     .candidates = cands, .n_candidates = p->n_local};
+    return lksdp_write_data_offer(out, cap, &o);
+}
+
+size_t lkpeer_create_offer(lkpeer *p, char *out, size_t cap)
+{
+    if (!p->ice) {
+        p->offerer = true;
+        make_ice(p, true);
+    }
+    return write_description(p, out, cap, NULL, NULL);
+}
+
+size_t lkpeer_create_answer(lkpeer *p, char *out, size_t cap)
+{
+    if (!p->ice || p->offerer)
+        return 0;
+    return write_description(p, out, cap, "active", p->remote_mid);
+}
+
+/* What both descriptions give the transport: the peer's ICE credentials
+ * and candidates, its fingerprint, the DTLS role; then ICE starts. */
+static int apply_remote(lkpeer *p, const char *sdp, size_t len, bool is_answer, uint64_t now,
+                        char *err, size_t errlen)
+{
+    p->now = now;
+    lksdp *s = malloc(sizeof *s);
+    if (!s)
+        abort();
+    int r = -1;
+    if (lksdp_parse(s, sdp, len, err, errlen) < 0)
+        goto out;
+    int m = lksdp_find(s, "application");
+    if (m < 0 || s->media[m].port == 0) {
+        snprintf(err, errlen, "the %s has no data section", is_answer ? "answer" : "offer");
+        goto out;
+    }
+    const char *ufrag = lksdp_ice_ufrag(s, (unsigned)m), *pwd = lksdp_ice_pwd(s, (unsigned)m);
+    const char *fp = lksdp_fingerprint(s, (unsigned)m), *setup = lksdp_setup(s, (unsigned)m);
+    if (!*ufrag || !*pwd || !*fp) {
+        snprintf(err, errlen, "the %s lacks ICE credentials or a DTLS fingerprint",
+                 is_answer ? "answer" : "offer");
+        goto out;
+    }
+    if (is_answer) {
+        if (!strcmp(setup, "active"))
+            p->dtls_client = false;
+        else if (!strcmp(setup, "passive"))
+            p->dtls_client = true;
+        else {
+            snprintf(err, errlen, "the answer's a=setup:%s is not active or passive", setup);
+            goto out;
+        }
+    } else {
+        p->dtls_client = true; /* we answer "active", as pion and browsers do */
+        snprintf(p->remote_mid, sizeof p->remote_mid, "%s", s->media[m].mid);
+        if (!p->ice)
+            make_ice(p, false);
+    }
+    if (lkice_set_remote_credentials(p->ice, ufrag, pwd) < 0) {
+        snprintf(err, errlen, "the %s's ICE credentials are unusable", is_answer ? "answer" : "offer");
+        goto out;
+    }
+    for (unsigned i = 0; i < s->n_candidates; i++) {
+        char why[160];
+        if (s->candidates[i].media == (unsigned)m)
+            lkice_add_remote_candidate(p->ice, s->candidates[i].line, why, sizeof why);
+    }
+    if (s->media[m].end_of_candidates)
+        lkice_remote_candidates_done(p->ice);
+    p->remote_max_message = s->media[m].max_message_size;
+
+    lkdtls_callbacks dcb = {p, dtls_send, dtls_connected, dtls_data, dtls_closed};
+    p->dtls = lkdtls_new(&p->cert, p->dtls_client, &dcb);
+    lksctp_config cfg = {0};
+    if (p->remote_max_message && p->remote_max_message < 256 * 1024)
+        cfg.max_message_size = p->remote_max_message;
+    lkdc_callbacks ccb = {p, dc_send, dc_association, dc_channel, dc_open, dc_message, dc_closed,
+                          NULL};
+    p->dc = lkdc_new(&cfg, p->dtls_client, &ccb);
+    if (!p->dtls || !p->dc) {
+        snprintf(err, errlen, "cannot set up DTLS or SCTP");
+        goto out;
+    }
+    lkdtls_set_remote_fingerprint(p->dtls, fp);
+    set_state(p, LKPEER_CONNECTING, NULL);
+    lkice_start(p->ice, now);
+    r = 0;
+out:
+    free(s);
+    return r;
+}
+
+int lkpeer_set_answer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, char *err,
+                      size_t errlen)
+{
+    if (!p->offerer || p->dtls) {
+        snprintf(err, errlen, "no offer of ours is waiting for an answer");
+        return -1;
+    }
+    return apply_remote(p, sdp, len, true, now_ns, err, errlen);
+}
+
+int lkpeer_set_offer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, char *err,
+                     size_t errlen)
+{
+    if (p->offerer || p->dtls) {
+        snprintf(err, errlen, "renegotiation is not supported yet");
+        return -1;
+    }
+    return apply_remote(p, sdp, len, false, now_ns, err, errlen);
+}
+
+int lkpeer_add_remote_candidate(lkpeer *p, const char *line)
+{
+    char why[160];
+    if (!p->ice)
+        return -1;
+    return lkice_add_remote_candidate(p->ice, line, why, sizeof why);
+}
+
+/* --- data ----------------------------------------------------------------------------- */
+
+int lkpeer_open_channel(lkpeer *p, const char *label, const lkdc_options *opts, uint64_t now_ns)
+{
+    if (!p->dc)
+        return -ENOTCONN; /* after the remote description: it decides the ids */
+    p->now = now_ns;
+    return lkdc_open(p->dc, label, opts, now_ns);
+}
+
+int lkpeer_send(lkpeer *p, uint16_t id, bool binary, const uint8_t *data, size_t len,
+                uint64_t now_ns)
+{
+    if (!p->dc)
+        return -ENOTCONN;
+    p->now = now_ns;
+    return lkdc_send(p->dc, id, binary, data, len, now_ns);
+}
+
+static bool same_remote(const lkpeer *p, const struct sockaddr *from, socklen_t len)
+{
+    return p->have_path && len == p->path_len && !memcmp(from, &p->path_remote, len);
+}
+
+void lkpeer_on_datagram(lkpeer *p, uint64_t now_ns, unsigned local, const struct sockaddr *from,
+                        socklen_t fromlen, const uint8_t *data, size_t len)
+{
+    p->now = now_ns;
+    if (!len || !p->ice || p->state == LKPEER_CLOSED)
+        return;
+    uint8_t b = data[0];
+    if (b <= 3) {
+        lkice_on_datagram(p->ice, now_ns, local, from, fromlen, data, len);
+    } else if (b >= 20 && b <= 63) {
+        if (p->dtls && local == p->path_local && same_remote(p, from, fromlen))
+            lkdtls_on_datagram(p->dtls, now_ns, data, len);
+    }
+    /* 128-191 would be RTP/RTCP: no media yet; anything else is not ours */
+}
+
+uint64_t lkpeer_next_deadline(lkpeer *p, uint64_t now_ns)
+{
+    uint64_t d = p->ice ? lkice_next_deadline(p->ice) : UINT64_MAX;
+    if (p->dtls) {
+        uint64_t t = lkdtls_next_deadline(p->dtls, now_ns);
+        d = t < d ? t : d;
+    }
+    if (p->dc) {
+        uint64_t t = lksctp_next_deadline(lkdc_sctp(p->dc));
+        d = t < d ? t : d;
+    }
+    return d;
+}
+
+void lkpeer_on_timeout(lkpeer *p, uint64_t now_ns)
+{
+    p->now = now_ns;
+    if (p->ice)
+        lkice_on_timeout(p->ice, now_ns);
+    if (p->dtls && lkdtls_next_deadline(p->dtls, now_ns) <= now_ns)
+        lkdtls_on_timeout(p->dtls, now_ns);
+    if (p->dc && lksctp_next_deadline(lkdc_sctp(p->dc)) <= now_ns)
+        lkdc_on_timeout(p->dc, now_ns);
+}
+
+enum lkpeer_state lkpeer_state(const lkpeer *p)
+{
+    return p->state;
+}
+
+void lkpeer_close(lkpeer *p, uint64_t now_ns)
+{
+    p->now = now_ns;
+    if (p->state == LKPEER_CLOSED)
+        return;
+    if (p->dc && lksctp_state(lkdc_sctp(p->dc)) == LKSCTP_ESTABLISHED)
+        lksctp_abort(lkdc_sctp(p->dc), "closing", now_ns);
+    if (p->dtls)
+        lkdtls_close(p->dtls);
+    if (p->ice)
+        lkice_close(p->ice);
+    set_state(p, LKPEER_CLOSED, NULL);
+}

@@ -1,0 +1,77 @@
+/*
+ * peer.h: one WebRTC PeerConnection carrying data channels, sans-I/O:
+ * ICE, then DTLS on the selected pair, then SCTP with data channels over
+ * DTLS, negotiated with one SDP offer and answer.
+ *
+ * The caller owns the UDP sockets (lkpeer_add_local for each), hands every
+ * datagram to lkpeer_on_datagram and sends what the send callback gives;
+ * it runs lkpeer_on_timeout at lkpeer_next_deadline. Callbacks may call
+ * lkpeer_send / lkpeer_open_channel, not lkpeer_free.
+ */
+#ifndef LKRTC_PEER_H
+#define LKRTC_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "datachannel.h"
+
+typedef struct lkpeer lkpeer;
+
+enum lkpeer_state {
+    LKPEER_NEW,
+    LKPEER_CONNECTING,
+    LKPEER_CONNECTED, /* ICE, DTLS and SCTP are up: channels can carry data */
+    LKPEER_DISCONNECTED, /* ICE lost consent for a while; may recover */
+    LKPEER_FAILED,
+    LKPEER_CLOSED,
+};
+
+typedef struct lkpeer_callbacks {
+    void *ctx;
+    void (*send)(void *ctx, unsigned local, const struct sockaddr *to, socklen_t tolen,
+                 const uint8_t *data, size_t len);
+    void (*state_changed)(void *ctx, enum lkpeer_state state, const char *why);
+    void (*channel_open)(void *ctx, uint16_t id, const char *label);
+    void (*message)(void *ctx, uint16_t id, bool binary, const uint8_t *data, size_t len);
+    void (*channel_closed)(void *ctx, uint16_t id);
+} lkpeer_callbacks;
+
+/* NULL if no certificate could be made. */
+lkpeer *lkpeer_new(const lkpeer_callbacks *cb);
+void lkpeer_free(lkpeer *p); /* sends nothing */
+
+int lkpeer_add_local(lkpeer *p, const struct sockaddr *addr, socklen_t len);
+
+/* The offer (we then control ICE); our host candidates are in it. */
+size_t lkpeer_create_offer(lkpeer *p, char *out, size_t cap);
+int lkpeer_set_answer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, char *err,
+                      size_t errlen);
+
+/* The answering side (tests, and a server offer should one come). */
+int lkpeer_set_offer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, char *err,
+                     size_t errlen);
+size_t lkpeer_create_answer(lkpeer *p, char *out, size_t cap);
+
+/* A trickled candidate ("candidate:..."); 0 added, 1 ignored, -1 malformed. */
+int lkpeer_add_remote_candidate(lkpeer *p, const char *line);
+
+/* Channels: see lkdc_open / lkdc_send. Before the connection is up, an
+ * open waits and goes out when it is. */
+int lkpeer_open_channel(lkpeer *p, const char *label, const lkdc_options *opts, uint64_t now_ns);
+int lkpeer_send(lkpeer *p, uint16_t id, bool binary, const uint8_t *data, size_t len,
+                uint64_t now_ns);
+
+void lkpeer_on_datagram(lkpeer *p, uint64_t now_ns, unsigned local, const struct sockaddr *from,
+                        socklen_t fromlen, const uint8_t *data, size_t len);
+uint64_t lkpeer_next_deadline(lkpeer *p, uint64_t now_ns);
+void lkpeer_on_timeout(lkpeer *p, uint64_t now_ns);
+
+enum lkpeer_state lkpeer_state(const lkpeer *p);
+
+/* Graceful: SCTP shutdown, DTLS close_notify. */
+void lkpeer_close(lkpeer *p, uint64_t now_ns);
+
+#endif
