@@ -1,0 +1,264 @@
+/*
+ * transport.c: lkpeer on the ring.
+ *
+ * Datagrams arrive through one recvmsg kept armed per socket. They leave
+ * through sendto with MSG_DONTWAIT: a UDP send does not wait for the peer,
+ * so it cannot block the worker, and it costs one syscall with no copy or
+ * bookkeeping (a full socket buffer drops the datagram, as the network
+ * would; every layer above retransmits). One timer follows the peer's next
+ * deadline, moved after everything that may change it.
+ */
+#include "transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_SOCKETS = 8, DATAGRAM = 1500 };
+
+typedef struct udp_socket {
+    struct lkroom_transport *t;
+    int fd;
+    unsigned index;
+    lkio_op op;
+    struct sockaddr_storage from;
+    struct iovec iov;
+    struct msghdr msg;
+    uint8_t buf[DATAGRAM];
+} udp_socket;
+
+struct lkroom_transport {
+    lkio_worker *w;
+    lkroom_transport_callbacks cb;
+    lkpeer *peer;
+    udp_socket socks[MAX_SOCKETS];
+    unsigned n_socks;
+    lkio_timer timer;
+    int reliable, lossy; /* channel ids, -1 until opened */
+    int open_count;
+    bool destroyed;
+};
+
+static void reschedule(lkroom_transport *t)
+{
+    if (t->destroyed)
+        return;
+    uint64_t now = lkio_now_ns(), d = lkpeer_next_deadline(t->peer, now);
+    if (d == UINT64_MAX)
+        lkio_timer_stop(t->w, &t->timer);
+    else
+        lkio_timer_start(t->w, &t->timer, d);
+}
+
+static void on_timer(lkio_timer *timer)
+{
+    lkroom_transport *t = lkio_container_of(timer, lkroom_transport, timer);
+    lkpeer_on_timeout(t->peer, lkio_now_ns());
+    reschedule(t);
+}
+
+/* --- the peer's side ----------------------------------------------------------- */
+
+static void peer_send(void *ctx, unsigned local, const struct sockaddr *to, socklen_t tolen,
+                      const uint8_t *data, size_t len)
+{
+    lkroom_transport *t = ctx;
+    if (local < t->n_socks && t->socks[local].fd >= 0)
+        (void)sendto(t->socks[local].fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, tolen);
+}
+
+static void peer_state(void *ctx, enum lkpeer_state s, const char *why)
+{
+    lkroom_transport *t = ctx;
+    if (!t->destroyed && t->cb.state_changed)
+        t->cb.state_changed(t->cb.ctx, s, why);
+}
+
+static void peer_channel_open(void *ctx, uint16_t id, const char *label)
+{
+    lkroom_transport *t = ctx;
+    if ((int)id == t->reliable || (int)id == t->lossy) {
+        if (++t->open_count == 2 && t->cb.channels_ready)
+            t->cb.channels_ready(t->cb.ctx);
+    }
+}
+
+static void peer_message(void *ctx, uint16_t id, bool binary, const uint8_t *data, size_t len)
+{
+    lkroom_transport *t = ctx;
+    if (t->cb.message && ((int)id == t->reliable || (int)id == t->lossy))
+        t->cb.message(t->cb.ctx, (int)id == t->reliable, data, len);
+}
+
+/* --- sockets -------------------------------------------------------------------- */
+
+static bool any_pending(const lkroom_transport *t)
+{
+    for (unsigned i = 0; i < t->n_socks; i++)
+        if (lkio_op_pending(&t->socks[i].op))
+            return true;
+    return false;
+}
+
+static void maybe_free(lkroom_transport *t)
+{
+    if (t->destroyed && !any_pending(t)) {
+        lkpeer_free(t->peer);
+        free(t);
+    }
+}
+
+static void arm(udp_socket *s);
+
+static void on_datagram(lkio_op *op, int res)
+{
+    udp_socket *s = lkio_container_of(op, udp_socket, op);
+    lkroom_transport *t = s->t;
+    if (t->destroyed) {
+        maybe_free(t);
+        return;
+    }
+    if (res > 0) {
+        lkpeer_on_datagram(t->peer, lkio_now_ns(), s->index, (struct sockaddr *)&s->from,
+                           s->msg.msg_namelen, s->buf, (size_t)res);
+        reschedule(t);
+    }
+    if (res != -ECANCELED && !t->destroyed)
+        arm(s);
+}
+
+static void arm(udp_socket *s)
+{
+    s->iov = (struct iovec){s->buf, sizeof s->buf};
+    s->msg = (struct msghdr){.msg_name = &s->from, .msg_namelen = sizeof s->from,
+                             .msg_iov = &s->iov, .msg_iovlen = 1};
+    lkio_recvmsg(s->t->w, &s->op, s->fd, &s->msg, on_datagram);
+}
+
+/* One socket per IPv4 address of an interface that is up (loopback too:
+ * a server on this machine is reached there). */
+static void open_sockets(lkroom_transport *t)
+{
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) < 0)
+        return;
+    for (struct ifaddrs *i = ifs; i && t->n_socks < MAX_SOCKETS; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP))
+            continue;
+        struct sockaddr_in a = *(struct sockaddr_in *)i->ifa_addr;
+        a.sin_port = 0;
+        int fd = lkio_socket(AF_INET, SOCK_DGRAM, 0);
+        if (fd < 0)
+            continue;
+        socklen_t len = sizeof a;
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &len) < 0 ||
+            lkpeer_add_local(t->peer, (struct sockaddr *)&a, len) < 0) {
+            lkio_socket_close(fd, false);
+            continue;
+        }
+        udp_socket *s = &t->socks[t->n_socks];
+        s->t = t;
+        s->fd = fd;
+        s->index = t->n_socks++;
+        arm(s);
+    }
+    freeifaddrs(ifs);
+}
+
+/* --- the API --------------------------------------------------------------------- */
+
+lkroom_transport *lkroom_transport_new(lkio_worker *w, const lkroom_transport_callbacks *cb,
+                                       char *err, size_t errlen)
+{
+    lkroom_transport *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->w = w;
+    t->cb = *cb;
+    t->reliable = t->lossy = -1;
+    lkio_timer_init(&t->timer, on_timer);
+    lkpeer_callbacks pcb = {t, peer_send, peer_state, peer_channel_open, peer_message, NULL};
+    t->peer = lkpeer_new(&pcb);
+    if (!t->peer) {
+        snprintf(err, errlen, "cannot create a DTLS certificate");
+        free(t);
+        return NULL;
+    }
+    open_sockets(t);
+    if (t->n_socks == 0) {
+        snprintf(err, errlen, "no network interface with an IPv4 address to use");
+        t->destroyed = true;
+        maybe_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+size_t lkroom_transport_offer(lkroom_transport *t, char *out, size_t cap)
+{
+    return lkpeer_create_offer(t->peer, out, cap);
+}
+
+int lkroom_transport_answer(lkroom_transport *t, const char *sdp, size_t len, char *err,
+                            size_t errlen)
+{
+    uint64_t now = lkio_now_ns();
+    if (lkpeer_set_answer(t->peer, sdp, len, now, err, errlen) < 0)
+        return -1;
+    /* As upstream opens them: reliable and ordered; lossy, ordered, sent once. */
+    lkdc_options lossy = {.reliability = LKSCTP_MAX_RETRANSMITS, .value = 0};
+    t->reliable = lkpeer_open_channel(t->peer, "_reliable", NULL, now);
+    t->lossy = lkpeer_open_channel(t->peer, "_lossy", &lossy, now);
+    reschedule(t);
+    return 0;
+}
+
+/* The "candidate" member of the JSON, unescaped (candidates hold no quotes
+ * or backslashes, so a plain scan is exact). */
+int lkroom_transport_trickle(lkroom_transport *t, const char *json)
+{
+    const char *k = strstr(json, "\"candidate\"");
+    if (!k)
+        return -1;
+    const char *q = strchr(k + 11, '"');
+    if (!q)
+        return -1;
+    const char *e = strchr(q + 1, '"');
+    if (!e || e - q - 1 <= 0 || e - q - 1 >= 512)
+        return e && e == q + 1 ? 1 : -1; /* "" is the end of candidates */
+    char line[512];
+    memcpy(line, q + 1, (size_t)(e - q - 1));
+    line[e - q - 1] = '\0';
+    int r = lkpeer_add_remote_candidate(t->peer, line);
+    reschedule(t);
+    return r;
+}
+
+int lkroom_transport_send(lkroom_transport *t, bool reliable, const uint8_t *data, size_t len)
+{
+    int id = reliable ? t->reliable : t->lossy;
+    if (id < 0)
+        return -ENOTCONN;
+    int r = lkpeer_send(t->peer, (uint16_t)id, true, data, len, lkio_now_ns());
+    reschedule(t);
+    return r;
+}
+
+void lkroom_transport_destroy(lkroom_transport *t)
+{
+    t->destroyed = true;                  /* no callback from here on */
+    lkpeer_close(t->peer, lkio_now_ns()); /* SCTP abort and close_notify go out now */
+    lkio_timer_stop(t->w, &t->timer);
+    for (unsigned i = 0; i < t->n_socks; i++) {
+        lkio_cancel(t->w, &t->socks[i].op);
+        lkio_socket_close(t->socks[i].fd, false);
+        t->socks[i].fd = -1;
+    }
+    maybe_free(t);
+}
