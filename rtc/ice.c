@@ -443,8 +443,10 @@ static void on_request(lkice_agent *a, uint64_t now, unsigned local, const struc
         }
     }
     respond(a, local, from, fromlen, m->txid, 0);
-    if (!a->rpwd[0])
-        return; /* the offer/answer has not told us the peer's credentials yet */
+    /* Learned even before the answer brings the peer's credentials (RFC 8445
+     * 7.3.1.3): the peer's first checks often arrive first, and their source
+     * may be the only address that reaches it. Checks of our own wait for the
+     * credentials (lkice_on_timeout). */
     int r = add_remote(a, from, fromlen, m->has_priority ? m->priority : 0);
     int i = r < 0 ? -1 : add_pair(a, local, (unsigned)r);
     if (i < 0)

@@ -203,6 +203,28 @@ static void peer_reflexive_candidate_is_learned(void **state)
     net_free(&n);
 }
 
+static void checks_before_the_answer_are_remembered(void **state)
+{
+    /* B hears A's checks before it knows A's credentials, and is never told
+     * A's candidate: the source of those early checks is all it has. */
+    net n;
+    net_init(&n, true, false);
+    lkice_agent *a = n.agent[0], *b = n.agent[1];
+    char line[128], why[128];
+    assert_int_equal(lkice_set_remote_credentials(a, lkice_local_ufrag(b), lkice_local_pwd(b)), 0);
+    lkice_local_candidate(b, 0, line, sizeof line);
+    assert_int_equal(lkice_add_remote_candidate(a, line, why, sizeof why), 0);
+    lkice_start(a, T0);
+    lkice_start(b, T0);
+    uint64_t now = run(&n, T0, T0 + S / 2);
+    assert_int_equal(lkice_state(b), LKICE_CHECKING);
+    assert_int_equal(lkice_set_remote_credentials(b, lkice_local_ufrag(a), lkice_local_pwd(a)), 0);
+    run(&n, now, now + 5 * S);
+    assert_int_equal(lkice_state(a), LKICE_CONNECTED);
+    assert_int_equal(lkice_state(b), LKICE_CONNECTED);
+    net_free(&n);
+}
+
 static void silent_peer_disconnects_then_fails(void **state)
 {
     net n;
@@ -310,6 +332,7 @@ int main(void)
         cmocka_unit_test(controlling_and_controlled_connect),
         cmocka_unit_test(role_conflict_is_settled),
         cmocka_unit_test(peer_reflexive_candidate_is_learned),
+        cmocka_unit_test(checks_before_the_answer_are_remembered),
         cmocka_unit_test(silent_peer_disconnects_then_fails),
         cmocka_unit_test(unreachable_peer_fails),
         cmocka_unit_test(forged_check_gets_no_answer),
