@@ -40,6 +40,12 @@ static const lk_handler handlers[LK_REQUEST_CASES] = {
     ON(CAPTURE_VIDEO_FRAME, lk_on_capture_video_frame),
     ON(NEW_VIDEO_STREAM, lk_on_new_video_stream),
     ON(VIDEO_STREAM_FROM_PARTICIPANT, lk_on_video_stream_from_participant),
+    ON(CONNECT, lk_on_connect),
+    ON(DISCONNECT, lk_on_disconnect),
+    ON(READY_FOR_ROOM_EVENT, lk_on_ready_for_room_event),
+    ON(SET_LOCAL_METADATA, lk_on_set_local_metadata),
+    ON(SET_LOCAL_NAME, lk_on_set_local_name),
+    ON(SET_LOCAL_ATTRIBUTES, lk_on_set_local_attributes),
 };
 
 /* --- the response buffer: what the handle returned to the client owns ---- */

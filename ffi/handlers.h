@@ -53,6 +53,14 @@ int lk_on_capture_video_frame(lk_call *c);
 int lk_on_new_video_stream(lk_call *c);
 int lk_on_video_stream_from_participant(lk_call *c);
 
+/* room.c */
+int lk_on_connect(lk_call *c);
+int lk_on_disconnect(lk_call *c);
+int lk_on_ready_for_room_event(lk_call *c);
+int lk_on_set_local_metadata(lk_call *c);
+int lk_on_set_local_name(lk_call *c);
+int lk_on_set_local_attributes(lk_call *c);
+
 /* unsupported.c: every variant this core does not serve. */
 int lk_on_unsupported(lk_call *c);
 

@@ -102,7 +102,7 @@ class LiveKitServer:
         from livekit import api
         t = (api.AccessToken(API_KEY, secret or self.secret)
              .with_identity(identity)
-             .with_grants(api.VideoGrants(room_join=True, room=room))
+             .with_grants(api.VideoGrants(room_join=True, room=room, can_update_own_metadata=True))
              .with_ttl(__import__("datetime").timedelta(seconds=ttl_s)))
         if name:
             t = t.with_name(name)

@@ -1,0 +1,69 @@
+/*
+ * room.h: the LiveKit room engine: one participant's session in one room.
+ *
+ * It joins (signal connection, then the PeerConnection), keeps the table
+ * of remote participants from the server's updates, and reports what
+ * changes through the observer. Everything runs on the worker given at
+ * connect: call the functions there, callbacks come there. Participant
+ * information is the server's own (Livekit__ParticipantInfo).
+ */
+#ifndef LKROOM_ROOM_H
+#define LKROOM_ROOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "livekit_rtc.pb-c.h"
+
+typedef struct lkroom lkroom;
+
+typedef struct lkroom_options {
+    bool auto_subscribe, adaptive_stream;
+    uint64_t connect_timeout_ms; /* 0: 10 s */
+} lkroom_options;
+
+typedef enum lkroom_change {
+    LKROOM_PARTICIPANT_CONNECTED,
+    LKROOM_PARTICIPANT_DISCONNECTED, /* info->disconnect_reason says why */
+    LKROOM_METADATA_CHANGED,
+    LKROOM_NAME_CHANGED,
+    LKROOM_ATTRIBUTES_CHANGED,
+} lkroom_change;
+
+typedef struct lkroom_observer {
+    void *ctx;
+    /* Once: joined with the transport up (error NULL), or not (error says
+     * why; the room is then over and only waits to be destroyed). */
+    void (*connected)(void *ctx, lkroom *r, const char *error);
+    /* A participant, local (local = true) or remote, changed. */
+    void (*participant)(void *ctx, lkroom_change change, const Livekit__ParticipantInfo *info,
+                        bool local);
+    /* Once, after connected: the session is over. */
+    void (*disconnected)(void *ctx, Livekit__DisconnectReason reason);
+    /* A local update asked for with lkroom_update_local finished. */
+    void (*update_done)(void *ctx, uint64_t token, const char *error);
+} lkroom_observer;
+
+lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
+                       const lkroom_options *opts, const lkroom_observer *obs);
+
+/* After connected: */
+const Livekit__Room *lkroom_info(const lkroom *r);
+const Livekit__ParticipantInfo *lkroom_local(const lkroom *r);
+size_t lkroom_remote_count(const lkroom *r);
+const Livekit__ParticipantInfo *lkroom_remote(const lkroom *r, size_t i);
+
+/* Sets metadata, name or attributes (NULL leaves one as it is; attributes
+ * as n key/value pairs). update_done(token) follows. */
+void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const char *name,
+                         const char *const *keys, const char *const *values, size_t n);
+
+/* Leaves the room; disconnected(reason) follows. */
+void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason);
+
+/* No callback after this; frees once the ring is done. */
+void lkroom_destroy(lkroom *r);
+
+#endif
