@@ -58,18 +58,25 @@ struct lkroom {
 
 /* --- records -------------------------------------------------------------------- */
 
-static Livekit__ParticipantInfo *copy_info(const Livekit__ParticipantInfo *p)
+/* A deep copy of a protobuf-c message, through its wire form: one
+ * allocation tree of protobuf-c's own, freed with free_unpacked. */
+static void *copy_message(const ProtobufCMessage *m)
 {
-    size_t n = livekit__participant_info__get_packed_size(p);
+    size_t n = protobuf_c_message_get_packed_size(m);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf)
         abort();
-    livekit__participant_info__pack(p, buf);
-    Livekit__ParticipantInfo *c = livekit__participant_info__unpack(NULL, n, buf);
+    protobuf_c_message_pack(m, buf);
+    ProtobufCMessage *c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
     free(buf);
     if (!c)
         abort(); /* we packed it ourselves */
     return c;
+}
+
+static Livekit__ParticipantInfo *copy_info(const Livekit__ParticipantInfo *p)
+{
+    return copy_message(&p->base);
 }
 
 static void free_info(Livekit__ParticipantInfo *p)
@@ -80,16 +87,7 @@ static void free_info(Livekit__ParticipantInfo *p)
 
 static Livekit__Room *copy_room(const Livekit__Room *r)
 {
-    size_t n = livekit__room__get_packed_size(r);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf)
-        abort();
-    livekit__room__pack(r, buf);
-    Livekit__Room *c = livekit__room__unpack(NULL, n, buf);
-    free(buf);
-    if (!c)
-        abort();
-    return c;
+    return copy_message(&r->base);
 }
 
 static bool same_attributes(const Livekit__ParticipantInfo *a, const Livekit__ParticipantInfo *b)

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire.h"
+
 enum {
     DCEP_ACK = 0x02,
     DCEP_OPEN = 0x03,
@@ -40,30 +42,6 @@ struct lkdc {
     size_t n, cap;
     uint64_t now; /* of the call in progress, for sends from callbacks */
 };
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 static channel *find(const lkdc *m, uint16_t id)
 {
@@ -145,10 +123,10 @@ static void send_open(lkdc *m, channel *c)
         return;
     p[0] = DCEP_OPEN;
     p[1] = channel_type(&c->opts);
-    wr16(p + 2, c->opts.priority);
-    wr32(p + 4, c->opts.reliability == LKSCTP_RELIABLE ? 0 : c->opts.value);
-    wr16(p + 8, (uint16_t)ll);
-    wr16(p + 10, (uint16_t)pl);
+    lkrtc_wr16(p + 2, c->opts.priority);
+    lkrtc_wr32(p + 4, c->opts.reliability == LKSCTP_RELIABLE ? 0 : c->opts.value);
+    lkrtc_wr16(p + 8, (uint16_t)ll);
+    lkrtc_wr16(p + 10, (uint16_t)pl);
     memcpy(p + 12, c->label, ll);
     memcpy(p + 12 + ll, c->protocol, pl);
     if (send_dcep(m, c->id, p, 12 + ll + pl) == 0)
@@ -184,10 +162,10 @@ int lkdc_parse_open(const uint8_t *p, size_t n, lkdc_open_msg *o)
     if (n < 12 || p[0] != DCEP_OPEN)
         return -1;
     o->channel_type = p[1];
-    o->priority = rd16(p + 2);
-    o->reliability = rd32(p + 4);
-    o->label_len = rd16(p + 8);
-    o->protocol_len = rd16(p + 10);
+    o->priority = lkrtc_rd16(p + 2);
+    o->reliability = lkrtc_rd32(p + 4);
+    o->label_len = lkrtc_rd16(p + 8);
+    o->protocol_len = lkrtc_rd16(p + 10);
     if (12 + (size_t)o->label_len + o->protocol_len > n)
         return -1;
     uint8_t base = o->channel_type & 0x7f;

@@ -21,6 +21,7 @@
 #include "sctp.h"
 
 #include "crc32c.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -86,41 +87,6 @@ enum {
 #define MS ((uint64_t)1000000)
 #define DELAYED_SACK_NS (200 * MS)
 #define COOKIE_LIFE_NS (60000 * MS)
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)(v >> 32));
-    wr32(p + 4, (uint32_t)v);
-}
 
 /* Serial number arithmetic (RFC 1982) for TSNs and SSNs. */
 static bool tsn_lt(uint32_t a, uint32_t b)
@@ -374,9 +340,9 @@ static void rto_backoff(lksctp *a)
 
 static void emit(lksctp *a, uint8_t *pkt, size_t len, uint32_t vtag)
 {
-    wr16(pkt, a->cfg.local_port);
-    wr16(pkt + 2, a->cfg.remote_port);
-    wr32(pkt + 4, vtag);
+    lkrtc_wr16(pkt, a->cfg.local_port);
+    lkrtc_wr16(pkt + 2, a->cfg.remote_port);
+    lkrtc_wr32(pkt + 4, vtag);
     memset(pkt + 8, 0, 4);
     /* Stored least significant byte first (RFC 9260 appendix A). We always
      * send a checksum: RFC 9653 lets us, and it costs little. */
@@ -411,7 +377,7 @@ static uint8_t *put_chunk(lksctp *a, uint8_t type, uint8_t flags, size_t body_le
     memset(c, 0, need);
     c[0] = type;
     c[1] = flags;
-    wr16(c + 2, (uint16_t)(4 + body_len));
+    lkrtc_wr16(c + 2, (uint16_t)(4 + body_len));
     a->out_len += need;
     return c;
 }
@@ -429,7 +395,7 @@ static void send_alone(lksctp *a, uint32_t vtag, uint8_t type, uint8_t flags,
     memset(p, 0, total);
     p[HDR] = type;
     p[HDR + 1] = flags;
-    wr16(p + HDR + 2, (uint16_t)(4 + len));
+    lkrtc_wr16(p + HDR + 2, (uint16_t)(4 + len));
     if (len)
         memcpy(p + HDR + 4, body, len);
     emit(a, p, total, vtag);
@@ -457,8 +423,8 @@ static void send_abort(lksctp *a, uint16_t cause, const char *reason)
         size_t rl = reason ? strlen(reason) : 0;
         if (rl > 120)
             rl = 120;
-        wr16(body, cause);
-        wr16(body + 2, (uint16_t)(4 + rl));
+        lkrtc_wr16(body, cause);
+        lkrtc_wr16(body + 2, (uint16_t)(4 + rl));
         if (rl)
             memcpy(body + 4, reason, rl);
         len = 4 + rl;
@@ -483,19 +449,19 @@ static size_t write_init_params(const lksctp *a, uint8_t *p)
 {
     size_t n = 0;
     /* Supported Extensions: RE-CONFIG and FORWARD-TSN (RFC 5061 4.2.7) */
-    wr16(p + n, PT_SUPPORTED_EXT);
-    wr16(p + n + 2, 6);
+    lkrtc_wr16(p + n, PT_SUPPORTED_EXT);
+    lkrtc_wr16(p + n + 2, 6);
     p[n + 4] = CT_RECONFIG;
     p[n + 5] = CT_FORWARD_TSN;
     p[n + 6] = p[n + 7] = 0;
     n += 8;
-    wr16(p + n, PT_FORWARD_TSN_SUPPORTED);
-    wr16(p + n + 2, 4);
+    lkrtc_wr16(p + n, PT_FORWARD_TSN_SUPPORTED);
+    lkrtc_wr16(p + n + 2, 4);
     n += 4;
     if (!a->cfg.no_zero_checksum) {
-        wr16(p + n, PT_ZERO_CHECKSUM);
-        wr16(p + n + 2, 8);
-        wr32(p + n + 4, EDMID_DTLS);
+        lkrtc_wr16(p + n, PT_ZERO_CHECKSUM);
+        lkrtc_wr16(p + n + 2, 8);
+        lkrtc_wr32(p + n + 4, EDMID_DTLS);
         n += 8;
     }
     return n;
@@ -503,11 +469,11 @@ static size_t write_init_params(const lksctp *a, uint8_t *p)
 
 static size_t write_init_fixed(const lksctp *a, uint8_t *p)
 {
-    wr32(p, a->my_tag);
-    wr32(p + 4, a->cfg.rwnd);
-    wr16(p + 8, 65535); /* outbound streams */
-    wr16(p + 10, 65535); /* inbound streams */
-    wr32(p + 12, a->my_initial_tsn);
+    lkrtc_wr32(p, a->my_tag);
+    lkrtc_wr32(p + 4, a->cfg.rwnd);
+    lkrtc_wr16(p + 8, 65535); /* outbound streams */
+    lkrtc_wr16(p + 10, 65535); /* inbound streams */
+    lkrtc_wr32(p + 12, a->my_initial_tsn);
     return 16;
 }
 
@@ -517,16 +483,16 @@ static int parse_init(const uint8_t *b, size_t len, peer_params *pp)
     memset(pp, 0, sizeof *pp);
     if (len < 16)
         return -1;
-    pp->tag = rd32(b);
-    pp->rwnd = rd32(b + 4);
-    pp->os = rd16(b + 8);
-    pp->mis = rd16(b + 10);
-    pp->tsn = rd32(b + 12);
+    pp->tag = lkrtc_rd32(b);
+    pp->rwnd = lkrtc_rd32(b + 4);
+    pp->os = lkrtc_rd16(b + 8);
+    pp->mis = lkrtc_rd16(b + 10);
+    pp->tsn = lkrtc_rd32(b + 12);
     if (pp->tag == 0 || pp->os == 0 || pp->mis == 0)
         return -1;
     size_t off = 16;
     while (off + 4 <= len) {
-        uint16_t type = rd16(b + off), plen = rd16(b + off + 2);
+        uint16_t type = lkrtc_rd16(b + off), plen = lkrtc_rd16(b + off + 2);
         if (plen < 4 || off + plen > len)
             return -1;
         const uint8_t *v = b + off + 4;
@@ -548,7 +514,7 @@ static int parse_init(const uint8_t *b, size_t len, peer_params *pp)
             pp->fwd_tsn = true;
             break;
         case PT_ZERO_CHECKSUM:
-            pp->zero_csum = vlen >= 4 && rd32(v) == EDMID_DTLS;
+            pp->zero_csum = vlen >= 4 && lkrtc_rd32(v) == EDMID_DTLS;
             break;
         default:
             /* Unknown: the top bits say skip (1x) or stop (0x); we never
@@ -571,15 +537,15 @@ static void cookie_mac(const lksctp *a, const uint8_t *body, uint8_t out[32])
 static void make_cookie(const lksctp *a, const peer_params *pp, uint64_t now, uint8_t *c)
 {
     memset(c, 0, COOKIE_LEN);
-    wr64(c, now);
-    wr32(c + 8, a->my_tag);
-    wr32(c + 12, pp->tag);
-    wr32(c + 16, pp->tsn);
-    wr32(c + 20, pp->rwnd);
-    wr16(c + 24, pp->os);
-    wr16(c + 26, pp->mis);
+    lkrtc_wr64(c, now);
+    lkrtc_wr32(c + 8, a->my_tag);
+    lkrtc_wr32(c + 12, pp->tag);
+    lkrtc_wr32(c + 16, pp->tsn);
+    lkrtc_wr32(c + 20, pp->rwnd);
+    lkrtc_wr16(c + 24, pp->os);
+    lkrtc_wr16(c + 26, pp->mis);
     c[28] = (uint8_t)(pp->fwd_tsn | pp->reconfig << 1 | pp->zero_csum << 2);
-    wr32(c + 32, a->my_initial_tsn);
+    lkrtc_wr32(c + 32, a->my_initial_tsn);
     cookie_mac(a, c, c + COOKIE_BODY);
 }
 
@@ -593,17 +559,17 @@ static int check_cookie(const lksctp *a, const uint8_t *c, size_t len, uint64_t 
     cookie_mac(a, c, mac);
     if (CRYPTO_memcmp(mac, c + COOKIE_BODY, 32) != 0)
         return -1;
-    uint64_t born = rd64(c);
+    uint64_t born = lkrtc_rd64(c);
     if (born > now || now - born > COOKIE_LIFE_NS)
         return -1;
-    if (rd32(c + 8) != a->my_tag)
+    if (lkrtc_rd32(c + 8) != a->my_tag)
         return -1;
     memset(pp, 0, sizeof *pp);
-    pp->tag = rd32(c + 12);
-    pp->tsn = rd32(c + 16);
-    pp->rwnd = rd32(c + 20);
-    pp->os = rd16(c + 24);
-    pp->mis = rd16(c + 26);
+    pp->tag = lkrtc_rd32(c + 12);
+    pp->tsn = lkrtc_rd32(c + 16);
+    pp->rwnd = lkrtc_rd32(c + 20);
+    pp->os = lkrtc_rd16(c + 24);
+    pp->mis = lkrtc_rd16(c + 26);
     pp->fwd_tsn = c[28] & 1;
     pp->reconfig = c[28] & 2;
     pp->zero_csum = c[28] & 4;
@@ -669,8 +635,8 @@ static void on_init(lksctp *a, const uint8_t *b, size_t len, uint64_t now)
     uint8_t body[160];
     size_t n = write_init_fixed(a, body);
     n += write_init_params(a, body + n);
-    wr16(body + n, PT_STATE_COOKIE);
-    wr16(body + n + 2, 4 + COOKIE_LEN);
+    lkrtc_wr16(body + n, PT_STATE_COOKIE);
+    lkrtc_wr16(body + n + 2, 4 + COOKIE_LEN);
     make_cookie(a, &pp, now, body + n + 4);
     n += 4 + COOKIE_LEN;
     send_alone(a, pp.tag, CT_INIT_ACK, 0, body, n);
@@ -796,10 +762,10 @@ static void put_data_chunk(lksctp *a, out_chunk *c, uint64_t now)
     uint8_t *p = put_chunk(a, CT_DATA, c->flags, 12 + c->len);
     if (!p)
         return;
-    wr32(p + 4, c->tsn);
-    wr16(p + 8, c->sid);
-    wr16(p + 10, c->ssn);
-    wr32(p + 12, c->ppid);
+    lkrtc_wr32(p + 4, c->tsn);
+    lkrtc_wr16(p + 8, c->sid);
+    lkrtc_wr16(p + 10, c->ssn);
+    lkrtc_wr32(p + 12, c->ppid);
     memcpy(p + 16, c->data, c->len);
     c->sent_ns = now;
     c->nsent++;
@@ -902,10 +868,10 @@ static void put_forward_tsn(lksctp *a)
     uint8_t *p = put_chunk(a, CT_FORWARD_TSN, 0, 4 + 4 * (size_t)n);
     if (!p)
         return;
-    wr32(p + 4, a->adv_ack);
+    lkrtc_wr32(p + 4, a->adv_ack);
     for (int i = 0; i < n; i++) {
-        wr16(p + 8 + 4 * i, sids[i]);
-        wr16(p + 10 + 4 * i, ssns[i]);
+        lkrtc_wr16(p + 8 + 4 * i, sids[i]);
+        lkrtc_wr16(p + 10 + 4 * i, ssns[i]);
     }
     a->st.forward_tsns_sent++;
 }
@@ -952,17 +918,17 @@ static void put_sack(lksctp *a)
     }
     uint8_t *p = put_chunk(a, CT_SACK, 0, 12 + 4 * (size_t)ngaps + 4 * (size_t)a->ndups);
     if (p) {
-        wr32(p + 4, a->peer_cum);
-        wr32(p + 8, our_rwnd(a));
-        wr16(p + 12, (uint16_t)ngaps);
-        wr16(p + 14, (uint16_t)a->ndups);
+        lkrtc_wr32(p + 4, a->peer_cum);
+        lkrtc_wr32(p + 8, our_rwnd(a));
+        lkrtc_wr16(p + 12, (uint16_t)ngaps);
+        lkrtc_wr16(p + 14, (uint16_t)a->ndups);
         uint8_t *q = p + 16;
         for (int i = 0; i < ngaps; i++, q += 4) {
-            wr16(q, gaps[i][0]);
-            wr16(q + 2, gaps[i][1]);
+            lkrtc_wr16(q, gaps[i][0]);
+            lkrtc_wr16(q + 2, gaps[i][1]);
         }
         for (int i = 0; i < a->ndups; i++, q += 4)
-            wr32(q, a->dups[i]);
+            lkrtc_wr32(q, a->dups[i]);
     }
     a->ndups = 0;
     a->sack_now = false;
@@ -977,13 +943,13 @@ static void put_reset_request(lksctp *a)
     uint8_t *p = put_chunk(a, CT_RECONFIG, 0, 16 + 2 * (size_t)a->nreset);
     if (!p)
         return;
-    wr16(p + 4, PT_OUT_RESET);
-    wr16(p + 6, (uint16_t)(16 + 2 * a->nreset));
-    wr32(p + 8, a->my_req_seq);
-    wr32(p + 12, a->peer_req_next - 1);
-    wr32(p + 16, a->reset_last_tsn);
+    lkrtc_wr16(p + 4, PT_OUT_RESET);
+    lkrtc_wr16(p + 6, (uint16_t)(16 + 2 * a->nreset));
+    lkrtc_wr32(p + 8, a->my_req_seq);
+    lkrtc_wr32(p + 12, a->peer_req_next - 1);
+    lkrtc_wr32(p + 16, a->reset_last_tsn);
     for (int i = 0; i < a->nreset; i++)
-        wr16(p + 20 + 2 * i, a->reset_sids[i]);
+        lkrtc_wr16(p + 20 + 2 * i, a->reset_sids[i]);
 }
 
 /* One request at a time (RFC 6525 5.1.1), for the streams whose queued
@@ -1017,7 +983,7 @@ static void shutdown_progress(lksctp *a, uint64_t now)
     if (a->state == LKSCTP_SHUTDOWN_PENDING) {
         uint8_t *p = put_chunk(a, CT_SHUTDOWN, 0, 4);
         if (p)
-            wr32(p + 4, a->peer_cum);
+            lkrtc_wr32(p + 4, a->peer_cum);
         a->t2_count = 0;
         a->t2_at = now + a->rto;
         a->t3_at = 0;
@@ -1131,8 +1097,8 @@ static void on_sack(lksctp *a, const uint8_t *b, size_t len, uint64_t now)
         a->st.bad_packets++;
         return;
     }
-    uint32_t cum = rd32(b), arwnd = rd32(b + 4);
-    size_t ngaps = rd16(b + 8), ndups = rd16(b + 10);
+    uint32_t cum = lkrtc_rd32(b), arwnd = lkrtc_rd32(b + 4);
+    size_t ngaps = lkrtc_rd16(b + 8), ndups = lkrtc_rd16(b + 10);
     if (12 + 4 * (ngaps + ndups) > len) {
         a->st.bad_packets++;
         return;
@@ -1155,7 +1121,7 @@ static void on_sack(lksctp *a, const uint8_t *b, size_t len, uint64_t now)
     out_chunk *c = a->fl_head;
     uint32_t last_end = 0;
     for (size_t i = 0; i < ngaps; i++) {
-        uint16_t s = rd16(b + 12 + 4 * i), e = rd16(b + 14 + 4 * i);
+        uint16_t s = lkrtc_rd16(b + 12 + 4 * i), e = lkrtc_rd16(b + 14 + 4 * i);
         if (s == 0 || e < s || (i > 0 && s <= last_end))
             break; /* malformed or unsorted: use what came before */
         last_end = e;
@@ -1381,8 +1347,8 @@ static void on_data(lksctp *a, uint8_t flags, const uint8_t *b, size_t len)
     if (!can_receive_data_state(a))
         return;
     a->got_data = true;
-    uint32_t tsn = rd32(b), ppid = rd32(b + 8);
-    uint16_t sid = rd16(b + 4), ssn = rd16(b + 6);
+    uint32_t tsn = lkrtc_rd32(b), ppid = lkrtc_rd32(b + 8);
+    uint16_t sid = lkrtc_rd16(b + 4), ssn = lkrtc_rd16(b + 6);
     size_t plen = len - 12;
     bool unordered = flags & DATA_U;
     if (tsn_le(tsn, a->peer_cum) || (tsn_lt(tsn, a->peer_high + 1) && seen_get(a, tsn))) {
@@ -1446,7 +1412,7 @@ static void on_forward_tsn(lksctp *a, const uint8_t *b, size_t len)
     if (!can_receive_data_state(a))
         return;
     a->sack_now = true;
-    uint32_t cum = rd32(b);
+    uint32_t cum = lkrtc_rd32(b);
     if (tsn_le(cum, a->peer_cum))
         return;
     if (cum - a->peer_cum >= WINDOW) {
@@ -1472,8 +1438,8 @@ static void on_forward_tsn(lksctp *a, const uint8_t *b, size_t len)
         }
     }
     for (size_t off = 4; off + 4 <= len; off += 4) {
-        stream *s = stream_find(a, rd16(b + off));
-        uint16_t ssn = rd16(b + off + 2);
+        stream *s = stream_find(a, lkrtc_rd16(b + off));
+        uint16_t ssn = lkrtc_rd16(b + off + 2);
         if (!s)
             continue;
         while (s->ordered && ssn_le(s->ordered->ssn, ssn))
@@ -1492,10 +1458,10 @@ static void put_reconfig_response(lksctp *a, uint32_t seq, uint32_t result)
     uint8_t *p = put_chunk(a, CT_RECONFIG, 0, 12);
     if (!p)
         return;
-    wr16(p + 4, PT_RECONFIG_RESPONSE);
-    wr16(p + 6, 12);
-    wr32(p + 8, seq);
-    wr32(p + 12, result);
+    lkrtc_wr16(p + 4, PT_RECONFIG_RESPONSE);
+    lkrtc_wr16(p + 6, 12);
+    lkrtc_wr32(p + 8, seq);
+    lkrtc_wr32(p + 12, result);
 }
 
 static bool stream_has_queued(const stream *s)
@@ -1507,7 +1473,7 @@ static void on_out_reset_request(lksctp *a, const uint8_t *v, size_t vlen)
 {
     if (vlen < 12)
         return;
-    uint32_t seq = rd32(v), last_tsn = rd32(v + 8);
+    uint32_t seq = lkrtc_rd32(v), last_tsn = lkrtc_rd32(v + 8);
     size_t nsids = (vlen - 12) / 2;
     if (seq == a->peer_req_next - 1) {
         put_reconfig_response(a, seq, a->last_result); /* a retransmission */
@@ -1520,7 +1486,7 @@ static void on_out_reset_request(lksctp *a, const uint8_t *v, size_t vlen)
     /* Performed once everything sent before it is here and handed up. */
     bool ready = tsn_le(last_tsn, a->peer_cum);
     for (size_t i = 0; ready && i < nsids; i++) {
-        stream *s = stream_find(a, rd16(v + 12 + 2 * i));
+        stream *s = stream_find(a, lkrtc_rd16(v + 12 + 2 * i));
         if (s && stream_has_queued(s))
             ready = false;
     }
@@ -1532,7 +1498,7 @@ static void on_out_reset_request(lksctp *a, const uint8_t *v, size_t vlen)
     a->last_result = RESULT_PERFORMED;
     put_reconfig_response(a, seq, RESULT_PERFORMED);
     for (size_t i = 0; i < nsids; i++) {
-        uint16_t sid = rd16(v + 12 + 2 * i);
+        uint16_t sid = lkrtc_rd16(v + 12 + 2 * i);
         stream *s = stream_find(a, sid);
         if (s)
             s->in_ssn = 0;
@@ -1546,9 +1512,9 @@ static void on_out_reset_request(lksctp *a, const uint8_t *v, size_t vlen)
 
 static void on_reconfig_response(lksctp *a, const uint8_t *v, size_t vlen, uint64_t now)
 {
-    if (vlen < 8 || !a->reconf_inflight || rd32(v) != a->my_req_seq)
+    if (vlen < 8 || !a->reconf_inflight || lkrtc_rd32(v) != a->my_req_seq)
         return;
-    uint32_t result = rd32(v + 4);
+    uint32_t result = lkrtc_rd32(v + 4);
     if (result == RESULT_IN_PROGRESS) {
         a->reconf_at = now + a->rto;
         return;
@@ -1580,7 +1546,7 @@ static void on_reconfig(lksctp *a, const uint8_t *b, size_t len, uint64_t now)
         return;
     size_t off = 0;
     for (int n = 0; off + 4 <= len && n < 2; n++) {
-        uint16_t type = rd16(b + off), plen = rd16(b + off + 2);
+        uint16_t type = lkrtc_rd16(b + off), plen = lkrtc_rd16(b + off + 2);
         if (plen < 4 || off + plen > len) {
             a->st.bad_packets++;
             return;
@@ -1592,7 +1558,7 @@ static void on_reconfig(lksctp *a, const uint8_t *b, size_t len, uint64_t now)
         else if (type == PT_RECONFIG_RESPONSE)
             on_reconfig_response(a, v, vlen, now);
         else if (type >= PT_IN_RESET && type <= 18 && vlen >= 4)
-            put_reconfig_response(a, rd32(v), RESULT_DENIED); /* not offered */
+            put_reconfig_response(a, lkrtc_rd32(v), RESULT_DENIED); /* not offered */
         off += pad4(plen);
     }
 }
@@ -1605,31 +1571,31 @@ static void send_heartbeat(lksctp *a, uint64_t now)
     if (!p)
         return;
     a->hb_nonce = (uint64_t)random32(a) << 32 | random32(a);
-    wr16(p + 4, PT_HEARTBEAT_INFO);
-    wr16(p + 6, 4 + HB_INFO_LEN);
-    wr64(p + 8, a->hb_nonce);
-    wr64(p + 16, now);
+    lkrtc_wr16(p + 4, PT_HEARTBEAT_INFO);
+    lkrtc_wr16(p + 6, 4 + HB_INFO_LEN);
+    lkrtc_wr64(p + 8, a->hb_nonce);
+    lkrtc_wr64(p + 16, now);
     a->hb_outstanding = true;
     a->st.heartbeats_sent++;
 }
 
 static void on_heartbeat(lksctp *a, const uint8_t *b, size_t len)
 {
-    if (len < 4 || rd16(b) != PT_HEARTBEAT_INFO || rd16(b + 2) < 4 || rd16(b + 2) > len) {
+    if (len < 4 || lkrtc_rd16(b) != PT_HEARTBEAT_INFO || lkrtc_rd16(b + 2) < 4 || lkrtc_rd16(b + 2) > len) {
         a->st.bad_packets++;
         return;
     }
-    uint8_t *p = put_chunk(a, CT_HEARTBEAT_ACK, 0, rd16(b + 2));
+    uint8_t *p = put_chunk(a, CT_HEARTBEAT_ACK, 0, lkrtc_rd16(b + 2));
     if (p)
-        memcpy(p + 4, b, rd16(b + 2));
+        memcpy(p + 4, b, lkrtc_rd16(b + 2));
 }
 
 static void on_heartbeat_ack(lksctp *a, const uint8_t *b, size_t len, uint64_t now)
 {
-    if (len < 4 + HB_INFO_LEN || rd16(b) != PT_HEARTBEAT_INFO || !a->hb_outstanding ||
-        rd64(b + 4) != a->hb_nonce)
+    if (len < 4 + HB_INFO_LEN || lkrtc_rd16(b) != PT_HEARTBEAT_INFO || !a->hb_outstanding ||
+        lkrtc_rd64(b + 4) != a->hb_nonce)
         return;
-    uint64_t sent = rd64(b + 12);
+    uint64_t sent = lkrtc_rd64(b + 12);
     if (sent <= now)
         rtt_sample(a, now - sent);
     a->hb_outstanding = false;
@@ -1645,7 +1611,7 @@ static void on_shutdown(lksctp *a, const uint8_t *b, size_t len, uint64_t now)
         a->st.bad_packets++;
         return;
     }
-    uint32_t cum = rd32(b);
+    uint32_t cum = lkrtc_rd32(b);
     if (!can_send_data_state(a) && a->state != LKSCTP_SHUTDOWN_SENT)
         return;
     if (!tsn_lt(cum, a->cum_acked) && tsn_lt(cum, a->next_tsn) && cum != a->cum_acked) {
@@ -1765,18 +1731,18 @@ int lksctp_handle_packet(lksctp *a, const uint8_t *p, size_t n, uint64_t now)
 {
     if (a->state == LKSCTP_CLOSED)
         return -ENOTCONN;
-    if (n < HDR + 4 || !checksum_ok(a, p, n) || rd16(p) != a->cfg.remote_port ||
-        rd16(p + 2) != a->cfg.local_port) {
+    if (n < HDR + 4 || !checksum_ok(a, p, n) || lkrtc_rd16(p) != a->cfg.remote_port ||
+        lkrtc_rd16(p + 2) != a->cfg.local_port) {
         a->st.bad_packets++;
         return -EBADMSG;
     }
-    uint32_t vtag = rd32(p + 4);
+    uint32_t vtag = lkrtc_rd32(p + 4);
     if (!tag_ok(a, vtag, p[HDR], p[HDR + 1])) {
         a->st.bad_packets++;
         return -EPROTO;
     }
     /* INIT must travel alone (RFC 9260 6.10) */
-    if (p[HDR] == CT_INIT && pad4(rd16(p + HDR + 2)) < n - HDR) {
+    if (p[HDR] == CT_INIT && pad4(lkrtc_rd16(p + HDR + 2)) < n - HDR) {
         a->st.bad_packets++;
         return -EPROTO;
     }
@@ -1787,7 +1753,7 @@ int lksctp_handle_packet(lksctp *a, const uint8_t *p, size_t n, uint64_t now)
     size_t off = HDR;
     while (off + 4 <= n) {
         uint8_t type = p[off], flags = p[off + 1];
-        size_t clen = rd16(p + off + 2);
+        size_t clen = lkrtc_rd16(p + off + 2);
         if (clen < 4 || clen > n - off) {
             a->st.bad_packets++;
             rc = -EBADMSG;
@@ -1881,7 +1847,7 @@ static void t2_expired(lksctp *a, uint64_t now)
     if (a->state == LKSCTP_SHUTDOWN_SENT) {
         uint8_t *p = put_chunk(a, CT_SHUTDOWN, 0, 4);
         if (p)
-            wr32(p + 4, a->peer_cum);
+            lkrtc_wr32(p + 4, a->peer_cum);
     } else if (a->state == LKSCTP_SHUTDOWN_ACK_SENT) {
         (void)put_chunk(a, CT_SHUTDOWN_ACK, 0, 0);
     } else {

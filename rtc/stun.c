@@ -14,31 +14,9 @@
 #include <openssl/hmac.h>
 #include <string.h>
 
+#include "wire.h"
+
 enum { FINGERPRINT_XOR = 0x5354554e, INTEGRITY_SIZE = 20 };
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* Bitwise: STUN messages are a few hundred bytes, and this needs no table
  * (no state to build or to inherit across fork). */
@@ -55,15 +33,15 @@ uint32_t lkstun_crc32(const uint8_t *p, size_t n)
 
 bool lkstun_looks_like(const uint8_t *p, size_t n)
 {
-    return n >= LKSTUN_HEADER_SIZE && (p[0] & 0xc0) == 0 && rd32(p + 4) == LKSTUN_MAGIC &&
-           (rd16(p + 2) & 3) == 0 && (size_t)rd16(p + 2) + LKSTUN_HEADER_SIZE == n;
+    return n >= LKSTUN_HEADER_SIZE && (p[0] & 0xc0) == 0 && lkrtc_rd32(p + 4) == LKSTUN_MAGIC &&
+           (lkrtc_rd16(p + 2) & 3) == 0 && (size_t)lkrtc_rd16(p + 2) + LKSTUN_HEADER_SIZE == n;
 }
 
 static int parse_address(lkstun_msg *m, const uint8_t *v, size_t len, bool xored)
 {
     if (len < 4)
         return -1;
-    uint16_t port = rd16(v + 2);
+    uint16_t port = lkrtc_rd16(v + 2);
     if (xored)
         port ^= (uint16_t)(LKSTUN_MAGIC >> 16);
     memset(&m->mapped, 0, sizeof m->mapped);
@@ -71,7 +49,7 @@ static int parse_address(lkstun_msg *m, const uint8_t *v, size_t len, bool xored
         struct sockaddr_in *a = (struct sockaddr_in *)&m->mapped;
         a->sin_family = AF_INET;
         a->sin_port = htons(port);
-        uint32_t addr = rd32(v + 4) ^ (xored ? LKSTUN_MAGIC : 0);
+        uint32_t addr = lkrtc_rd32(v + 4) ^ (xored ? LKSTUN_MAGIC : 0);
         a->sin_addr.s_addr = htonl(addr);
     } else if (v[1] == 2 && len == 20) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&m->mapped;
@@ -80,7 +58,7 @@ static int parse_address(lkstun_msg *m, const uint8_t *v, size_t len, bool xored
         memcpy(&a->sin6_addr, v + 4, 16);
         if (xored) {
             uint8_t mask[16];
-            wr32(mask, LKSTUN_MAGIC);
+            lkrtc_wr32(mask, LKSTUN_MAGIC);
             memcpy(mask + 4, m->txid, 12);
             for (int i = 0; i < 16; i++)
                 a->sin6_addr.s6_addr[i] ^= mask[i];
@@ -97,14 +75,14 @@ int lkstun_parse(lkstun_msg *m, const uint8_t *p, size_t n)
     memset(m, 0, sizeof *m);
     if (!lkstun_looks_like(p, n))
         return -1;
-    m->type = rd16(p);
+    m->type = lkrtc_rd16(p);
     memcpy(m->txid, p + 8, 12);
     bool xor_seen = false;
     size_t off = LKSTUN_HEADER_SIZE;
     while (off < n) {
         if (n - off < 4)
             return -1;
-        uint16_t type = rd16(p + off), len = rd16(p + off + 2);
+        uint16_t type = lkrtc_rd16(p + off), len = lkrtc_rd16(p + off + 2);
         const uint8_t *v = p + off + 4;
         size_t padded = ((size_t)len + 3) & ~(size_t)3;
         if (padded > n - off - 4)
@@ -132,7 +110,7 @@ int lkstun_parse(lkstun_msg *m, const uint8_t *p, size_t n)
                 return -1;
             /* The CRC covers everything before this attribute, with the
              * header's length as it stands (FINGERPRINT is last). */
-            if ((lkstun_crc32(p, off) ^ FINGERPRINT_XOR) != rd32(v))
+            if ((lkstun_crc32(p, off) ^ FINGERPRINT_XOR) != lkrtc_rd32(v))
                 return -1;
             m->has_fingerprint = true;
             break;
@@ -155,7 +133,7 @@ int lkstun_parse(lkstun_msg *m, const uint8_t *p, size_t n)
             if (len != 4)
                 return -1;
             m->has_priority = true;
-            m->priority = rd32(v);
+            m->priority = lkrtc_rd32(v);
             break;
         case LKSTUN_ATTR_USE_CANDIDATE:
             m->use_candidate = true;
@@ -164,7 +142,7 @@ int lkstun_parse(lkstun_msg *m, const uint8_t *p, size_t n)
         case LKSTUN_ATTR_ICE_CONTROLLING:
             if (len != 8)
                 return -1;
-            m->tiebreaker = (uint64_t)rd32(v) << 32 | rd32(v + 4);
+            m->tiebreaker = (uint64_t)lkrtc_rd32(v) << 32 | lkrtc_rd32(v + 4);
             if (type == LKSTUN_ATTR_ICE_CONTROLLING)
                 m->has_controlling = true;
             else
@@ -199,7 +177,7 @@ bool lkstun_integrity_ok(const lkstun_msg *m, const uint8_t *p, size_t n, const 
     if (covered > sizeof copy)
         return false;
     memcpy(copy, p, covered);
-    wr16(copy + 2, (uint16_t)(covered + 4 + INTEGRITY_SIZE - LKSTUN_HEADER_SIZE));
+    lkrtc_wr16(copy + 2, (uint16_t)(covered + 4 + INTEGRITY_SIZE - LKSTUN_HEADER_SIZE));
     uint8_t mac[INTEGRITY_SIZE];
     hmac_sha1(key, keylen, copy, covered, mac);
     return CRYPTO_memcmp(mac, p + m->integrity_at + 4, INTEGRITY_SIZE) == 0;
@@ -216,9 +194,9 @@ void lkstun_begin(lkstun_builder *b, uint8_t *buf, size_t cap, uint16_t type,
     b->overflow = cap < LKSTUN_HEADER_SIZE;
     if (b->overflow)
         return;
-    wr16(buf, type);
-    wr16(buf + 2, 0);
-    wr32(buf + 4, LKSTUN_MAGIC);
+    lkrtc_wr16(buf, type);
+    lkrtc_wr16(buf + 2, 0);
+    lkrtc_wr32(buf + 4, LKSTUN_MAGIC);
     memcpy(buf + 8, txid, 12);
     b->len = LKSTUN_HEADER_SIZE;
 }
@@ -231,11 +209,11 @@ static uint8_t *reserve(lkstun_builder *b, uint16_t attr, size_t len)
         return NULL;
     }
     uint8_t *a = b->buf + b->len;
-    wr16(a, attr);
-    wr16(a + 2, (uint16_t)len);
+    lkrtc_wr16(a, attr);
+    lkrtc_wr16(a + 2, (uint16_t)len);
     memset(a + 4 + len, 0, padded - len);
     b->len += 4 + padded;
-    wr16(b->buf + 2, (uint16_t)(b->len - LKSTUN_HEADER_SIZE));
+    lkrtc_wr16(b->buf + 2, (uint16_t)(b->len - LKSTUN_HEADER_SIZE));
     return a + 4;
 }
 
@@ -250,15 +228,15 @@ void lkstun_add_u32(lkstun_builder *b, uint16_t attr, uint32_t x)
 {
     uint8_t *v = reserve(b, attr, 4);
     if (v)
-        wr32(v, x);
+        lkrtc_wr32(v, x);
 }
 
 void lkstun_add_u64(lkstun_builder *b, uint16_t attr, uint64_t x)
 {
     uint8_t *v = reserve(b, attr, 8);
     if (v) {
-        wr32(v, (uint32_t)(x >> 32));
-        wr32(v + 4, (uint32_t)x);
+        lkrtc_wr32(v, (uint32_t)(x >> 32));
+        lkrtc_wr32(v + 4, (uint32_t)x);
     }
 }
 
@@ -271,8 +249,8 @@ void lkstun_add_xor_address(lkstun_builder *b, const struct sockaddr *addr)
             return;
         v[0] = 0;
         v[1] = 1;
-        wr16(v + 2, (uint16_t)(ntohs(a->sin_port) ^ (LKSTUN_MAGIC >> 16)));
-        wr32(v + 4, ntohl(a->sin_addr.s_addr) ^ LKSTUN_MAGIC);
+        lkrtc_wr16(v + 2, (uint16_t)(ntohs(a->sin_port) ^ (LKSTUN_MAGIC >> 16)));
+        lkrtc_wr32(v + 4, ntohl(a->sin_addr.s_addr) ^ LKSTUN_MAGIC);
     } else if (addr->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
         uint8_t *v = reserve(b, LKSTUN_ATTR_XOR_MAPPED_ADDRESS, 20);
@@ -280,9 +258,9 @@ void lkstun_add_xor_address(lkstun_builder *b, const struct sockaddr *addr)
             return;
         v[0] = 0;
         v[1] = 2;
-        wr16(v + 2, (uint16_t)(ntohs(a->sin6_port) ^ (LKSTUN_MAGIC >> 16)));
+        lkrtc_wr16(v + 2, (uint16_t)(ntohs(a->sin6_port) ^ (LKSTUN_MAGIC >> 16)));
         uint8_t mask[16];
-        wr32(mask, LKSTUN_MAGIC);
+        lkrtc_wr32(mask, LKSTUN_MAGIC);
         memcpy(mask + 4, b->buf + 8, 12);
         for (int i = 0; i < 16; i++)
             v[4 + i] = a->sin6_addr.s6_addr[i] ^ mask[i];
@@ -314,7 +292,7 @@ void lkstun_add_fingerprint(lkstun_builder *b)
     size_t covered = b->len;
     uint8_t *v = reserve(b, LKSTUN_ATTR_FINGERPRINT, 4);
     if (v)
-        wr32(v, lkstun_crc32(b->buf, covered) ^ FINGERPRINT_XOR);
+        lkrtc_wr32(v, lkstun_crc32(b->buf, covered) ^ FINGERPRINT_XOR);
 }
 
 size_t lkstun_end(lkstun_builder *b)
