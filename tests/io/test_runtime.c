@@ -18,17 +18,7 @@
 
 #include "io.h"
 #include "tool_limits.h"
-
-static void wait_sem(sem_t *s)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10; /* hang guard, not a timing check */
-    int r;
-    while ((r = sem_timedwait(s, &ts)) < 0 && errno == EINTR) {
-    }
-    assert_int_equal(r, 0);
-}
+#include "wait.h"
 
 static void expect_child_ok(pid_t pid)
 {

@@ -25,21 +25,11 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "wait.h"
 
 static bool fcntl_is_open(int fd)
 {
     return fcntl(fd, F_GETFD) != -1;
-}
-
-static void wait_sem(sem_t *s)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10; /* hang guard, not a timing check */
-    int r;
-    while ((r = sem_timedwait(s, &ts)) < 0 && errno == EINTR) {
-    }
-    assert_int_equal(r, 0);
 }
 
 static int setup(void **state)

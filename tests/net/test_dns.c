@@ -23,6 +23,7 @@
 
 #include "dns.h"
 #include "resolve.h"
+#include "wait.h"
 
 /* --- the codec ------------------------------------------------------------------- */
 
@@ -218,17 +219,6 @@ static void start_task(lkio_task *t)
         lknet_lookup_cancel(l);
         sem_post(&r->done);
     }
-}
-
-static void wait_sem(sem_t *s)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    int rc;
-    while ((rc = sem_timedwait(s, &ts)) < 0 && errno == EINTR) {
-    }
-    assert_int_equal(rc, 0);
 }
 
 static void lookup(lookup_run *r, const char *host)

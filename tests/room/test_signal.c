@@ -18,6 +18,7 @@
 
 #include "io.h"
 #include "signal_client.h"
+#include "wait.h"
 
 typedef struct {
     lkio_task task;
@@ -35,17 +36,6 @@ typedef struct {
     char error[512];
     sem_t done;
 } session;
-
-static void wait_sem(sem_t *s, int seconds)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += seconds; /* hang guard, not a timing check */
-    int r;
-    while ((r = sem_timedwait(s, &ts)) < 0 && errno == EINTR) {
-    }
-    assert_int_equal(r, 0);
-}
 
 static void on_message(void *ctx, const Livekit__SignalResponse *m)
 {
@@ -97,13 +87,13 @@ static void run(session *s, const char *url, const char *token)
     s->params.auto_subscribe = true;
     sem_init(&s->done, 0, 0);
     lkio_post(s->w, &s->task, connect_task);
-    wait_sem(&s->done, 20);
+    wait_sem_for(&s->done, 20);
 }
 
 static void finish(session *s)
 {
     lkio_post(s->w, &s->task, destroy_task);
-    wait_sem(&s->done, 5);
+    wait_sem_for(&s->done, 5);
 }
 
 static const char *env_or_skip(const char *name)

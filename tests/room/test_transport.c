@@ -19,6 +19,7 @@
 #include "io.h"
 #include "signal_client.h"
 #include "transport.h"
+#include "wait.h"
 
 typedef struct session {
     lkio_task task;
@@ -128,17 +129,6 @@ static void stop(lkio_task *t)
     sem_post(&s->done);
 }
 
-static void wait_sem(sem_t *sem, int seconds)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += seconds;
-    int r;
-    while ((r = sem_timedwait(sem, &ts)) < 0 && errno == EINTR) {
-    }
-    assert_int_equal(r, 0);
-}
-
 static void peer_connection_comes_up_against_livekit_server(void **state)
 {
     session s = {0};
@@ -151,12 +141,12 @@ static void peer_connection_comes_up_against_livekit_server(void **state)
     s.w = lkio_pick_worker();
     sem_init(&s.done, 0, 0);
     lkio_post(s.w, &s.task, start);
-    wait_sem(&s.done, 30);
+    wait_sem_for(&s.done, 30);
     print_message("joined %d answered %d trickles %d ready %d %s\n", s.joined, s.answered,
                   s.trickles, s.ready, s.why);
     bool ready = s.ready;
     lkio_post(s.w, &s.task, stop);
-    wait_sem(&s.done, 10);
+    wait_sem_for(&s.done, 10);
     lkio_stop(NULL);
     assert_true(s.joined);
     assert_true(s.answered);
