@@ -46,6 +46,12 @@ static const lk_handler handlers[LK_REQUEST_CASES] = {
     ON(SET_LOCAL_METADATA, lk_on_set_local_metadata),
     ON(SET_LOCAL_NAME, lk_on_set_local_name),
     ON(SET_LOCAL_ATTRIBUTES, lk_on_set_local_attributes),
+    ON(PUBLISH_DATA, lk_on_publish_data),
+    ON(PUBLISH_SIP_DTMF, lk_on_publish_sip_dtmf),
+    ON(PERFORM_RPC, lk_on_perform_rpc),
+    ON(REGISTER_RPC_METHOD, lk_on_register_rpc_method),
+    ON(UNREGISTER_RPC_METHOD, lk_on_unregister_rpc_method),
+    ON(RPC_METHOD_INVOCATION_RESPONSE, lk_on_rpc_method_invocation_response),
 };
 
 /* --- the response buffer: what the handle returned to the client owns ---- */

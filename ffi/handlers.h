@@ -61,6 +61,14 @@ int lk_on_set_local_metadata(lk_call *c);
 int lk_on_set_local_name(lk_call *c);
 int lk_on_set_local_attributes(lk_call *c);
 
+/* data.c */
+int lk_on_publish_data(lk_call *c);
+int lk_on_publish_sip_dtmf(lk_call *c);
+int lk_on_perform_rpc(lk_call *c);
+int lk_on_register_rpc_method(lk_call *c);
+int lk_on_unregister_rpc_method(lk_call *c);
+int lk_on_rpc_method_invocation_response(lk_call *c);
+
 /* unsupported.c: every variant this core does not serve. */
 int lk_on_unsupported(lk_call *c);
 

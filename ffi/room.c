@@ -8,6 +8,7 @@
  * RoomSidChanged comes first after that, and a room's last event is EOS.
  * Participants are handles of their own; the local one names the room in
  * SetLocal* requests. Track publications are not carried yet (no media).
+ * Data packets and RPC: data.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,37 +17,17 @@
 #include "handle.h"
 #include "handlers.h"
 #include "io.h"
-#include "room.h"
+#include "room_handle.h"
 
 #define RES(x) LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_##x
 #define EV(x) LIVEKIT__PROTO__FFI_EVENT__MESSAGE_##x
 #define RE(x) LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_##x
 
-typedef struct queued_event {
-    struct queued_event *next;
+struct lk_room_queued_event {
+    lk_room_queued_event *next;
     size_t len;
     uint8_t data[];
-} queued_event;
-
-typedef struct pending_set {
-    uint64_t async_id;
-    int kind; /* EV(SET_LOCAL_METADATA) ... */
-} pending_set;
-
-typedef struct lk_room {
-    lk_object base;
-    lkio_worker *w;
-    lkroom *engine;
-    char *url, *token;
-    lkroom_options opts;
-    uint64_t connect_async_id, disconnect_async_id;
-    bool connected, over, ready, disconnect_asked, retiring;
-    FfiHandleId handle;
-    queued_event *queue, **queue_tail;
-    pending_set sets[32];
-    size_t n_sets;
-    lkio_task start_task, close_task, destroy_task;
-} lk_room;
+};
 
 typedef struct lk_participant {
     lk_object base;
@@ -69,11 +50,12 @@ static void room_free(lk_object *o)
     /* The engine is destroyed on the worker before the last reference goes;
      * in a fork child it is the parent's and is left alone (its sockets were
      * closed by the runtime's discard). */
-    for (queued_event *e = r->queue; e;) {
-        queued_event *next = e->next;
+    for (lk_room_queued_event *e = r->queue; e;) {
+        lk_room_queued_event *next = e->next;
         free(e);
         e = next;
     }
+    lk_room_data_free(r);
     free(r->url);
     free(r->token);
     free(r);
@@ -178,7 +160,7 @@ static void deliver(lk_room *r, const Livekit__Proto__FfiEvent *ev)
         return;
     }
     size_t len = livekit__proto__ffi_event__get_packed_size(ev);
-    queued_event *q = malloc(sizeof *q + len);
+    lk_room_queued_event *q = malloc(sizeof *q + len);
     if (!q)
         abort();
     q->next = NULL;
@@ -188,8 +170,7 @@ static void deliver(lk_room *r, const Livekit__Proto__FfiEvent *ev)
     r->queue_tail = &q->next;
 }
 
-/* Sends a RoomEvent whose variant `field` (its case) is `msg`. */
-static void room_event(lk_room *r, Livekit__Proto__RoomEvent__MessageCase which, void *msg)
+void lk_room_event(lk_room *r, Livekit__Proto__RoomEvent__MessageCase which, void *msg)
 {
     Livekit__Proto__RoomEvent re = LIVEKIT__PROTO__ROOM_EVENT__INIT;
     re.room_handle = r->handle;
@@ -220,7 +201,7 @@ static void emit_connected(lk_room *r)
     size_t n = lkroom_remote_count(r->engine);
     Livekit__Proto__FfiOwnedHandle room_h = LIVEKIT__PROTO__FFI_OWNED_HANDLE__INIT, local_h = room_h;
     room_h.id = r->handle;
-    local_h.id = new_participant(r, true);
+    local_h.id = r->local_handle = new_participant(r, true);
     Livekit__Proto__RoomInfo info;
     room_info_make(&info, lkroom_info(r->engine));
     Livekit__Proto__OwnedRoom owned_room = LIVEKIT__PROTO__OWNED_ROOM__INIT;
@@ -284,7 +265,7 @@ static void emit_participant_connected(lk_room *r, const Livekit__ParticipantInf
     op.info = &p.msg;
     Livekit__Proto__ParticipantConnected pc = LIVEKIT__PROTO__PARTICIPANT_CONNECTED__INIT;
     pc.info = &op;
-    room_event(r, RE(PARTICIPANT_CONNECTED), &pc);
+    lk_room_event(r, RE(PARTICIPANT_CONNECTED), &pc);
     pinfo_done(&p);
 }
 
@@ -297,10 +278,12 @@ static void on_participant(void *ctx, lkroom_change change, const Livekit__Parti
         emit_participant_connected(r, in);
         break;
     case LKROOM_PARTICIPANT_DISCONNECTED: {
+        if (r->rpc)
+            lkrpc_participant_left(r->rpc, in->identity);
         Livekit__Proto__ParticipantDisconnected pd = LIVEKIT__PROTO__PARTICIPANT_DISCONNECTED__INIT;
         pd.participant_identity = in->identity;
         pd.disconnect_reason = (Livekit__Proto__DisconnectReason)in->disconnect_reason;
-        room_event(r, RE(PARTICIPANT_DISCONNECTED), &pd);
+        lk_room_event(r, RE(PARTICIPANT_DISCONNECTED), &pd);
         break;
     }
     case LKROOM_METADATA_CHANGED: {
@@ -308,14 +291,14 @@ static void on_participant(void *ctx, lkroom_change change, const Livekit__Parti
             LIVEKIT__PROTO__PARTICIPANT_METADATA_CHANGED__INIT;
         m.participant_identity = in->identity;
         m.metadata = in->metadata;
-        room_event(r, RE(PARTICIPANT_METADATA_CHANGED), &m);
+        lk_room_event(r, RE(PARTICIPANT_METADATA_CHANGED), &m);
         break;
     }
     case LKROOM_NAME_CHANGED: {
         Livekit__Proto__ParticipantNameChanged m = LIVEKIT__PROTO__PARTICIPANT_NAME_CHANGED__INIT;
         m.participant_identity = in->identity;
         m.name = in->name;
-        room_event(r, RE(PARTICIPANT_NAME_CHANGED), &m);
+        lk_room_event(r, RE(PARTICIPANT_NAME_CHANGED), &m);
         break;
     }
     case LKROOM_ATTRIBUTES_CHANGED: {
@@ -337,7 +320,7 @@ static void on_participant(void *ctx, lkroom_change change, const Livekit__Parti
         m.participant_identity = in->identity;
         m.n_attributes = m.n_changed_attributes = n;
         m.attributes = m.changed_attributes = ep;
-        room_event(r, RE(PARTICIPANT_ATTRIBUTES_CHANGED), &m);
+        lk_room_event(r, RE(PARTICIPANT_ATTRIBUTES_CHANGED), &m);
         free(e);
         free(ep);
         break;
@@ -350,6 +333,8 @@ static void drop_engine(lk_room *r)
 {
     if (!r->engine)
         return;
+    lkrpc_free(r->rpc);
+    r->rpc = NULL;
     lkroom_destroy(r->engine);
     r->engine = NULL;
     lk_unref(&r->base);
@@ -380,6 +365,7 @@ static void on_connected(void *ctx, lkroom *engine, const char *error)
     }
     r->connected = true;
     r->handle = lk_handle_insert(lk_ref(&r->base));
+    lk_room_rpc_start(r);
     emit_connected(r);
 }
 
@@ -387,12 +373,14 @@ static void on_disconnected(void *ctx, Livekit__DisconnectReason reason)
 {
     lk_room *r = ctx;
     r->over = true;
+    if (r->rpc)
+        lkrpc_session_ended(r->rpc);
     Livekit__Proto__ConnectionStateChanged cs = LIVEKIT__PROTO__CONNECTION_STATE_CHANGED__INIT;
     cs.state = LIVEKIT__PROTO__CONNECTION_STATE__CONN_DISCONNECTED;
-    room_event(r, RE(CONNECTION_STATE_CHANGED), &cs);
+    lk_room_event(r, RE(CONNECTION_STATE_CHANGED), &cs);
     Livekit__Proto__Disconnected d = LIVEKIT__PROTO__DISCONNECTED__INIT;
     d.reason = (Livekit__Proto__DisconnectReason)reason;
-    room_event(r, RE(DISCONNECTED), &d);
+    lk_room_event(r, RE(DISCONNECTED), &d);
     if (r->disconnect_asked) {
         Livekit__Proto__DisconnectCallback dc = LIVEKIT__PROTO__DISCONNECT_CALLBACK__INIT;
         dc.async_id = r->disconnect_async_id;
@@ -402,7 +390,7 @@ static void on_disconnected(void *ctx, Livekit__DisconnectReason reason)
         lk_emit(&ev);
     }
     Livekit__Proto__RoomEOS eos = LIVEKIT__PROTO__ROOM_EOS__INIT;
-    room_event(r, RE(EOS), &eos);
+    lk_room_event(r, RE(EOS), &eos);
     retire_engine(r);
 }
 
@@ -430,11 +418,22 @@ static void on_update_done(void *ctx, uint64_t token, const char *error)
     for (size_t i = 0; i < r->n_sets; i++) {
         if (r->sets[i].async_id != token)
             continue;
-        pending_set s = r->sets[i];
+        int kind = r->sets[i].kind;
         r->sets[i] = r->sets[--r->n_sets];
-        emit_set_done(s.kind, s.async_id, error);
+        emit_set_done(kind, token, error);
         return;
     }
+}
+
+static void on_packet(void *ctx, const Livekit__DataPacket *p, bool reliable)
+{
+    lk_room_data_packet(ctx, p, reliable);
+}
+
+static void on_packet_sent(void *ctx, uint64_t token, const char *error)
+{
+    (void)ctx;
+    lk_room_data_sent(token, error);
 }
 
 /* --- worker tasks ------------------------------------------------------------------------ */
@@ -442,7 +441,13 @@ static void on_update_done(void *ctx, uint64_t token, const char *error)
 static void start(lkio_task *t)
 {
     lk_room *r = lk_container_of(t, lk_room, start_task);
-    lkroom_observer obs = {r, on_connected, on_participant, on_disconnected, on_update_done};
+    lkroom_observer obs = {.ctx = r,
+                           .connected = on_connected,
+                           .participant = on_participant,
+                           .disconnected = on_disconnected,
+                           .update_done = on_update_done,
+                           .packet = on_packet,
+                           .packet_sent = on_packet_sent};
     r->engine = lkroom_connect(r->w, r->url, r->token, &r->opts, &obs);
 }
 
@@ -476,6 +481,7 @@ int lk_on_connect(lk_call *c)
     r->url = strdup(req->url ? req->url : "");
     r->token = strdup(req->token ? req->token : "");
     r->queue_tail = &r->queue;
+    lk_room_data_init(r);
     r->opts.auto_subscribe = true;
     if (req->options) {
         if (req->options->has_auto_subscribe)
@@ -557,12 +563,12 @@ static void ready_run(lkio_task *t)
         Livekit__Proto__RoomSidChanged sid = LIVEKIT__PROTO__ROOM_SID_CHANGED__INIT;
         sid.sid = (char *)(r->engine && lkroom_info(r->engine) ? lkroom_info(r->engine)->sid : "");
         if (r->engine && sid.sid[0])
-            room_event(r, RE(ROOM_SID_CHANGED), &sid);
-        queued_event *e = r->queue;
+            lk_room_event(r, RE(ROOM_SID_CHANGED), &sid);
+        lk_room_queued_event *e = r->queue;
         r->queue = NULL;
         r->queue_tail = &r->queue;
         while (e) {
-            queued_event *next = e->next;
+            lk_room_queued_event *next = e->next;
             lk_emit_packed(e->data, e->len);
             free(e);
             e = next;
@@ -611,27 +617,34 @@ static void set_run(lkio_task *t)
                       r->n_sets == sizeof r->sets / sizeof r->sets[0] ? "too many updates pending"
                                                                      : "the room is not connected");
     } else {
-        r->sets[r->n_sets++] = (pending_set){j->async_id, j->kind};
+        r->sets[r->n_sets].async_id = j->async_id;
+        r->sets[r->n_sets++].kind = j->kind;
         lkroom_update_local(r->engine, j->async_id, j->metadata, j->name,
                             (const char *const *)j->keys, (const char *const *)j->values, j->n);
     }
     job_free(j);
 }
 
-/* The room behind a local participant handle, as a new job. */
-static room_job *local_job(uint64_t handle, bool has_async, uint64_t request_async_id, int kind)
+lk_room *lk_room_of_local(uint64_t handle)
 {
     lk_object *o = lk_handle_get(handle, &participant_kind);
     if (!o)
         return NULL;
     lk_participant *p = lk_container_of(o, lk_participant, base);
-    if (!p->local) {
-        lk_unref(o);
-        lk_fail("not the local participant's handle");
-        return NULL;
-    }
-    room_job *j = new_job(room_of(lk_ref(&p->room->base)), lk_async_id(has_async, request_async_id));
+    lk_room *r = p->local ? room_of(lk_ref(&p->room->base)) : NULL;
     lk_unref(o);
+    if (!r)
+        lk_fail("not the local participant's handle");
+    return r;
+}
+
+/* The room behind a local participant handle, as a new job. */
+static room_job *local_job(uint64_t handle, bool has_async, uint64_t request_async_id, int kind)
+{
+    lk_room *r = lk_room_of_local(handle);
+    if (!r)
+        return NULL;
+    room_job *j = new_job(r, lk_async_id(has_async, request_async_id));
     j->kind = kind;
     return j;
 }

@@ -14,6 +14,7 @@
  */
 #include "room.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,8 @@ struct lkroom {
     pending_update pending[MAX_PENDING];
     size_t n_pending;
     uint32_t next_request_id;
+    uint32_t next_sequence; /* of our reliable data packets, from 1 */
+    char server_version[32];
 };
 
 /* --- records -------------------------------------------------------------------- */
@@ -232,6 +235,9 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
         }
         r->room = copy_room(m->join->room);
         r->local = copy_info(m->join->participant);
+        if (m->join->server_info)
+            snprintf(r->server_version, sizeof r->server_version, "%s",
+                     m->join->server_info->version);
         for (size_t i = 0; i < m->join->n_other_participants; i++)
             add_remote(r, copy_info(m->join->other_participants[i]));
         r->joined = true;
@@ -315,6 +321,26 @@ static void on_transport_state(void *ctx, enum lkpeer_state s, const char *why)
     } else {
         end_session(r, LIVEKIT__DISCONNECT_REASON__MEDIA_FAILURE);
     }
+}
+
+static void on_message(void *ctx, bool reliable, const uint8_t *data, size_t len)
+{
+    lkroom *r = ctx;
+    if (r->state != CONNECTED)
+        return;
+    Livekit__DataPacket *p = livekit__data_packet__unpack(NULL, len, data);
+    if (!p)
+        return; /* not a data packet: nothing to tell anyone */
+    if (r->obs.packet)
+        r->obs.packet(r->obs.ctx, p, reliable);
+    livekit__data_packet__free_unpacked(p, NULL);
+}
+
+static void on_sent(void *ctx, uint64_t token, const char *error)
+{
+    lkroom *r = ctx;
+    if (r->obs.packet_sent)
+        r->obs.packet_sent(r->obs.ctx, token, error);
 }
 
 static void on_channels_ready(void *ctx)
@@ -484,7 +510,8 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
         /* refused before any socket or certificate is made */
         snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
     } else {
-        lkroom_transport_callbacks tcb = {r, on_transport_state, on_channels_ready, NULL};
+        lkroom_transport_callbacks tcb = {r, on_transport_state, on_channels_ready, on_message,
+                                          on_sent};
         r->tr = lkroom_transport_new(w, &tcb, err, sizeof err);
         n = r->tr ? lkroom_transport_offer(r->tr, offer, sizeof offer) : 0;
         if (!r->tr)
@@ -526,6 +553,42 @@ size_t lkroom_remote_count(const lkroom *r)
 const Livekit__ParticipantInfo *lkroom_remote(const lkroom *r, size_t i)
 {
     return i < r->n_remote ? r->remote[i] : NULL;
+}
+
+const char *lkroom_server_version(const lkroom *r)
+{
+    return r->server_version;
+}
+
+int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const uint64_t *token,
+                       char *err, size_t errlen)
+{
+    if (r->state != CONNECTED) {
+        snprintf(err, errlen, "the room is not connected");
+        return -1;
+    }
+    p->participant_identity = r->local->identity;
+    p->participant_sid = r->local->sid;
+    p->kind = reliable ? LIVEKIT__DATA_PACKET__KIND__RELIABLE : LIVEKIT__DATA_PACKET__KIND__LOSSY;
+    p->sequence = reliable ? ++r->next_sequence : 0;
+    size_t len = livekit__data_packet__get_packed_size(p);
+    uint8_t small[1024], *buf = len <= sizeof small ? small : malloc(len);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    livekit__data_packet__pack(p, buf);
+    int rc = lkroom_transport_send(r->tr, reliable, buf, len, token);
+    if (buf != small)
+        free(buf);
+    if (rc == -EMSGSIZE)
+        snprintf(err, errlen,
+                 "data packet size (%zu bytes) exceeds the negotiated maximum message size", len);
+    else if (rc == -ENOBUFS)
+        snprintf(err, errlen, "too much data is waiting to be sent");
+    else if (rc < 0)
+        snprintf(err, errlen, "cannot send: %s", strerror(-rc));
+    return rc < 0 ? -1 : 0;
 }
 
 void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason)

@@ -44,6 +44,10 @@ typedef struct lkroom_observer {
     void (*disconnected)(void *ctx, Livekit__DisconnectReason reason);
     /* A local update asked for with lkroom_update_local finished. */
     void (*update_done)(void *ctx, uint64_t token, const char *error);
+    /* A data packet from another participant (or the server). */
+    void (*packet)(void *ctx, const Livekit__DataPacket *p, bool reliable);
+    /* A packet sent with a token went out (error NULL) or could not. */
+    void (*packet_sent)(void *ctx, uint64_t token, const char *error);
 } lkroom_observer;
 
 lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
@@ -59,6 +63,16 @@ const Livekit__ParticipantInfo *lkroom_remote(const lkroom *r, size_t i);
  * as n key/value pairs). update_done(token) follows. */
 void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const char *name,
                          const char *const *keys, const char *const *values, size_t n);
+
+/* The livekit-server version from the JoinResponse ("" if it gave none). */
+const char *lkroom_server_version(const lkroom *r);
+
+/* Sends a data packet as upstream does: with our identity and sid, and on
+ * the reliable channel a sequence number. 0, then with a token (not NULL)
+ * packet_sent(*token) later or within; or -1 with err (not connected, too
+ * large, queue full) and no packet_sent. */
+int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const uint64_t *token,
+                       char *err, size_t errlen);
 
 /* Leaves the room; disconnected(reason) follows. */
 void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason);

@@ -16,8 +16,11 @@
 #include "url.h"
 #include "wsconn.h"
 
-/* What upstream's Rust SDK announces (the server adapts to it). */
-enum { PROTOCOL_VERSION = 17, CLIENT_PROTOCOL = 2 };
+/* The signal protocol as upstream's Rust SDK speaks it. The client
+ * protocol tells other participants what we understand: 0, plain RPC
+ * packets, until data streams are done (1 would bring RPC over data
+ * streams, 2 their newer form). */
+enum { PROTOCOL_VERSION = 17, CLIENT_PROTOCOL = 0 };
 
 struct lkroom_signal {
     lkio_worker *w;

@@ -7,6 +7,12 @@
  * bookkeeping (a full socket buffer drops the datagram, as the network
  * would; every layer above retransmits). One timer follows the peer's next
  * deadline, moved after everything that may change it.
+ *
+ * Data: we send on the two channels we open, and take messages on those and
+ * on the server's own "_reliable"/"_lossy" (it opens them toward us in
+ * single-PeerConnection mode). A reliable message SCTP cannot take yet waits
+ * in a queue (bounded: QUEUE_LIMIT bytes) and goes out on `writable`, in
+ * order; a lossy one that does not fit is dropped, as the network would.
  */
 #include "transport.h"
 
@@ -20,6 +26,15 @@
 #include <string.h>
 
 enum { MAX_SOCKETS = 8, DATAGRAM = 1500 };
+static const size_t QUEUE_LIMIT = 16u << 20;
+
+typedef struct queued {
+    struct queued *next;
+    bool report;
+    uint64_t token;
+    size_t len;
+    uint8_t data[];
+} queued;
 
 typedef struct udp_socket {
     struct lkroom_transport *t;
@@ -39,8 +54,11 @@ struct lkroom_transport {
     udp_socket socks[MAX_SOCKETS];
     unsigned n_socks;
     lkio_timer timer;
-    int reliable, lossy; /* channel ids, -1 until opened */
+    int reliable, lossy;       /* our channels' ids, -1 until opened */
+    int in_reliable, in_lossy; /* the server's, -1 until it opens them */
     int open_count;
+    queued *queue, **queue_tail; /* reliable messages waiting for SCTP */
+    size_t queued_bytes;
     bool destroyed;
 };
 
@@ -85,14 +103,47 @@ static void peer_channel_open(void *ctx, uint16_t id, const char *label)
     if ((int)id == t->reliable || (int)id == t->lossy) {
         if (++t->open_count == 2 && t->cb.channels_ready)
             t->cb.channels_ready(t->cb.ctx);
+    } else if (!strcmp(label, "_reliable")) {
+        t->in_reliable = id;
+    } else if (!strcmp(label, "_lossy")) {
+        t->in_lossy = id;
     }
 }
 
 static void peer_message(void *ctx, uint16_t id, bool binary, const uint8_t *data, size_t len)
 {
     lkroom_transport *t = ctx;
-    if (t->cb.message && ((int)id == t->reliable || (int)id == t->lossy))
-        t->cb.message(t->cb.ctx, (int)id == t->reliable, data, len);
+    bool reliable = (int)id == t->reliable || (int)id == t->in_reliable;
+    if (t->cb.message && (reliable || (int)id == t->lossy || (int)id == t->in_lossy))
+        t->cb.message(t->cb.ctx, reliable, data, len);
+}
+
+static void sent(lkroom_transport *t, const uint64_t *token, const char *error)
+{
+    if (token && t->cb.sent && !t->destroyed)
+        t->cb.sent(t->cb.ctx, *token, error);
+}
+
+/* Hands queued messages to SCTP, in order, as far as it takes them. */
+static void flush(lkroom_transport *t)
+{
+    while (t->queue && !t->destroyed) {
+        queued *q = t->queue;
+        int r = lkpeer_send(t->peer, (uint16_t)t->reliable, true, q->data, q->len, lkio_now_ns());
+        if (r == -EAGAIN)
+            return;
+        t->queue = q->next;
+        if (!t->queue)
+            t->queue_tail = &t->queue;
+        t->queued_bytes -= q->len;
+        sent(t, q->report ? &q->token : NULL, r < 0 ? strerror(-r) : NULL);
+        free(q);
+    }
+}
+
+static void peer_writable(void *ctx)
+{
+    flush(ctx);
 }
 
 /* --- sockets -------------------------------------------------------------------- */
@@ -181,9 +232,11 @@ lkroom_transport *lkroom_transport_new(lkio_worker *w, const lkroom_transport_ca
         abort();
     t->w = w;
     t->cb = *cb;
-    t->reliable = t->lossy = -1;
+    t->reliable = t->lossy = t->in_reliable = t->in_lossy = -1;
+    t->queue_tail = &t->queue;
     lkio_timer_init(&t->timer, on_timer);
-    lkpeer_callbacks pcb = {t, peer_send, peer_state, peer_channel_open, peer_message, NULL};
+    lkpeer_callbacks pcb = {t,           peer_send,    peer_state, peer_channel_open,
+                            peer_message, NULL,        peer_writable};
     t->peer = lkpeer_new(&pcb);
     if (!t->peer) {
         snprintf(err, errlen, "cannot create a DTLS certificate");
@@ -211,8 +264,8 @@ int lkroom_transport_answer(lkroom_transport *t, const char *sdp, size_t len, ch
     uint64_t now = lkio_now_ns();
     if (lkpeer_set_answer(t->peer, sdp, len, now, err, errlen) < 0)
         return -1;
-    /* As upstream opens them: reliable and ordered; lossy, ordered, sent once. */
-    lkdc_options lossy = {.reliability = LKSCTP_MAX_RETRANSMITS, .value = 0};
+    /* As upstream opens them: reliable and ordered; lossy, unordered, sent once. */
+    lkdc_options lossy = {.unordered = true, .reliability = LKSCTP_MAX_RETRANSMITS, .value = 0};
     t->reliable = lkpeer_open_channel(t->peer, "_reliable", NULL, now);
     t->lossy = lkpeer_open_channel(t->peer, "_lossy", &lossy, now);
     reschedule(t);
@@ -240,19 +293,45 @@ int lkroom_transport_trickle(lkroom_transport *t, const char *json)
     return r;
 }
 
-int lkroom_transport_send(lkroom_transport *t, bool reliable, const uint8_t *data, size_t len)
+int lkroom_transport_send(lkroom_transport *t, bool reliable, const uint8_t *data, size_t len,
+                          const uint64_t *token)
 {
     int id = reliable ? t->reliable : t->lossy;
     if (id < 0)
         return -ENOTCONN;
-    int r = lkpeer_send(t->peer, (uint16_t)id, true, data, len, lkio_now_ns());
+    int r = -EAGAIN;
+    if (!reliable || !t->queue)
+        r = lkpeer_send(t->peer, (uint16_t)id, true, data, len, lkio_now_ns());
+    if (r == -EAGAIN && reliable) {
+        if (t->queued_bytes + len > QUEUE_LIMIT)
+            return -ENOBUFS;
+        queued *q = malloc(sizeof *q + len);
+        if (!q)
+            return -ENOMEM;
+        *q = (queued){NULL, token != NULL, token ? *token : 0, len};
+        memcpy(q->data, data, len);
+        *t->queue_tail = q;
+        t->queue_tail = &q->next;
+        t->queued_bytes += len;
+        return 0; /* `sent` when it goes */
+    }
     reschedule(t);
-    return r;
+    if (r == -EAGAIN)
+        r = 0; /* lossy: dropped, as on a congested link */
+    if (r < 0)
+        return r;
+    sent(t, token, NULL);
+    return 0;
 }
 
 void lkroom_transport_destroy(lkroom_transport *t)
 {
     t->destroyed = true;                  /* no callback from here on */
+    while (t->queue) {
+        queued *q = t->queue;
+        t->queue = q->next;
+        free(q);
+    }
     lkpeer_close(t->peer, lkio_now_ns()); /* SCTP abort and close_notify go out now */
     lkio_timer_stop(t->w, &t->timer);
     for (unsigned i = 0; i < t->n_socks; i++) {

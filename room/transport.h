@@ -23,6 +23,9 @@ typedef struct lkroom_transport_callbacks {
     /* both LiveKit channels are open: data can flow */
     void (*channels_ready)(void *ctx);
     void (*message)(void *ctx, bool reliable, const uint8_t *data, size_t len);
+    /* A message sent with a token went to SCTP (error NULL) or could not
+     * (error says why). */
+    void (*sent)(void *ctx, uint64_t token, const char *error);
 } lkroom_transport_callbacks;
 
 /* NULL with err when no socket or certificate can be had. */
@@ -37,7 +40,13 @@ int lkroom_transport_answer(lkroom_transport *t, const char *sdp, size_t len, ch
 /* A trickled candidate: the JSON of an RTCIceCandidateInit. */
 int lkroom_transport_trickle(lkroom_transport *t, const char *candidate_init_json);
 
-int lkroom_transport_send(lkroom_transport *t, bool reliable, const uint8_t *data, size_t len);
+/* One message on our reliable or lossy channel. 0: sent, or (reliable)
+ * queued behind what SCTP cannot take yet; with a token (not NULL),
+ * `sent(*token)` follows either way, maybe inside this call. Otherwise -ENOTCONN (channels not open),
+ * -EMSGSIZE (over the peer's max-message-size), -ENOBUFS (queue full),
+ * -ENOMEM; no `sent` then. A lossy message SCTP cannot take is dropped. */
+int lkroom_transport_send(lkroom_transport *t, bool reliable, const uint8_t *data, size_t len,
+                          const uint64_t *token);
 
 /* Closes the connection gracefully and frees everything once the ring is
  * done with it; no callback after this. */

@@ -160,6 +160,13 @@ static void dc_message(void *ctx, uint16_t id, bool binary, const uint8_t *data,
         p->cb.message(p->cb.ctx, id, binary, data, len);
 }
 
+static void dc_writable(void *ctx)
+{
+    lkpeer *p = ctx;
+    if (p->cb.writable)
+        p->cb.writable(p->cb.ctx);
+}
+
 static void dc_closed(void *ctx, uint16_t id)
 {
     lkpeer *p = ctx;
@@ -301,8 +308,8 @@ static int apply_remote(lkpeer *p, const char *sdp, size_t len, bool is_answer, 
     lksctp_config cfg = {0};
     if (p->remote_max_message && p->remote_max_message < 256 * 1024)
         cfg.max_message_size = p->remote_max_message;
-    lkdc_callbacks ccb = {p, dc_send, dc_association, dc_channel, dc_open, dc_message, dc_closed,
-                          NULL};
+    lkdc_callbacks ccb = {p,          dc_send,    dc_association, dc_channel,
+                          dc_open,    dc_message, dc_closed,      dc_writable};
     p->dc = lkdc_new(&cfg, p->dtls_client, &ccb);
     if (!p->dtls || !p->dc) {
         snprintf(err, errlen, "cannot set up DTLS or SCTP");

@@ -37,6 +37,9 @@ typedef struct lkpeer_callbacks {
     void (*channel_open)(void *ctx, uint16_t id, const char *label);
     void (*message)(void *ctx, uint16_t id, bool binary, const uint8_t *data, size_t len);
     void (*channel_closed)(void *ctx, uint16_t id);
+    /* What was buffered fell to the low-water mark after a send was
+     * refused with -EAGAIN: sending can resume. */
+    void (*writable)(void *ctx);
 } lkpeer_callbacks;
 
 /* NULL if no certificate could be made. */

@@ -104,10 +104,12 @@ def test_request_async_id_is_honoured(lib):
 
 
 def test_structured_callback_errors_are_complete(lib):
-    # PerformRpcCallback.error is an RpcError with required fields: our
+    # PublishDataTrackCallback.error is a message with required fields: our
     # Python classes reject the event unless they are all present.
-    res = lib.request(perform_rpc=room.PerformRpcRequest(local_participant_handle=1))
-    cb = lib.wait_callback("perform_rpc", res.async_id)
+    import room_data_pb2
+    res = lib.request(publish_data_track=room_data_pb2.PublishDataTrackRequest(
+        local_participant_handle=1))
+    cb = lib.wait_callback("publish_data_track", res.async_id)
     assert "not supported" in cb.error.message
 
 
@@ -120,3 +122,21 @@ def test_sync_request_with_error_slot_answers_with_it(lib):
     import audio_frame_pb2
     res = lib.request(load_audio_filter_plugin=audio_frame_pb2.LoadAudioFilterPluginRequest())
     assert "not supported" in res.error
+
+
+def test_data_and_rpc_requests_name_what_is_wrong(lib):
+    with pytest.raises(FfiError, match="handle"):
+        lib.request(publish_data=room.PublishDataRequest(
+            local_participant_handle=987654, data_ptr=0, data_len=0, reliable=True))
+    with pytest.raises(FfiError, match="needs data_ptr"):
+        lib.request(publish_data=room.PublishDataRequest(local_participant_handle=987654,
+                                                         data_len=4))
+    with pytest.raises(FfiError, match="needs destination_identity"):
+        lib.request(perform_rpc=room.PerformRpcRequest(local_participant_handle=987654,
+                                                       method="m", payload=""))
+    with pytest.raises(FfiError, match="needs a method"):
+        lib.request(register_rpc_method=room.RegisterRpcMethodRequest(
+            local_participant_handle=987654))
+    with pytest.raises(FfiError, match="handle"):
+        lib.request(rpc_method_invocation_response=room.RpcMethodInvocationResponseRequest(
+            local_participant_handle=987654, invocation_id=1, payload="x"))

@@ -21,3 +21,9 @@ def build_dir():
     if not d:
         pytest.skip("LK_BUILD_DIR is not set (run through ctest)")
     return d
+
+
+@pytest.fixture
+def ours_lib():
+    if not os.environ.get("LIVEKIT_FFI_OURS"):
+        pytest.skip("LIVEKIT_FFI_OURS is not set (run through ctest)")

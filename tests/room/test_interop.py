@@ -3,47 +3,13 @@ PyPI wheel bundles) in one room of a real livekit-server, through the
 upstream Python SDK unchanged: each sees the other at connect, sees the
 other's metadata, name and attributes change, and sees it leave. Also the
 failures a user meets at connect, with what they say."""
-import json
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
-import testbed
+from testbed import OURS, UPSTREAM, finish, free_port, spawn, wait_ready
 
 PEER = os.path.join(os.path.dirname(__file__), "peer.py")
-OURS = "ours"
-UPSTREAM = "upstream"
-
-
-def spawn(lib, role, url, token):
-    env = dict(os.environ)
-    env.pop("LIVEKIT_LIB_PATH", None)
-    if lib == OURS:
-        env["LIVEKIT_LIB_PATH"] = os.environ["LIVEKIT_FFI_OURS"]
-    return subprocess.Popen([sys.executable, PEER, role, url, token], env=env,
-                            stdout=subprocess.PIPE, text=True)
-
-
-def wait_ready(p):
-    line = p.stdout.readline()
-    assert line.strip() == "READY", f"peer did not connect: {line}"
-
-
-def finish(p):
-    try:
-        out, _ = p.communicate(timeout=60)
-    finally:
-        p.kill()
-    return json.loads(out.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def ours_lib():
-    if not os.environ.get("LIVEKIT_FFI_OURS"):
-        pytest.skip("LIVEKIT_FFI_OURS is not set (run through ctest)")
 
 
 # upstream with upstream is the reference: what it shows is what a user of
@@ -52,9 +18,9 @@ def ours_lib():
                          [(UPSTREAM, UPSTREAM), (UPSTREAM, OURS), (OURS, UPSTREAM), (OURS, OURS)])
 def test_participants_see_each_other(server, ours_lib, watcher, actor):
     room = f"interop-{watcher}-{actor}"
-    w = spawn(watcher, "watcher", server.url, server.token("watcher", room=room))
+    w = spawn(PEER, watcher, "watcher", server.url, server.token("watcher", room=room))
     wait_ready(w)
-    a = spawn(actor, "actor", server.url, server.token("actor", room=room))
+    a = spawn(PEER, actor, "actor", server.url, server.token("actor", room=room))
     wait_ready(a)
     seen_by_actor = finish(a)
     seen_by_watcher = finish(w)
@@ -73,15 +39,15 @@ def test_participants_see_each_other(server, ours_lib, watcher, actor):
 
 
 def test_bad_token_fails_with_the_servers_reason(server, ours_lib):
-    p = spawn(OURS, "watcher", server.url, server.token("x", secret="wrong-secret-" * 4))
+    p = spawn(PEER, OURS, "watcher", server.url, server.token("x", secret="wrong-secret-" * 4))
     out = finish(p)
     print("bad token:", out)
     assert "401" in out["error"] and "invalid token" in out["error"]
 
 
 def test_unreachable_server_fails_at_once(server, ours_lib):
-    url = f"ws://127.0.0.1:{testbed.free_port()}"
-    p = spawn(OURS, "watcher", url, server.token("x"))
+    url = f"ws://127.0.0.1:{free_port()}"
+    p = spawn(PEER, OURS, "watcher", url, server.token("x"))
     out = finish(p)
     print("unreachable:", out)
     assert "Connection refused" in out["error"]

@@ -117,3 +117,36 @@ class LiveKitServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# --- participants in their own processes ------------------------------------------
+
+OURS = "ours"
+UPSTREAM = "upstream"
+
+
+def spawn(script, lib, *args):
+    """A participant script on the upstream SDK, on our library (OURS) or
+    on the Rust library the wheel bundles (UPSTREAM)."""
+    import sys
+    env = dict(os.environ)
+    env.pop("LIVEKIT_LIB_PATH", None)
+    if lib == OURS:
+        env["LIVEKIT_LIB_PATH"] = os.environ["LIVEKIT_FFI_OURS"]
+    return subprocess.Popen([sys.executable, script, *args], env=env,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def wait_ready(p):
+    line = p.stdout.readline()
+    assert line.strip() == "READY", f"peer did not connect: {line}"
+
+
+def finish(p, timeout=60):
+    """The script's final JSON line (it is killed if it overruns)."""
+    import json
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    finally:
+        p.kill()
+    return json.loads(out.strip().splitlines()[-1])

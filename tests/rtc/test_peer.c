@@ -85,7 +85,7 @@ static void make(side *s, side *other, const char *ip, uint16_t port)
     s->addr.sin_family = AF_INET;
     s->addr.sin_port = htons(port);
     inet_pton(AF_INET, ip, &s->addr.sin_addr);
-    lkpeer_callbacks cb = {s, on_send, on_state, on_open, on_message, NULL};
+    lkpeer_callbacks cb = {s, on_send, on_state, on_open, on_message, NULL, NULL};
     s->p = lkpeer_new(&cb);
     assert_non_null(s->p);
     assert_int_equal(lkpeer_add_local(s->p, (struct sockaddr *)&s->addr, sizeof s->addr), 0);

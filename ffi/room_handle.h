@@ -1,0 +1,62 @@
+/*
+ * room_handle.h: the room and participant objects behind FFI handles,
+ * shared by room.c (connection, participants, local updates) and data.c
+ * (data packets and RPC).
+ *
+ * A room lives on one worker with its engine; everything below runs there
+ * unless it says otherwise.
+ */
+#ifndef LK_ROOM_HANDLE_H
+#define LK_ROOM_HANDLE_H
+
+#include <pthread.h>
+
+#include "handle.h"
+#include "io.h"
+#include "ffi.pb-c.h"
+#include "room.h"
+#include "rpc.h"
+
+typedef struct lk_room_queued_event lk_room_queued_event;
+
+typedef struct lk_room {
+    lk_object base;
+    lkio_worker *w;
+    lkroom *engine;
+    lkrpc *rpc; /* from connected until the engine goes */
+    char *url, *token;
+    lkroom_options opts;
+    uint64_t connect_async_id, disconnect_async_id;
+    bool connected, over, ready, disconnect_asked, retiring;
+    FfiHandleId handle;
+    FfiHandleId local_handle; /* the local participant's, named in RPC events */
+    lk_room_queued_event *queue, **queue_tail;
+    struct {
+        uint64_t async_id;
+        int kind; /* the FfiEvent case of its callback */
+    } sets[32];
+    size_t n_sets;
+    /* RPC invocations waiting for the client's answer (data.c). */
+    pthread_mutex_t invocations_lock;
+    uint64_t *invocations;
+    size_t n_invocations, cap_invocations;
+    lkio_task start_task, close_task, destroy_task;
+} lk_room;
+
+/* Any thread: the room behind a local participant's handle, with a new
+ * reference; NULL after lk_fail() when it is not one. */
+lk_room *lk_room_of_local(uint64_t participant_handle);
+
+/* A RoomEvent whose oneof case is `which` and variant `msg`, held until the
+ * client is ready for room events. */
+void lk_room_event(lk_room *r, Livekit__Proto__RoomEvent__MessageCase which, void *msg);
+
+/* data.c: its part of the room, from creation to free (any thread). */
+void lk_room_data_init(lk_room *r);
+void lk_room_data_free(lk_room *r);
+/* data.c: the engine's data packets and reports; RPC from connected on. */
+void lk_room_data_packet(lk_room *r, const Livekit__DataPacket *p, bool reliable);
+void lk_room_data_sent(uint64_t async_id, const char *error);
+void lk_room_rpc_start(lk_room *r);
+
+#endif

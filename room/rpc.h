@@ -1,0 +1,81 @@
+/*
+ * rpc.h: remote procedure calls between participants of a room, version 1
+ * of upstream's protocol: a request, the callee's acknowledgement, then its
+ * response, each a reliable data packet addressed to the other participant.
+ *
+ * A call ends exactly once through `result`: with the callee's payload or
+ * error, or with one of the built-in errors below (no acknowledgement
+ * within the maximum round trip; no response within the response timeout
+ * after it; the callee or we left the room). Incoming requests for a
+ * registered method come out through `invoked` and are answered with
+ * lkrpc_reply; the others are answered "unsupported method" at once.
+ *
+ * On the room's worker, like the room (room.h).
+ */
+#ifndef LKROOM_RPC_H
+#define LKROOM_RPC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "room.h"
+
+/* Upstream's built-in error codes. */
+enum lkrpc_code {
+    LKRPC_APPLICATION_ERROR = 1500,
+    LKRPC_CONNECTION_TIMEOUT = 1501,
+    LKRPC_RESPONSE_TIMEOUT = 1502,
+    LKRPC_RECIPIENT_DISCONNECTED = 1503,
+    LKRPC_RESPONSE_PAYLOAD_TOO_LARGE = 1504,
+    LKRPC_SEND_FAILED = 1505,
+    LKRPC_UNSUPPORTED_METHOD = 1400,
+    LKRPC_RECIPIENT_NOT_FOUND = 1401,
+    LKRPC_REQUEST_PAYLOAD_TOO_LARGE = 1402,
+    LKRPC_UNSUPPORTED_SERVER = 1403,
+    LKRPC_UNSUPPORTED_VERSION = 1404,
+};
+
+/* The most a version 1 request or response payload may hold, in bytes. */
+enum { LKRPC_MAX_PAYLOAD = 15360 };
+
+typedef struct lkrpc_error {
+    uint32_t code;
+    const char *message;
+    const char *data; /* NULL: none */
+} lkrpc_error;
+
+typedef struct lkrpc_observer {
+    void *ctx;
+    /* A call of lkrpc_perform ended: payload (error NULL) or error. */
+    void (*result)(void *ctx, uint64_t token, const char *payload, const lkrpc_error *error);
+    /* A registered method was called; answer with lkrpc_reply(id, ...). */
+    void (*invoked)(void *ctx, uint64_t id, const char *method, const char *request_id,
+                    const char *caller, const char *payload, uint32_t response_timeout_ms);
+} lkrpc_observer;
+
+typedef struct lkrpc lkrpc;
+
+lkrpc *lkrpc_new(lkio_worker *w, lkroom *room, const lkrpc_observer *obs);
+/* Emits nothing; calls in flight are forgotten. */
+void lkrpc_free(lkrpc *rpc);
+
+/* Timeouts of 0 take upstream's defaults (15 s response, 7 s round trip). */
+void lkrpc_perform(lkrpc *rpc, uint64_t token, const char *destination, const char *method,
+                   const char *payload, uint32_t response_timeout_ms, uint32_t max_round_trip_ms);
+
+void lkrpc_register(lkrpc *rpc, const char *method);
+void lkrpc_unregister(lkrpc *rpc, const char *method);
+
+/* Answers invocation id with payload, or error when not NULL. -1 when no
+ * such invocation is waiting. */
+int lkrpc_reply(lkrpc *rpc, uint64_t id, const char *payload, const lkrpc_error *error);
+
+/* The room's data packets: true when it was an RPC packet (taken). */
+bool lkrpc_on_packet(lkrpc *rpc, const Livekit__DataPacket *p);
+
+/* Calls to this participant end with "recipient disconnected". */
+void lkrpc_participant_left(lkrpc *rpc, const char *identity);
+/* Our session ended: every call in flight ends so, and invocations go. */
+void lkrpc_session_ended(lkrpc *rpc);
+
+#endif
