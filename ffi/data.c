@@ -346,10 +346,21 @@ static void emit_invocation(void *ctx, uint64_t id, const char *method, const ch
     lk_emit(&ev);
 }
 
+static int rpc_send(void *ctx, Livekit__DataPacket *p, char *err, size_t errlen)
+{
+    return lkroom_send_packet(ctx, p, true, NULL, err, errlen);
+}
+
+static const char *rpc_server_version(void *ctx)
+{
+    return lkroom_server_version(ctx);
+}
+
 void lk_room_rpc_start(lk_room *r)
 {
+    lkrpc_transport t = {r->engine, rpc_send, rpc_server_version};
     lkrpc_observer obs = {r, emit_rpc_result, emit_invocation};
-    r->rpc = lkrpc_new(r->w, r->engine, &obs);
+    r->rpc = lkrpc_new(r->w, &t, &obs);
 }
 
 /* One RPC request on its way to the worker. */

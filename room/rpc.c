@@ -33,7 +33,7 @@ typedef struct invocation {
 
 struct lkrpc {
     lkio_worker *w;
-    lkroom *room;
+    lkrpc_transport t;
     lkrpc_observer obs;
     lkio_timer timer;
     call *calls;
@@ -94,7 +94,7 @@ static int send_to(lkrpc *rpc, const char *destination, Livekit__DataPacket *p, 
     char *dest = (char *)destination;
     p->n_destination_identities = 1;
     p->destination_identities = &dest;
-    return lkroom_send_packet(rpc->room, p, true, NULL, err, errlen);
+    return rpc->t.send(rpc->t.ctx, p, err, errlen);
 }
 
 /* --- calls ------------------------------------------------------------------------ */
@@ -172,7 +172,7 @@ void lkrpc_perform(lkrpc *rpc, uint64_t token, const char *destination, const ch
         response_timeout_ms = 15000;
     if (!max_round_trip_ms)
         max_round_trip_ms = 7000;
-    if (server_too_old(lkroom_server_version(rpc->room))) {
+    if (server_too_old(rpc->t.server_version(rpc->t.ctx))) {
         fail_at_once(rpc, token, LKRPC_UNSUPPORTED_SERVER, NULL);
         return;
     }
@@ -391,13 +391,13 @@ void lkrpc_session_ended(lkrpc *rpc)
     drop_invocations(rpc);
 }
 
-lkrpc *lkrpc_new(lkio_worker *w, lkroom *room, const lkrpc_observer *obs)
+lkrpc *lkrpc_new(lkio_worker *w, const lkrpc_transport *t, const lkrpc_observer *obs)
 {
     lkrpc *rpc = calloc(1, sizeof *rpc);
     if (!rpc)
         abort();
     rpc->w = w;
-    rpc->room = room;
+    rpc->t = *t;
     rpc->obs = *obs;
     lkio_timer_init(&rpc->timer, on_timer);
     return rpc;

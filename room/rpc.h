@@ -16,9 +16,11 @@
 #define LKROOM_RPC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "room.h"
+#include "io.h"
+#include "livekit_rtc.pb-c.h"
 
 /* Upstream's built-in error codes. */
 enum lkrpc_code {
@@ -53,9 +55,19 @@ typedef struct lkrpc_observer {
                     const char *caller, const char *payload, uint32_t response_timeout_ms);
 } lkrpc_observer;
 
+/* What RPC needs of the room (room.c's lkroom_send_packet and
+ * lkroom_server_version; a test or a fuzzer gives its own). */
+typedef struct lkrpc_transport {
+    void *ctx;
+    /* A reliable packet to one participant: 0, or -1 with err. */
+    int (*send)(void *ctx, Livekit__DataPacket *p, char *err, size_t errlen);
+    const char *(*server_version)(void *ctx);
+} lkrpc_transport;
+
 typedef struct lkrpc lkrpc;
 
-lkrpc *lkrpc_new(lkio_worker *w, lkroom *room, const lkrpc_observer *obs);
+/* w: the worker whose timers time calls out (only lkrpc_perform needs it). */
+lkrpc *lkrpc_new(lkio_worker *w, const lkrpc_transport *t, const lkrpc_observer *obs);
 /* Emits nothing; calls in flight are forgotten. */
 void lkrpc_free(lkrpc *rpc);
 

@@ -67,6 +67,7 @@ PYTHONPATH=python LKFFI_PROTO_DIR=build-fuzz/python /usr/bin/python3 tests/fuzz/
 for f in build-fuzz/tests/fuzz_*; do
   name=${f##*/fuzz_}
   mkdir -p "build-fuzz/corpus/$name"
+  if [ -d "tests/fuzz/seeds/$name" ]; then cp tests/fuzz/seeds/"$name"/* "build-fuzz/corpus/$name/"; fi
   regressions=(tests/fuzz/regressions/"$name"/*)
   if [ -e "${regressions[0]}" ] &&
     ! "$f" -timeout=10 "${regressions[@]}" >"build-fuzz/$name-regressions.log" 2>&1; then
