@@ -333,6 +333,8 @@ static void drop_engine(lk_room *r)
 {
     if (!r->engine)
         return;
+    if (r->rpc)
+        lkrpc_session_ended(r->rpc); /* calls in flight get their callback */
     lkrpc_free(r->rpc);
     r->rpc = NULL;
     lkroom_destroy(r->engine);
