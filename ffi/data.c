@@ -88,6 +88,8 @@ void lk_room_data_packet(lk_room *r, const Livekit__DataPacket *p, bool reliable
 {
     if (r->rpc && lkrpc_on_packet(r->rpc, p))
         return;
+    if (r->streams && lkstreams_on_packet(r->streams, p))
+        return;
     const char *identity = p->participant_identity;
     switch (p->value_case) {
     case LIVEKIT__DATA_PACKET__VALUE_USER:
@@ -199,9 +201,16 @@ static void publish_run(lkio_task *t)
     publish_job_free(j);
 }
 
-void lk_room_data_sent(uint64_t async_id, const char *error)
+/* Stream packets carry tokens of their own (LKSTREAM_TOKEN_BIT); the
+ * others are PublishData's async ids. */
+void lk_room_data_sent(lk_room *r, uint64_t token, const char *error)
 {
-    emit_sent(EV(PUBLISH_DATA), async_id, error);
+    if (token & LKSTREAM_TOKEN_BIT) {
+        if (r->streams)
+            lkstreams_sent(r->streams, token, error);
+    } else {
+        emit_sent(EV(PUBLISH_DATA), token, error);
+    }
 }
 
 int lk_on_publish_data(lk_call *c)

@@ -52,6 +52,17 @@ static const lk_handler handlers[LK_REQUEST_CASES] = {
     ON(REGISTER_RPC_METHOD, lk_on_register_rpc_method),
     ON(UNREGISTER_RPC_METHOD, lk_on_unregister_rpc_method),
     ON(RPC_METHOD_INVOCATION_RESPONSE, lk_on_rpc_method_invocation_response),
+    ON(SEND_TEXT, lk_on_send_text),
+    ON(SEND_BYTES, lk_on_send_bytes),
+    ON(SEND_FILE, lk_on_send_file),
+    ON(TEXT_STREAM_OPEN, lk_on_text_stream_open),
+    ON(TEXT_STREAM_WRITE, lk_on_text_stream_write),
+    ON(TEXT_STREAM_CLOSE, lk_on_text_stream_close),
+    ON(BYTE_STREAM_OPEN, lk_on_byte_stream_open),
+    ON(BYTE_STREAM_WRITE, lk_on_byte_stream_write),
+    ON(BYTE_STREAM_CLOSE, lk_on_byte_stream_close),
+    ON(TEXT_READ_INCREMENTAL, lk_on_text_read_incremental),
+    ON(BYTE_READ_INCREMENTAL, lk_on_byte_read_incremental),
 };
 
 /* --- the response buffer: what the handle returned to the client owns ---- */

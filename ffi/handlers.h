@@ -69,6 +69,19 @@ int lk_on_register_rpc_method(lk_call *c);
 int lk_on_unregister_rpc_method(lk_call *c);
 int lk_on_rpc_method_invocation_response(lk_call *c);
 
+/* stream.c */
+int lk_on_send_text(lk_call *c);
+int lk_on_send_bytes(lk_call *c);
+int lk_on_send_file(lk_call *c);
+int lk_on_text_stream_open(lk_call *c);
+int lk_on_text_stream_write(lk_call *c);
+int lk_on_text_stream_close(lk_call *c);
+int lk_on_byte_stream_open(lk_call *c);
+int lk_on_byte_stream_write(lk_call *c);
+int lk_on_byte_stream_close(lk_call *c);
+int lk_on_text_read_incremental(lk_call *c);
+int lk_on_byte_read_incremental(lk_call *c);
+
 /* unsupported.c: every variant this core does not serve. */
 int lk_on_unsupported(lk_call *c);
 

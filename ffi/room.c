@@ -8,7 +8,7 @@
  * RoomSidChanged comes first after that, and a room's last event is EOS.
  * Participants are handles of their own; the local one names the room in
  * SetLocal* requests. Track publications are not carried yet (no media).
- * Data packets and RPC: data.c.
+ * Data packets and RPC: data.c; data streams: stream.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +280,8 @@ static void on_participant(void *ctx, lkroom_change change, const Livekit__Parti
     case LKROOM_PARTICIPANT_DISCONNECTED: {
         if (r->rpc)
             lkrpc_participant_left(r->rpc, in->identity);
+        if (r->streams)
+            lkstreams_participant_left(r->streams, in->identity);
         Livekit__Proto__ParticipantDisconnected pd = LIVEKIT__PROTO__PARTICIPANT_DISCONNECTED__INIT;
         pd.participant_identity = in->identity;
         pd.disconnect_reason = (Livekit__Proto__DisconnectReason)in->disconnect_reason;
@@ -336,6 +338,7 @@ static void drop_engine(lk_room *r)
     if (r->rpc)
         lkrpc_session_ended(r->rpc); /* calls in flight get their callback */
     lkrpc_free(r->rpc);
+    lk_room_streams_stop(r);
     r->rpc = NULL;
     lkroom_destroy(r->engine);
     r->engine = NULL;
@@ -368,6 +371,7 @@ static void on_connected(void *ctx, lkroom *engine, const char *error)
     r->connected = true;
     r->handle = lk_handle_insert(lk_ref(&r->base));
     lk_room_rpc_start(r);
+    lk_room_streams_start(r);
     emit_connected(r);
 }
 
@@ -377,6 +381,7 @@ static void on_disconnected(void *ctx, Livekit__DisconnectReason reason)
     r->over = true;
     if (r->rpc)
         lkrpc_session_ended(r->rpc);
+    lk_room_streams_stop(r);
     Livekit__Proto__ConnectionStateChanged cs = LIVEKIT__PROTO__CONNECTION_STATE_CHANGED__INIT;
     cs.state = LIVEKIT__PROTO__CONNECTION_STATE__CONN_DISCONNECTED;
     lk_room_event(r, RE(CONNECTION_STATE_CHANGED), &cs);
@@ -434,8 +439,7 @@ static void on_packet(void *ctx, const Livekit__DataPacket *p, bool reliable)
 
 static void on_packet_sent(void *ctx, uint64_t token, const char *error)
 {
-    (void)ctx;
-    lk_room_data_sent(token, error);
+    lk_room_data_sent(ctx, token, error);
 }
 
 /* --- worker tasks ------------------------------------------------------------------------ */

@@ -16,14 +16,19 @@
 #include "ffi.pb-c.h"
 #include "room.h"
 #include "rpc.h"
+#include "stream.h"
 
 typedef struct lk_room_queued_event lk_room_queued_event;
+typedef struct lk_stream_reader lk_stream_reader;
 
 typedef struct lk_room {
     lk_object base;
     lkio_worker *w;
     lkroom *engine;
-    lkrpc *rpc; /* from connected until the engine goes */
+    lkrpc *rpc;           /* from connected until the engine goes */
+    lkstreams *streams;   /* the same */
+    lk_stream_reader **readers; /* incoming streams with a reader (stream.c) */
+    size_t n_readers, cap_readers;
     char *url, *token;
     lkroom_options opts;
     uint64_t connect_async_id, disconnect_async_id;
@@ -56,7 +61,12 @@ void lk_room_data_init(lk_room *r);
 void lk_room_data_free(lk_room *r);
 /* data.c: the engine's data packets and reports; RPC from connected on. */
 void lk_room_data_packet(lk_room *r, const Livekit__DataPacket *p, bool reliable);
-void lk_room_data_sent(uint64_t async_id, const char *error);
+void lk_room_data_sent(lk_room *r, uint64_t token, const char *error);
 void lk_room_rpc_start(lk_room *r);
+/* stream.c: streams from connected until the session or the engine ends
+ * (stop: open streams end, jobs answer; it may run twice). */
+void lk_room_streams_start(lk_room *r);
+void lk_room_streams_stop(lk_room *r);
+void lk_room_stream_done(lk_room *r, uint64_t job, const char *error);
 
 #endif

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8.h"
+
 enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
 enum { MAX_HEADER_BYTES = 16384 };
 
@@ -157,40 +159,6 @@ void lknet_ws_close(lknet_ws *ws, uint16_t code, const char *reason)
 
 /* --- the handshake response ------------------------------------------------ */
 
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t extra;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            extra = 1, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            extra = 2, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            extra = 3, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i <= extra)
-            return false;
-        for (size_t k = 1; k <= extra; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        static const uint32_t min_for[4] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_for[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += extra + 1;
-    }
-    return true;
-}
-
 /* The value of header `name` in the block [h, end), trimmed; NULL if absent. */
 static const char *header_value(const char *h, const char *end, const char *name, size_t *vlen)
 {
@@ -312,7 +280,7 @@ static int on_close_frame(lknet_ws *ws, const unsigned char *p, size_t len)
                      (code >= 3000 && code <= 4999);
         if (!valid)
             return fail(ws, 1002, "the server sent close code %u, which is not allowed", code);
-        if (!utf8_valid(p + 2, len - 2))
+        if (!lknet_utf8_valid(p + 2, len - 2))
             return fail(ws, 1007, "the server's close reason is not UTF-8");
         memcpy(reason, p + 2, len - 2);
         reason[len - 2] = '\0';
@@ -390,7 +358,7 @@ static int parse_frame(lknet_ws *ws)
         if (opcode != OP_CONT)
             ws->message_text_ = opcode == OP_TEXT;
         if (fin && !ws->in_message_) { /* unfragmented: deliver in place */
-            if (ws->message_text_ && !utf8_valid(payload, n))
+            if (ws->message_text_ && !lknet_utf8_valid(payload, n))
                 return fail(ws, 1007, "the server sent a text message that is not UTF-8");
             if (ws->cb.message && ws->state == LKNET_WS_OPEN)
                 ws->cb.message(ws->cb.ctx, payload, n, ws->message_text_);
@@ -401,7 +369,7 @@ static int parse_frame(lknet_ws *ws)
         if (fin) {
             const unsigned char *m = lknet_buf_head(&ws->msg_);
             size_t mlen = lknet_buf_len(&ws->msg_);
-            if (ws->message_text_ && !utf8_valid(m, mlen))
+            if (ws->message_text_ && !lknet_utf8_valid(m, mlen))
                 return fail(ws, 1007, "the server sent a text message that is not UTF-8");
             if (ws->cb.message && ws->state == LKNET_WS_OPEN)
                 ws->cb.message(ws->cb.ctx, m, mlen, ws->message_text_);

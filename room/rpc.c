@@ -10,11 +10,12 @@
  */
 #include "rpc.h"
 
-#include <openssl/rand.h>
-#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+
+#include "uuid.h"
 
 static const uint64_t MS = 1000000u;
 
@@ -22,7 +23,7 @@ typedef struct call {
     uint64_t token, deadline;
     uint32_t response_timeout_ms;
     bool acked;
-    char id[40];
+    char id[LKROOM_UUID_SIZE];
     char *destination;
 } call;
 
@@ -72,19 +73,6 @@ static void grow(void **items, size_t *cap, size_t n, size_t size)
     if (!p)
         abort();
     *items = p;
-}
-
-/* A random UUID (version 4), as upstream names requests. */
-static void new_uuid(char out[40])
-{
-    uint8_t b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        abort();
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
 }
 
 /* A reliable packet to one participant. */
@@ -181,7 +169,7 @@ void lkrpc_perform(lkrpc *rpc, uint64_t token, const char *destination, const ch
         return;
     }
     call c = {.token = token, .response_timeout_ms = response_timeout_ms};
-    new_uuid(c.id);
+    lkroom_uuid(c.id);
     uint32_t callee_timeout = response_timeout_ms > max_round_trip_ms + 1000
                                   ? response_timeout_ms - max_round_trip_ms
                                   : 1000;

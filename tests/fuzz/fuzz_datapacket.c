@@ -1,30 +1,64 @@
-/* libFuzzer harness for the data packets other participants send us:
- * arbitrary bytes decoded as a DataPacket (protobuf-c), then through RPC
- * (room/rpc.c) with methods registered, every invocation answered at once,
- * and every packet RPC sends encoded, as the room would send it. */
+/* libFuzzer harness for the data packets other participants send us: the
+ * input is a sequence of packets, each a 2-byte big-endian length and that
+ * many bytes, decoded as a DataPacket (protobuf-c) and given to RPC
+ * (room/rpc.c, methods registered, every invocation answered at once) and
+ * to data streams (room/stream.c, which keep state from packet to packet);
+ * then the sender leaves and the session ends. What either sends back is
+ * encoded, as the room would send it. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rpc.h"
+#include "stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static lkrpc *rpc;
 
-static int fz_send(void *ctx, Livekit__DataPacket *p, char *err, size_t errlen)
+static void encode(Livekit__DataPacket *p)
 {
-    (void)ctx;
-    (void)err;
-    (void)errlen;
     size_t n = livekit__data_packet__get_packed_size(p);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf)
         abort();
     livekit__data_packet__pack(p, buf);
     free(buf);
+}
+
+static int fz_send(void *ctx, Livekit__DataPacket *p, char *err, size_t errlen)
+{
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    encode(p);
     return 0;
+}
+
+static int fz_stream_send(void *ctx, Livekit__DataPacket *p, const uint64_t *token, char *err,
+                          size_t errlen)
+{
+    (void)ctx;
+    (void)token;
+    (void)err;
+    (void)errlen;
+    encode(p);
+    return 0;
+}
+
+/* Readers are handed no more bytes than arrived, each of them readable. */
+static size_t chunked;
+
+static void fz_chunk(void *ctx, const char *stream_id, const uint8_t *data, size_t len)
+{
+    (void)ctx;
+    (void)stream_id;
+    /* at most len, counted by reading both ends: a chunk pointing out of
+     * bounds is the sanitizer's to report */
+    if (len)
+        chunked += len - 1 + (data[0] == data[len - 1]);
 }
 
 static const char *fz_version(void *ctx)
@@ -48,18 +82,38 @@ static void fz_invoked(void *ctx, uint64_t id, const char *method, const char *r
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    Livekit__DataPacket *p = livekit__data_packet__unpack(NULL, size, data);
-    if (!p)
-        return 0;
     lkrpc_transport t = {NULL, fz_send, fz_version};
     lkrpc_observer obs = {NULL, NULL, fz_invoked};
     rpc = lkrpc_new(NULL, &t, &obs); /* no call made here, so no timer */
     lkrpc_register(rpc, "echo");
     lkrpc_register(rpc, "");
-    lkrpc_on_packet(rpc, p);
-    lkrpc_participant_left(rpc, p->participant_identity);
+    lkstreams_transport st = {NULL, fz_stream_send};
+    lkstreams_observer sobs = {NULL, NULL, fz_chunk, NULL, NULL};
+    lkstreams *streams = lkstreams_new(&st, &sobs);
+    char sender[64] = "";
+    size_t input = size;
+    chunked = 0;
+    while (size >= 2) {
+        size_t n = (size_t)data[0] << 8 | data[1];
+        data += 2, size -= 2;
+        if (n > size)
+            n = size;
+        Livekit__DataPacket *p = livekit__data_packet__unpack(NULL, n, data);
+        data += n, size -= n;
+        if (!p)
+            continue;
+        snprintf(sender, sizeof sender, "%s", p->participant_identity);
+        if (!lkstreams_on_packet(streams, p))
+            lkrpc_on_packet(rpc, p);
+        livekit__data_packet__free_unpacked(p, NULL);
+    }
+    lkrpc_participant_left(rpc, sender);
+    lkstreams_participant_left(streams, sender);
     lkrpc_session_ended(rpc);
+    lkstreams_session_ended(streams);
     lkrpc_free(rpc);
-    livekit__data_packet__free_unpacked(p, NULL);
+    lkstreams_free(streams);
+    if (chunked > input)
+        abort();
     return 0;
 }

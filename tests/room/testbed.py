@@ -43,7 +43,7 @@ class LiveKitServer:
             "  node_ip: 127.0.0.1\n"
             "keys:\n"
             f"  {API_KEY}: {self.secret}\n"
-            "logging:\n  level: info\n"
+            "logging:\n  level: " + os.environ.get("LK_SERVER_LOG", "info") + "\n"
         )
 
     def start(self, timeout=30.0):

@@ -1,0 +1,117 @@
+"""A participant sending or receiving data streams through the upstream
+Python SDK (livekit.rtc), on whichever library LIVEKIT_LIB_PATH names.
+
+    stream_peer.py receiver URL TOKEN   read every text and byte stream (topics
+                                        "text", "writer", "file", "bytes",
+                                        "cut") until the "done" text stream
+    stream_peer.py sender URL TOKEN     wait until "receiver" knows it, then
+                                        send those streams
+
+Prints READY once connected, then one JSON object: what it saw."""
+import asyncio
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+from livekit import rtc
+
+BOUND_S = 120
+# 1 MB of text with characters of 1 to 4 bytes, so chunks cut near them
+TEXT = ("aé€😀" * 100000)[:400000]
+FILE_BYTES = bytes((i * 7 + i // 256) % 256 for i in range(5 * 1000 * 1000))
+
+
+def digest(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+async def receiver(room, out):
+    done = asyncio.Event()
+    seen = out["streams"] = []
+    tasks = []
+
+    async def read(reader, identity, kind):
+        parts = []
+        try:
+            async for chunk in reader:
+                parts.append(chunk)
+            error = None
+        except Exception as e:  # the stream's error, as the SDK raises it
+            error = str(e)
+        data = "".join(parts).encode() if kind == "text" else b"".join(parts)
+        info = reader.info
+        seen.append({"kind": kind, "topic": info.topic, "from": identity, "chunks": len(parts),
+                     "sha": digest(data), "len": len(data), "attributes": dict(info.attributes),
+                     "name": getattr(info, "name", None), "mime": info.mime_type,
+                     "error": error})
+        if info.topic == "done":
+            done.set()
+
+    def on_text(reader, identity):
+        tasks.append(asyncio.ensure_future(read(reader, identity, "text")))
+
+    def on_bytes(reader, identity):
+        tasks.append(asyncio.ensure_future(read(reader, identity, "bytes")))
+
+    for t in ("text", "writer", "done"):
+        room.register_text_stream_handler(t, on_text)
+    for t in ("file", "bytes", "cut"):
+        room.register_byte_stream_handler(t, on_bytes)
+    room.on("participant_connected", lambda p: asyncio.ensure_future(
+        room.local_participant.publish_data(b"", topic="seen", destination_identities=[p.identity])))
+    print("READY", flush=True)
+    await asyncio.wait_for(done.wait(), BOUND_S)
+    await asyncio.gather(*tasks)
+    # the sender stays until told: leaving drops what its channel still holds
+    await room.local_participant.publish_data(b"", topic="finished",
+                                              destination_identities=["sender"])
+
+
+async def sender(room, out):
+    seen, finished = asyncio.Event(), asyncio.Event()
+    room.on("data_received", lambda p: (seen if p.topic == "seen" else finished).set())
+    print("READY", flush=True)
+    await asyncio.wait_for(seen.wait(), BOUND_S)
+    lp = room.local_participant
+    info = await lp.send_text(TEXT, topic="text", attributes={"a": "1", "b": "two"})
+    out["text_info"] = {"id": info.stream_id, "topic": info.topic, "mime": info.mime_type,
+                        "total": info.size}
+    w = await lp.stream_text(topic="writer", attributes={"w": "x"})
+    for part in ("one ", "two ", "three"):
+        await w.write(part)
+    await w.aclose()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "payload.bin")
+        with open(path, "wb") as f:
+            f.write(FILE_BYTES)
+        finfo = await lp.send_file(path, topic="file", attributes={"f": "y"})
+        out["file_info"] = {"name": finfo.name, "total": finfo.size}
+    await lp.send_bytes(b"\x00\x01\x02" * 1000, topic="bytes", name="three.bin")
+    bw = await lp.stream_bytes("cut.bin", topic="cut")
+    await bw.write(b"z" * 40000)
+    await bw.aclose(reason="cancelled")
+    await lp.send_text("", topic="done")
+    await asyncio.wait_for(finished.wait(), BOUND_S)
+
+
+async def main(role, url, token):
+    room = rtc.Room()
+    out = {"error": None}
+    try:
+        await asyncio.wait_for(room.connect(url, token), BOUND_S)
+    except Exception as e:
+        out["error"] = str(e) or repr(e)
+        print(json.dumps(out), flush=True)
+        return
+    try:
+        await (sender if role == "sender" else receiver)(room, out)
+    except Exception as e:
+        out["error"] = repr(e)
+    await room.disconnect()
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:4]))
