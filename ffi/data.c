@@ -1,8 +1,9 @@
 /*
  * data.c: data packets and RPC over the FFI: PublishData, PublishSipDtmf,
- * PerformRpc, RegisterRpcMethod, UnregisterRpcMethod,
- * RpcMethodInvocationResponse; the DataPacketReceived room event and the
- * RpcMethodInvocationEvent.
+ * PublishTranscription, SendChatMessage, EditChatMessage, PerformRpc,
+ * RegisterRpcMethod, UnregisterRpcMethod, RpcMethodInvocationResponse; the
+ * DataPacketReceived, TranscriptionReceived and ChatMessage room events and
+ * the RpcMethodInvocationEvent.
  *
  * Requests copy what they carry and post it to the room's worker, where
  * the engine (room/room.h) and the RPC state (room/rpc.h) live. A received
@@ -16,10 +17,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "handlers.h"
 #include "room_handle.h"
+#include "uuid.h"
 
 #define RES(x) LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_##x
 #define EV(x) LIVEKIT__PROTO__FFI_EVENT__MESSAGE_##x
@@ -84,6 +87,80 @@ static void emit_sip_dtmf(lk_room *r, const char *identity, const Livekit__SipDT
     lk_room_event(r, LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_DATA_PACKET_RECEIVED, &m);
 }
 
+/* A participant of the room by identity: remote, or (or_local) us. */
+static bool known(const lk_room *r, const char *identity, bool or_local)
+{
+    if (!identity[0])
+        return false;
+    if (or_local && !strcmp(lkroom_local(r->engine)->identity, identity))
+        return true;
+    for (size_t i = 0; i < lkroom_remote_count(r->engine); i++)
+        if (!strcmp(lkroom_remote(r->engine, i)->identity, identity))
+            return true;
+    return false;
+}
+
+/* The segment in the FFI's shape (the same fields). */
+static void segment_to_ffi(Livekit__Proto__TranscriptionSegment *to,
+                           const Livekit__TranscriptionSegment *from)
+{
+    to->id = from->id;
+    to->text = from->text;
+    to->start_time = from->start_time;
+    to->end_time = from->end_time;
+    to->final = from->final;
+    to->language = from->language;
+}
+
+/* Whose speech it is names the participant, if we know them; the track
+ * would be named by its publication, which we do not track yet. */
+static void emit_transcription(lk_room *r, const Livekit__Transcription *t)
+{
+    size_t n = t->n_segments;
+    Livekit__Proto__TranscriptionSegment *segs = calloc(n ? n : 1, sizeof *segs);
+    Livekit__Proto__TranscriptionSegment **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    if (!segs || !ptrs)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        livekit__proto__transcription_segment__init(&segs[i]);
+        segment_to_ffi(&segs[i], t->segments[i]);
+        ptrs[i] = &segs[i];
+    }
+    Livekit__Proto__TranscriptionReceived m = LIVEKIT__PROTO__TRANSCRIPTION_RECEIVED__INIT;
+    if (known(r, t->transcribed_participant_identity, true))
+        m.participant_identity = t->transcribed_participant_identity;
+    m.n_segments = n;
+    m.segments = ptrs;
+    lk_room_event(r, LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_TRANSCRIPTION_RECEIVED, &m);
+    free(ptrs);
+    free(segs);
+}
+
+static void chat_to_ffi(Livekit__Proto__ChatMessage *to, const Livekit__ChatMessage *from)
+{
+    to->id = from->id;
+    to->timestamp = from->timestamp;
+    to->message = from->message;
+    to->has_edit_timestamp = from->edit_timestamp != 0;
+    to->edit_timestamp = from->edit_timestamp;
+    to->has_deleted = to->has_generated = true;
+    to->deleted = from->deleted;
+    to->generated = from->generated;
+}
+
+/* As upstream: only from a participant we know. */
+static void emit_chat(lk_room *r, const char *identity, const Livekit__ChatMessage *c)
+{
+    if (!known(r, identity, false))
+        return;
+    Livekit__Proto__ChatMessage msg = LIVEKIT__PROTO__CHAT_MESSAGE__INIT;
+    chat_to_ffi(&msg, c);
+    Livekit__Proto__ChatMessageReceived m = LIVEKIT__PROTO__CHAT_MESSAGE_RECEIVED__INIT;
+    m.message = &msg;
+    m.participant_identity = (char *)identity;
+    lk_room_event(r, LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_CHAT_MESSAGE, &m);
+}
+
 void lk_room_data_packet(lk_room *r, const Livekit__DataPacket *p, bool reliable)
 {
     if (r->rpc && lkrpc_on_packet(r->rpc, p))
@@ -100,6 +177,12 @@ void lk_room_data_packet(lk_room *r, const Livekit__DataPacket *p, bool reliable
         break;
     case LIVEKIT__DATA_PACKET__VALUE_SIP_DTMF:
         emit_sip_dtmf(r, identity, p->sip_dtmf, reliable);
+        break;
+    case LIVEKIT__DATA_PACKET__VALUE_TRANSCRIPTION:
+        emit_transcription(r, p->transcription);
+        break;
+    case LIVEKIT__DATA_PACKET__VALUE_CHAT_MESSAGE:
+        emit_chat(r, identity, p->chat_message);
         break;
     default:
         break; /* a kind we do not serve yet */
@@ -271,6 +354,190 @@ int lk_on_publish_sip_dtmf(lk_call *c)
     c->res->publish_sip_dtmf = res;
     lkio_post(r->w, &j->task, publish_run);
     return 0;
+}
+
+/* --- transcriptions and chat ------------------------------------------------------------ */
+
+/* A reliable packet built and encoded on the client's thread; the worker
+ * decodes and sends it, then answers (rare and small: the copy is cheap). */
+typedef struct packet_job {
+    lkio_task task;
+    lk_room *room;
+    uint64_t async_id;
+    int which; /* EV(PUBLISH_TRANSCRIPTION) or EV(CHAT_MESSAGE) */
+    size_t len;
+    uint8_t packed[];
+} packet_job;
+
+static void emit_packet_done(const packet_job *j, const Livekit__DataPacket *p, const char *error)
+{
+    Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
+    ev.message_case = (Livekit__Proto__FfiEvent__MessageCase)j->which;
+    if (j->which == EV(PUBLISH_TRANSCRIPTION)) {
+        Livekit__Proto__PublishTranscriptionCallback cb =
+            LIVEKIT__PROTO__PUBLISH_TRANSCRIPTION_CALLBACK__INIT;
+        cb.async_id = j->async_id;
+        cb.error = (char *)error;
+        ev.publish_transcription = &cb;
+        lk_emit(&ev);
+        return;
+    }
+    Livekit__Proto__ChatMessage msg = LIVEKIT__PROTO__CHAT_MESSAGE__INIT;
+    Livekit__Proto__SendChatMessageCallback cb = LIVEKIT__PROTO__SEND_CHAT_MESSAGE_CALLBACK__INIT;
+    cb.async_id = j->async_id;
+    if (error) {
+        cb.message_case = LIVEKIT__PROTO__SEND_CHAT_MESSAGE_CALLBACK__MESSAGE_ERROR;
+        cb.error = (char *)error;
+    } else {
+        chat_to_ffi(&msg, p->chat_message);
+        cb.message_case = LIVEKIT__PROTO__SEND_CHAT_MESSAGE_CALLBACK__MESSAGE_CHAT_MESSAGE;
+        cb.chat_message = &msg;
+    }
+    ev.chat_message = &cb;
+    lk_emit(&ev);
+}
+
+static void packet_run(lkio_task *t)
+{
+    packet_job *j = lk_container_of(t, packet_job, task);
+    lk_room *r = j->room;
+    Livekit__DataPacket *p = livekit__data_packet__unpack(NULL, j->len, j->packed);
+    char err[300];
+    if (!p)
+        abort(); /* we packed it */
+    if (!r->engine || r->over || !r->connected)
+        emit_packet_done(j, p, "the room is not connected");
+    else if (lkroom_send_packet(r->engine, p, true, NULL, err, sizeof err) < 0)
+        emit_packet_done(j, p, err);
+    else
+        emit_packet_done(j, p, NULL);
+    livekit__data_packet__free_unpacked(p, NULL);
+    lk_unref(&r->base);
+    free(j);
+}
+
+/* Encodes p into a job for r's worker; takes the caller's reference on r. */
+static void post_packet(lk_room *r, const Livekit__DataPacket *p, int which, uint64_t async_id)
+{
+    size_t n = livekit__data_packet__get_packed_size(p);
+    packet_job *j = calloc(1, sizeof *j + n);
+    if (!j)
+        abort();
+    j->room = r;
+    j->async_id = async_id;
+    j->which = which;
+    j->len = livekit__data_packet__pack(p, j->packed);
+    lkio_post(r->w, &j->task, packet_run);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int lk_on_publish_transcription(lk_call *c)
+{
+    const Livekit__Proto__PublishTranscriptionRequest *req = c->req->publish_transcription;
+    if (!req->participant_identity || !req->track_id)
+        return lk_fail("PublishTranscriptionRequest needs participant_identity and track_id");
+    lk_room *r = lk_room_of_local(req->local_participant_handle);
+    if (!r)
+        return -1;
+    size_t n = req->n_segments;
+    Livekit__TranscriptionSegment *segs = calloc(n ? n : 1, sizeof *segs);
+    Livekit__TranscriptionSegment **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    if (!segs || !ptrs)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const Livekit__Proto__TranscriptionSegment *f = req->segments[i];
+        livekit__transcription_segment__init(&segs[i]);
+        segs[i].id = f->id;
+        segs[i].text = f->text;
+        segs[i].start_time = f->start_time;
+        segs[i].end_time = f->end_time;
+        segs[i].final = f->final;
+        segs[i].language = f->language;
+        ptrs[i] = &segs[i];
+    }
+    Livekit__Transcription t = LIVEKIT__TRANSCRIPTION__INIT;
+    t.transcribed_participant_identity = req->participant_identity;
+    t.track_id = req->track_id;
+    t.n_segments = n;
+    t.segments = ptrs;
+    Livekit__DataPacket p = LIVEKIT__DATA_PACKET__INIT;
+    p.value_case = LIVEKIT__DATA_PACKET__VALUE_TRANSCRIPTION;
+    p.transcription = &t;
+    uint64_t async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
+    post_packet(r, &p, EV(PUBLISH_TRANSCRIPTION), async_id);
+    free(ptrs);
+    free(segs);
+    Livekit__Proto__PublishTranscriptionResponse *res =
+        lk_call_new(c, &livekit__proto__publish_transcription_response__descriptor);
+    res->async_id = async_id;
+    c->res->message_case = RES(PUBLISH_TRANSCRIPTION);
+    c->res->publish_transcription = res;
+    return 0;
+}
+
+/* Send and edit answer alike: SendChatMessageResponse, then the callback
+ * with the message as sent. The sender identity is ignored, as upstream
+ * does (the packet names us; the server decides). */
+static int chat(lk_call *c, uint64_t handle, Livekit__ChatMessage *m, char *const *dests, size_t n,
+                bool has_async_id, uint64_t request_async_id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!dests[i])
+            return lk_fail("destination identity %zu is missing", i);
+    lk_room *r = lk_room_of_local(handle);
+    if (!r)
+        return -1;
+    Livekit__DataPacket p = LIVEKIT__DATA_PACKET__INIT;
+    p.value_case = LIVEKIT__DATA_PACKET__VALUE_CHAT_MESSAGE;
+    p.chat_message = m;
+    p.n_destination_identities = n;
+    p.destination_identities = (char **)dests;
+    uint64_t async_id = lk_async_id(has_async_id, request_async_id);
+    post_packet(r, &p, EV(CHAT_MESSAGE), async_id);
+    Livekit__Proto__SendChatMessageResponse *res =
+        lk_call_new(c, &livekit__proto__send_chat_message_response__descriptor);
+    res->async_id = async_id;
+    c->res->message_case = RES(SEND_CHAT_MESSAGE);
+    c->res->send_chat_message = res;
+    return 0;
+}
+
+int lk_on_send_chat_message(lk_call *c)
+{
+    const Livekit__Proto__SendChatMessageRequest *req = c->req->send_chat_message;
+    if (!req->message)
+        return lk_fail("SendChatMessageRequest needs message");
+    char id[LKROOM_UUID_SIZE];
+    lkroom_uuid(id);
+    Livekit__ChatMessage m = LIVEKIT__CHAT_MESSAGE__INIT;
+    m.id = id;
+    m.timestamp = now_ms();
+    m.message = req->message;
+    return chat(c, req->local_participant_handle, &m, req->destination_identities,
+                req->n_destination_identities, req->has_request_async_id, req->request_async_id);
+}
+
+int lk_on_edit_chat_message(lk_call *c)
+{
+    const Livekit__Proto__EditChatMessageRequest *req = c->req->edit_chat_message;
+    if (!req->edit_text || !req->original_message)
+        return lk_fail("EditChatMessageRequest needs edit_text and original_message");
+    const Livekit__Proto__ChatMessage *o = req->original_message;
+    Livekit__ChatMessage m = LIVEKIT__CHAT_MESSAGE__INIT;
+    m.id = o->id;
+    m.timestamp = o->timestamp;
+    m.edit_timestamp = now_ms();
+    m.message = req->edit_text;
+    m.deleted = o->has_deleted && o->deleted;
+    m.generated = o->has_generated && o->generated;
+    return chat(c, req->local_participant_handle, &m, req->destination_identities,
+                req->n_destination_identities, req->has_request_async_id, req->request_async_id);
 }
 
 /* --- RPC ---------------------------------------------------------------------------------- */

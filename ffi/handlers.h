@@ -64,6 +64,9 @@ int lk_on_set_local_attributes(lk_call *c);
 /* data.c */
 int lk_on_publish_data(lk_call *c);
 int lk_on_publish_sip_dtmf(lk_call *c);
+int lk_on_publish_transcription(lk_call *c);
+int lk_on_send_chat_message(lk_call *c);
+int lk_on_edit_chat_message(lk_call *c);
 int lk_on_perform_rpc(lk_call *c);
 int lk_on_register_rpc_method(lk_call *c);
 int lk_on_unregister_rpc_method(lk_call *c);

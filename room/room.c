@@ -567,20 +567,24 @@ int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const u
         snprintf(err, errlen, "the room is not connected");
         return -1;
     }
-    p->participant_identity = r->local->identity;
-    p->participant_sid = r->local->sid;
-    p->kind = reliable ? LIVEKIT__DATA_PACKET__KIND__RELIABLE : LIVEKIT__DATA_PACKET__KIND__LOSSY;
-    p->sequence = reliable ? ++r->next_sequence : 0;
-    size_t len = livekit__data_packet__get_packed_size(p);
+    /* ours for the encoding only: the caller's packet comes back as it was */
+    Livekit__DataPacket q = *p;
+    q.participant_identity = r->local->identity;
+    q.participant_sid = r->local->sid;
+    q.kind = reliable ? LIVEKIT__DATA_PACKET__KIND__RELIABLE : LIVEKIT__DATA_PACKET__KIND__LOSSY;
+    q.sequence = reliable ? r->next_sequence + 1 : 0;
+    size_t len = livekit__data_packet__get_packed_size(&q);
     uint8_t small[1024], *buf = len <= sizeof small ? small : malloc(len);
     if (!buf) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    livekit__data_packet__pack(p, buf);
+    livekit__data_packet__pack(&q, buf);
     int rc = lkroom_transport_send(r->tr, reliable, buf, len, token);
     if (buf != small)
         free(buf);
+    if (rc >= 0 && reliable)
+        r->next_sequence++;
     if (rc == -EMSGSIZE)
         snprintf(err, errlen,
                  "data packet size (%zu bytes) exceeds the negotiated maximum message size", len);

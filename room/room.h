@@ -68,9 +68,9 @@ void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const 
 const char *lkroom_server_version(const lkroom *r);
 
 /* Sends a data packet as upstream does: with our identity and sid, and on
- * the reliable channel a sequence number. 0, then with a token (not NULL)
- * packet_sent(*token) later or within; or -1 with err (not connected, too
- * large, queue full) and no packet_sent. */
+ * the reliable channel a sequence number (p itself is left as it was).
+ * 0, then with a token (not NULL) packet_sent(*token) later or within; or
+ * -1 with err (not connected, too large, queue full) and no packet_sent. */
 int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const uint64_t *token,
                        char *err, size_t errlen);
 

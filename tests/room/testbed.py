@@ -98,7 +98,7 @@ class LiveKitServer:
             return ""
 
     def token(self, identity, room="test-room", name=None, metadata=None, attributes=None,
-              ttl_s=600, secret=None):
+              ttl_s=600, secret=None, kind=None):
         from livekit import api
         t = (api.AccessToken(API_KEY, secret or self.secret)
              .with_identity(identity)
@@ -110,6 +110,8 @@ class LiveKitServer:
             t = t.with_metadata(metadata)
         if attributes:
             t = t.with_attributes(attributes)
+        if kind:
+            t = t.with_kind(kind)
         return t.to_jwt()
 
     def __enter__(self):
