@@ -215,6 +215,23 @@ static lk_object *take(FfiHandleId id, bool keep_closable, bool *kept)
     return o;
 }
 
+lk_object *lk_handle_take(FfiHandleId id, const lk_kind *kind)
+{
+    lk_object *o = lk_handle_get(id, kind); /* the errors, and a reference */
+    if (!o)
+        return NULL;
+    bool kept;
+    lk_object *taken = take(id, false, &kept);
+    if (taken)
+        lk_unref(taken); /* ours from lk_handle_get stands for it */
+    else {
+        lk_unref(o); /* someone else took it first */
+        lk_fail("handle %llu not found", (unsigned long long)id);
+        return NULL;
+    }
+    return o;
+}
+
 lk_object *lk_handle_take_plain(FfiHandleId id, bool *closable)
 {
     return take(id, true, closable);

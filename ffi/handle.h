@@ -68,6 +68,11 @@ FfiHandleId lk_handle_insert(lk_object *o);
  * (NULL: any kind). Else NULL, with an error naming what was wrong. */
 lk_object *lk_handle_get(FfiHandleId id, const lk_kind *kind);
 
+/* Removes id from the table if its object is of the given kind and hands
+ * over the table's reference, closing nothing (a request that consumes its
+ * handle, as upstream's reader requests do). Else NULL, with an error. */
+lk_object *lk_handle_take(FfiHandleId id, const lk_kind *kind);
+
 /* Outside the gate: removes id from the table if its object has no close
  * (a response buffer, a frame: nothing else to stop), and hands over the
  * table's reference. NULL if unknown, or if the object has a close (then

@@ -2,9 +2,10 @@
  * stream.c: data streams over the FFI: StreamSendText, StreamSendBytes,
  * StreamSendFile, Text/ByteStreamOpen with their writers' Write and Close;
  * incoming streams as TextStreamOpened / ByteStreamOpened room events with
- * a reader handle, whose ReadIncremental starts its chunk and EOS events.
- * ReadAll and WriteToFile are not served yet (the Python SDK reads through
- * ReadIncremental).
+ * a reader handle, whose ReadIncremental starts its chunk and EOS events,
+ * or whose ReadAll answers once with everything. Both consume the handle,
+ * as upstream's do. WriteToFile is not served (it would write files from a
+ * worker; the Python SDK does not use it).
  *
  * The wire work is room/stream.c's; here, handles and messages. A reader
  * keeps what arrives before the client asks to read (the client installs
@@ -210,6 +211,8 @@ typedef struct lk_stream_reader {
     char *stream_id;
     /* on the worker: */
     bool reading, ended, listed;
+    bool all;          /* ReadAll: one answer at the end, with async_id */
+    uint64_t async_id;
     chunk *head, **tail;
     char *error;                            /* the end's error, or NULL */
     Livekit__DataStream__Trailer *trailer; /* the end's trailer, or NULL */
@@ -344,9 +347,68 @@ static void emit_eos(reader *rd)
     }
 }
 
-/* Hands over what waited for the client to read, and the end if it came. */
+/* ReadAll's one answer: everything that came, or the end's error. */
+static void emit_all(reader *rd)
+{
+    size_t n = 0;
+    for (chunk *c = rd->head; c; c = c->next)
+        n += c->len;
+    uint8_t *all = malloc(n + 1);
+    if (!all)
+        abort();
+    n = 0;
+    for (chunk *c = rd->head; c; c = c->next) {
+        memcpy(all + n, c->data, c->len);
+        n += c->len;
+    }
+    all[n] = 0;
+    Livekit__Proto__StreamError err = LIVEKIT__PROTO__STREAM_ERROR__INIT;
+    err.description = rd->error;
+    Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
+    if (rd->text) {
+        Livekit__Proto__TextStreamReaderReadAllCallback cb =
+            LIVEKIT__PROTO__TEXT_STREAM_READER_READ_ALL_CALLBACK__INIT;
+        cb.async_id = rd->async_id;
+        if (rd->error) {
+            cb.result_case = LIVEKIT__PROTO__TEXT_STREAM_READER_READ_ALL_CALLBACK__RESULT_ERROR;
+            cb.error = &err;
+        } else {
+            cb.result_case = LIVEKIT__PROTO__TEXT_STREAM_READER_READ_ALL_CALLBACK__RESULT_CONTENT;
+            cb.content = (char *)all;
+        }
+        ev.message_case = EV(TEXT_STREAM_READER_READ_ALL);
+        ev.text_stream_reader_read_all = &cb;
+        lk_emit(&ev);
+    } else {
+        Livekit__Proto__ByteStreamReaderReadAllCallback cb =
+            LIVEKIT__PROTO__BYTE_STREAM_READER_READ_ALL_CALLBACK__INIT;
+        cb.async_id = rd->async_id;
+        if (rd->error) {
+            cb.result_case = LIVEKIT__PROTO__BYTE_STREAM_READER_READ_ALL_CALLBACK__RESULT_ERROR;
+            cb.error = &err;
+        } else {
+            cb.result_case = LIVEKIT__PROTO__BYTE_STREAM_READER_READ_ALL_CALLBACK__RESULT_CONTENT;
+            cb.content.data = all;
+            cb.content.len = n;
+        }
+        ev.message_case = EV(BYTE_STREAM_READER_READ_ALL);
+        ev.byte_stream_reader_read_all = &cb;
+        lk_emit(&ev);
+    }
+    free(all);
+}
+
+/* Hands over what waited for the client to read, and the end if it came
+ * (ReadAll: everything at the end). */
 static void reader_flush(reader *rd)
 {
+    if (rd->all) {
+        if (rd->ended) {
+            emit_all(rd);
+            reader_unlist(rd);
+        }
+        return;
+    }
     while (rd->head) {
         chunk *c = rd->head;
         rd->head = c->next;
@@ -408,7 +470,7 @@ static void on_stream_chunk(void *ctx, const char *stream_id, const uint8_t *dat
     reader *rd = find_reader(ctx, stream_id);
     if (!rd)
         return; /* its handle was dropped: nobody reads */
-    if (rd->reading) {
+    if (rd->reading && !rd->all) {
         emit_chunk(rd, data, len);
         return;
     }
@@ -440,7 +502,9 @@ static void on_stream_ended(void *ctx, const char *stream_id,
 
 typedef struct read_job {
     lkio_task task;
-    reader *rd; /* a reference */
+    reader *rd; /* the handle table's reference, taken */
+    bool all;
+    uint64_t async_id;
 } read_job;
 
 static void read_run(lkio_task *t)
@@ -449,6 +513,8 @@ static void read_run(lkio_task *t)
     reader *rd = j->rd;
     if (!rd->reading) {
         rd->reading = true;
+        rd->all = j->all;
+        rd->async_id = j->async_id;
         if (rd->listed || rd->ended)
             reader_flush(rd);
     }
@@ -456,16 +522,53 @@ static void read_run(lkio_task *t)
     free(j);
 }
 
-static int read_incremental(uint64_t handle, const lk_kind *kind)
+/* Takes the reader's handle (the request consumes it) and starts reading
+ * on the room's worker: incrementally, or all at once (ReadAll). */
+static int start_reading(uint64_t handle, const lk_kind *kind, bool all, uint64_t async_id)
 {
-    lk_object *o = lk_handle_get(handle, kind);
+    lk_object *o = lk_handle_take(handle, kind);
     if (!o)
         return -1;
     read_job *j = calloc(1, sizeof *j);
     if (!j)
         abort();
     j->rd = lk_container_of(o, reader, base);
+    j->all = all;
+    j->async_id = async_id;
     lkio_post(j->rd->room->w, &j->task, read_run);
+    return 0;
+}
+
+static int read_incremental(uint64_t handle, const lk_kind *kind)
+{
+    return start_reading(handle, kind, false, 0);
+}
+
+int lk_on_text_read_all(lk_call *c)
+{
+    const Livekit__Proto__TextStreamReaderReadAllRequest *req = c->req->text_read_all;
+    uint64_t async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
+    if (start_reading(req->reader_handle, &text_reader_kind, true, async_id) < 0)
+        return -1;
+    Livekit__Proto__TextStreamReaderReadAllResponse *res =
+        lk_call_new(c, &livekit__proto__text_stream_reader_read_all_response__descriptor);
+    res->async_id = async_id;
+    c->res->message_case = RES(TEXT_READ_ALL);
+    c->res->text_read_all = res;
+    return 0;
+}
+
+int lk_on_byte_read_all(lk_call *c)
+{
+    const Livekit__Proto__ByteStreamReaderReadAllRequest *req = c->req->byte_read_all;
+    uint64_t async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
+    if (start_reading(req->reader_handle, &byte_reader_kind, true, async_id) < 0)
+        return -1;
+    Livekit__Proto__ByteStreamReaderReadAllResponse *res =
+        lk_call_new(c, &livekit__proto__byte_stream_reader_read_all_response__descriptor);
+    res->async_id = async_id;
+    c->res->message_case = RES(BYTE_READ_ALL);
+    c->res->byte_read_all = res;
     return 0;
 }
 

@@ -3,7 +3,8 @@ Python SDK (livekit.rtc), on whichever library LIVEKIT_LIB_PATH names.
 
     stream_peer.py receiver URL TOKEN   read every text and byte stream (topics
                                         "text", "writer", "file", "bytes",
-                                        "cut") until the "done" text stream
+                                        "cut"; "all" with ReadAll) until the
+                                        "done" text stream
     stream_peer.py sender URL TOKEN     wait until "receiver" knows it, then
                                         send those streams
 
@@ -16,6 +17,8 @@ import sys
 import tempfile
 
 from livekit import rtc
+from livekit.rtc._ffi_client import FfiClient
+from livekit.rtc._proto import ffi_pb2
 
 BOUND_S = 120
 # 1 MB of text with characters of 1 to 4 bytes, so chunks cut near them
@@ -55,6 +58,39 @@ async def receiver(room, out):
     def on_bytes(reader, identity):
         tasks.append(asyncio.ensure_future(read(reader, identity, "bytes")))
 
+    # Streams on topic "all" are read with ReadAll, which the SDK does not
+    # use: its handler for them is bypassed and the request made directly.
+    async def read_all(opened, kind):
+        req = ffi_pb2.FfiRequest()
+        part = req.text_read_all if kind == "text" else req.byte_read_all
+        part.reader_handle = opened.reader.handle.id
+        ffi = FfiClient.instance
+        which = "text_stream_reader_read_all" if kind == "text" else "byte_stream_reader_read_all"
+        queue = ffi.queue.subscribe(asyncio.get_running_loop())
+        try:
+            resp = ffi.request(req)
+            async_id = (resp.text_read_all if kind == "text" else resp.byte_read_all).async_id
+            cb = await queue.wait_for(lambda e: e.WhichOneof("message") == which
+                                      and getattr(e, which).async_id == async_id)
+        finally:
+            ffi.queue.unsubscribe(queue)
+        cb = getattr(cb, which)
+        data = cb.content.encode() if kind == "text" else cb.content
+        seen.append({"kind": kind, "topic": f"all-{kind}", "from": opened.participant_identity,
+                     "sha": digest(data), "len": len(data),
+                     "error": cb.error.description if cb.HasField("error") else None})
+
+    def bypass(handle_opened, kind):
+        def opened(o):
+            if o.reader.info.topic == "all":
+                tasks.append(asyncio.ensure_future(read_all(o, kind)))
+            else:
+                handle_opened(o)
+        return opened
+
+    room._handle_text_stream_opened = bypass(room._handle_text_stream_opened, "text")
+    room._handle_byte_stream_opened = bypass(room._handle_byte_stream_opened, "bytes")
+
     for t in ("text", "writer", "done"):
         room.register_text_stream_handler(t, on_text)
     for t in ("file", "bytes", "cut"):
@@ -89,6 +125,8 @@ async def sender(room, out):
         finfo = await lp.send_file(path, topic="file", attributes={"f": "y"})
         out["file_info"] = {"name": finfo.name, "total": finfo.size}
     await lp.send_bytes(b"\x00\x01\x02" * 1000, topic="bytes", name="three.bin")
+    await lp.send_text(TEXT[:30000], topic="all")
+    await lp.send_bytes(FILE_BYTES[:100000], topic="all", name="all.bin")
     bw = await lp.stream_bytes("cut.bin", topic="cut")
     await bw.write(b"z" * 40000)
     await bw.aclose(reason="cancelled")

@@ -74,3 +74,10 @@ def test_writer_closed_with_a_reason_ends_in_error(exchange):
     _, _, got = exchange
     c = got["cut"]
     assert c["error"] and "cancelled" in c["error"], c
+
+
+def test_read_all_answers_once_with_everything(exchange):
+    _, _, got = exchange
+    text, data = TEXT.decode()[:30000].encode(), FILE_BYTES[:100000]
+    assert (got["all-text"]["sha"], got["all-text"]["error"]) == (sha(text), None)
+    assert (got["all-bytes"]["sha"], got["all-bytes"]["len"]) == (sha(data), len(data))
