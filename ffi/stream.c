@@ -828,13 +828,21 @@ static void job_trailer(send_job *j, const char *stream_id, const char *reason, 
     j->job.trailer = j->trailer;
 }
 
-static void job_data(send_job *j, const uint8_t *data, size_t len, bool text)
+/* A copy of the request's bytes, for a job to own. */
+static uint8_t *dup_bytes(const void *data, size_t len)
 {
-    if (len) {
-        if (!(j->data = malloc(len)))
-            abort();
-        memcpy(j->data, data, len);
-    }
+    uint8_t *d = malloc(len ? len : 1);
+    if (!d)
+        abort();
+    if (len)
+        memcpy(d, data, len);
+    return d;
+}
+
+/* The job's content, taken over: room/stream.c sends from it in place. */
+static void job_data(send_job *j, uint8_t *data, size_t len, bool text)
+{
+    j->data = data;
     j->job.data = j->data;
     j->job.len = len;
     j->job.text = text;
@@ -867,7 +875,7 @@ int lk_on_send_text(lk_call *c)
     size_t len = strlen(req->text);
     header_text(&x, req->options, len);
     job_header(j, &x, req->options->destination_identities, req->options->n_destination_identities);
-    job_data(j, (const uint8_t *)req->text, len, true);
+    job_data(j, dup_bytes(req->text, len), len, true);
     job_trailer(j, j->header->stream_id, NULL, NULL, 0);
     header_done(&x);
     async_response(c, RES(SEND_TEXT), &livekit__proto__stream_send_text_response__descriptor, id);
@@ -875,14 +883,16 @@ int lk_on_send_text(lk_call *c)
     return 0;
 }
 
-/* Send bytes and send file: a whole byte stream of data. */
+/* Send bytes and send file: a whole byte stream of data (taken over). */
 static int send_bytes(lk_call *c, uint64_t handle, const Livekit__Proto__StreamByteOptions *o,
-                      const uint8_t *data, size_t len, const char *name, int kind, int res_case,
+                      uint8_t *data, size_t len, const char *name, int kind, int res_case,
                       const ProtobufCMessageDescriptor *res_desc, uint64_t async_id)
 {
     lk_room *r = lk_room_of_local(handle);
-    if (!r)
+    if (!r) {
+        free(data);
         return -1;
+    }
     send_job *j = new_send_job(r, kind, async_id);
     header x;
     header_bytes(&x, o, len, name);
@@ -900,8 +910,9 @@ int lk_on_send_bytes(lk_call *c)
     const Livekit__Proto__StreamSendBytesRequest *req = c->req->send_bytes;
     if (!req->options || !req->has_bytes)
         return lk_fail("StreamSendBytesRequest needs options and bytes");
-    return send_bytes(c, req->local_participant_handle, req->options, req->bytes.data,
-                      req->bytes.len, "unknown", EV(SEND_BYTES), RES(SEND_BYTES),
+    return send_bytes(c, req->local_participant_handle, req->options,
+                      dup_bytes(req->bytes.data, req->bytes.len), req->bytes.len, "unknown",
+                      EV(SEND_BYTES), RES(SEND_BYTES),
                       &livekit__proto__stream_send_bytes_response__descriptor,
                       lk_async_id(req->has_request_async_id, req->request_async_id));
 }
@@ -946,12 +957,10 @@ int lk_on_send_file(lk_call *c)
     if (!data)
         return -1;
     const char *base = strrchr(req->file_path, '/');
-    int rc = send_bytes(c, req->local_participant_handle, req->options, data, len,
-                        base ? base + 1 : req->file_path, EV(SEND_FILE), RES(SEND_FILE),
-                        &livekit__proto__stream_send_file_response__descriptor,
-                        lk_async_id(req->has_request_async_id, req->request_async_id));
-    free(data);
-    return rc;
+    return send_bytes(c, req->local_participant_handle, req->options, data, len,
+                      base ? base + 1 : req->file_path, EV(SEND_FILE), RES(SEND_FILE),
+                      &livekit__proto__stream_send_file_response__descriptor,
+                      lk_async_id(req->has_request_async_id, req->request_async_id));
 }
 
 /* Opening a writer: its header goes out; the callback carries the writer. */
@@ -1029,7 +1038,7 @@ static int writer_job(lk_call *c, uint64_t handle, const lk_kind *kind, const ui
     if (closing)
         job_trailer(j, w->stream_id, reason, attrs, n_attrs);
     else
-        job_data(j, data, len, w->text);
+        job_data(j, dup_bytes(data, len), len, w->text);
     async_response(c, res_case, res_desc, async_id);
     post(j);
     return 0;

@@ -22,7 +22,7 @@ typedef struct job {
     char *stream_id;
     Livekit__DataStream__Header *header;
     Livekit__DataStream__Trailer *trailer;
-    uint8_t *data;
+    const uint8_t *data; /* the submitter's, until done */
     size_t len, off;
     bool text;
     char **destinations;
@@ -115,7 +115,6 @@ static void job_free(job *j)
         protobuf_c_message_free_unpacked(&(j->header)->base, NULL);
     if (j->trailer)
         protobuf_c_message_free_unpacked(&(j->trailer)->base, NULL);
-    free(j->data);
     for (size_t i = 0; i < j->n_destinations; i++)
         free(j->destinations[i]);
     free(j->destinations);
@@ -183,7 +182,7 @@ static void step(lkstreams *s, job *j)
         Livekit__DataStream__Chunk c = LIVEKIT__DATA_STREAM__CHUNK__INIT;
         c.stream_id = j->stream_id;
         c.chunk_index = o->next_index++;
-        c.content.data = j->data + j->off;
+        c.content.data = (uint8_t *)(uintptr_t)(j->data + j->off); /* only read */
         c.content.len = n;
         j->off += n;
         p.value_case = LIVEKIT__DATA_PACKET__VALUE_STREAM_CHUNK;
@@ -243,12 +242,8 @@ void lkstreams_submit(lkstreams *s, uint64_t id, const lkstream_job *in)
         j->header = copy_message(&in->header->base);
     if (in->trailer)
         j->trailer = copy_message(&in->trailer->base);
-    if (in->len) {
-        if (!(j->data = malloc(in->len)))
-            abort();
-        memcpy(j->data, in->data, in->len);
-        j->len = in->len;
-    }
+    j->data = in->data;
+    j->len = in->len;
     j->text = in->text;
     j->n_destinations = in->n_destinations;
     j->destinations = calloc(in->n_destinations + 1, sizeof *j->destinations);

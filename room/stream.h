@@ -46,7 +46,8 @@ typedef struct lkstreams_observer {
     void (*done)(void *ctx, uint64_t job, const char *error);
 } lkstreams_observer;
 
-/* One outgoing job; what is NULL/0 is not sent. Copied at once. */
+/* One outgoing job; what is NULL/0 is not sent. Copied at once, but for
+ * data: that stays the submitter's and must live until done(job). */
 typedef struct lkstream_job {
     const char *stream_id;
     const Livekit__DataStream__Header *header;
