@@ -9,7 +9,9 @@ whichever library LIVEKIT_LIB_PATH names (unset: the wheel's own).
 The measuring side prints one JSON object: the samples, in ms."""
 import asyncio
 import json
+import os
 import sys
+import tempfile
 import time
 
 from livekit import rtc
@@ -19,6 +21,7 @@ PINGS = 300
 CALLS = 200
 BULK_PACKET = 15000
 BULK_BYTES = 30 * 1000 * 1000
+FILE_BYTES = 10 * 1000 * 1000
 
 
 async def echo(room):
@@ -40,6 +43,15 @@ async def echo(room):
     room.on("data_received", on_data)
     room.on("participant_connected", lambda p: asyncio.ensure_future(
         lp.publish_data(b"", topic="seen", destination_identities=[p.identity])))
+
+    async def read_file(reader, identity):
+        n = 0
+        async for chunk in reader:
+            n += len(chunk)
+        await lp.publish_data(str(n), topic="file-done", destination_identities=[identity])
+
+    room.register_byte_stream_handler(
+        "file", lambda reader, identity: asyncio.ensure_future(read_file(reader, identity)))
 
     @lp.register_rpc_method("echo")
     async def rpc_echo(data):
@@ -76,6 +88,15 @@ async def measure(room):
     topic, data = await asyncio.wait_for(inbox.get(), BOUND_S)
     assert topic == "bulk-done" and int(data) == BULK_BYTES, (topic, data)
     out["bulk_mb_s"] = BULK_BYTES / 1e6 / (time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "bench.bin")
+        with open(path, "wb") as f:
+            f.write(os.urandom(FILE_BYTES))
+        t0 = time.perf_counter()
+        await lp.send_file(path, topic="file", destination_identities=["echo"])
+        topic, data = await asyncio.wait_for(inbox.get(), BOUND_S)
+        assert topic == "file-done" and int(data) == FILE_BYTES, (topic, data)
+        out["file_mb_s"] = FILE_BYTES / 1e6 / (time.perf_counter() - t0)
     print(json.dumps(out), flush=True)
 
 
