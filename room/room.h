@@ -2,8 +2,8 @@
  * room.h: the LiveKit room engine: one participant's session in one room.
  *
  * It joins (signal connection, then the PeerConnection), keeps the table
- * of remote participants from the server's updates, and reports what
- * changes through the observer. Everything runs on the worker given at
+ * of remote participants from the server's updates (session.h), and
+ * reports what changes through the observer. Everything runs on the worker given at
  * connect: call the functions there, callbacks come there. Participant
  * information is the server's own (Livekit__ParticipantInfo).
  */
@@ -16,6 +16,7 @@
 
 #include "io.h"
 #include "livekit_rtc.pb-c.h"
+#include "session.h" /* lkroom_change */
 
 typedef struct lkroom lkroom;
 
@@ -23,14 +24,6 @@ typedef struct lkroom_options {
     bool auto_subscribe, adaptive_stream;
     uint64_t connect_timeout_ms; /* 0: 10 s */
 } lkroom_options;
-
-typedef enum lkroom_change {
-    LKROOM_PARTICIPANT_CONNECTED,
-    LKROOM_PARTICIPANT_DISCONNECTED, /* info->disconnect_reason says why */
-    LKROOM_METADATA_CHANGED,
-    LKROOM_NAME_CHANGED,
-    LKROOM_ATTRIBUTES_CHANGED,
-} lkroom_change;
 
 typedef struct lkroom_observer {
     void *ctx;

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trickle.h"
+
 enum { MAX_SOCKETS = 8, DATAGRAM = 1500 };
 static const size_t QUEUE_LIMIT = 16u << 20;
 
@@ -272,22 +274,12 @@ int lkroom_transport_answer(lkroom_transport *t, const char *sdp, size_t len, ch
     return 0;
 }
 
-/* The "candidate" member of the JSON, unescaped (candidates hold no quotes
- * or backslashes, so a plain scan is exact). */
 int lkroom_transport_trickle(lkroom_transport *t, const char *json)
 {
-    const char *k = strstr(json, "\"candidate\"");
-    if (!k)
-        return -1;
-    const char *q = strchr(k + 11, '"');
-    if (!q)
-        return -1;
-    const char *e = strchr(q + 1, '"');
-    if (!e || e - q - 1 <= 0 || e - q - 1 >= 512)
-        return e && e == q + 1 ? 1 : -1; /* "" is the end of candidates */
     char line[512];
-    memcpy(line, q + 1, (size_t)(e - q - 1));
-    line[e - q - 1] = '\0';
+    lkroom_trickle_result found = lkroom_trickle_candidate(json, line, sizeof line);
+    if (found != LKROOM_TRICKLE_FOUND)
+        return found == LKROOM_TRICKLE_END ? 1 : -1;
     int r = lkpeer_add_remote_candidate(t->peer, line);
     reschedule(t);
     return r;

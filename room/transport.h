@@ -37,7 +37,8 @@ size_t lkroom_transport_offer(lkroom_transport *t, char *out, size_t cap);
 /* The server's answer; opens the data channels. */
 int lkroom_transport_answer(lkroom_transport *t, const char *sdp, size_t len, char *err,
                             size_t errlen);
-/* A trickled candidate: the JSON of an RTCIceCandidateInit. */
+/* A trickled candidate: the JSON of an RTCIceCandidateInit (trickle.h).
+ * 1 at the end of candidates, -1 if malformed, else the peer's answer. */
 int lkroom_transport_trickle(lkroom_transport *t, const char *candidate_init_json);
 
 /* One message on our reliable or lossy channel. 0: sent, or (reliable)
