@@ -8,6 +8,8 @@
  */
 #include "livekit_ffi.h"
 
+#include <stdatomic.h>
+
 #include "dispatch.h"
 #include "error.h"
 #include "handle.h"
@@ -21,14 +23,21 @@ static const char stale_message[] =
     "liblivekit_ffi was initialized in another process and this is a fork() child: "
     "call livekit_ffi_reinit() (or livekit_ffi_initialize()) in the child first";
 
+static const char stopped_message[] =
+    "liblivekit_ffi is not initialized (or was disposed, or could not start): "
+    "call livekit_ffi_initialize() first";
+
+/* Logged once per cause, so a client retrying in a loop cannot flood the
+ * log; livekit_ffi_last_error() still says why on every refusal. */
+static _Atomic bool refusal_logged[2]; /* [0]: stopped, [1]: stale */
+
 static FfiHandleId refuse_request(void)
 {
-    if (lkio_state() == LKIO_STALE)
-        lk_fail(stale_message);
-    else
-        lk_fail("liblivekit_ffi is not initialized (or was disposed): "
-                "call livekit_ffi_initialize() first");
-    lk_log_error("request refused: %s", lk_error());
+    bool stale = lkio_state() == LKIO_STALE;
+    lk_fail(stale ? stale_message : stopped_message);
+    if (!atomic_exchange(&refusal_logged[stale], true))
+        lk_log_error("request refused: %s (logged once; livekit_ffi_last_error() says it "
+                     "each time)", lk_error());
     return INVALID_HANDLE;
 }
 

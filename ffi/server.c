@@ -183,6 +183,7 @@ static int start_runtime(void)
     lkio_enter();
     lk_log_start(capture_logs);
     lkio_leave();
+    lk_log_info("I/O backend: %s (%s)", lkio_backend_name(), lkio_backend_reason());
     return 0;
 }
 

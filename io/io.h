@@ -1,10 +1,12 @@
 /*
- * io.h: the runtime. A few worker threads, each driving its own io_uring.
+ * io.h: the runtime. A few worker threads, each driving its own event
+ * backend: an io_uring where one can be set up, else epoll (chosen once, at
+ * lkio_start; see backend.h). Nothing here depends on which one runs.
  *
  * Work is posted to a worker as an intrusive task (no allocation here); a
  * worker runs its tasks in the order they were posted, so everything an
- * object does on its worker happens in order. Timers are ring timeouts
- * against absolute CLOCK_MONOTONIC deadlines and belong to one worker.
+ * object does on its worker happens in order. Timers run against absolute
+ * CLOCK_MONOTONIC deadlines and belong to one worker.
  *
  * Fork safety rests on the gate: library code runs between lkio_enter() and
  * lkio_leave(); fork() waits (in a pthread_atfork handler) until no thread is
@@ -46,10 +48,18 @@ struct lkio_timer {
     size_t heap_index_; /* SIZE_MAX while not scheduled */
 };
 
-/* One socket operation in flight; embed it in its owner. */
+/* One socket operation in flight; embed it in its owner. The fields after
+ * pending_ belong to the backend: they keep the request so that a readiness
+ * backend (epoll) can try it again when the socket is ready. */
 struct lkio_op {
     lkio_op_fn fn_;
     bool pending_;
+    unsigned char kind_, state_;
+    int fd_;
+    int res_;
+    void *arg_; /* buffer, msghdr or sockaddr */
+    size_t len_;
+    lkio_op *next_;
 };
 
 enum lkio_state {
@@ -60,9 +70,16 @@ enum lkio_state {
 
 /* --- lifecycle: callers serialize these and call them outside the gate --- */
 
-/* Starts n workers (0: LIVEKIT_FFI_WORKERS, else a default for this machine).
- * Returns 0, or -errno with a reason in err. */
+/* Starts n workers (0: LIVEKIT_FFI_WORKERS, else a default for this machine)
+ * on one backend: LIVEKIT_FFI_IO=uring or epoll forces it, else io_uring if
+ * a ring can be set up here, else epoll. Returns 0, or -errno with a reason
+ * in err (a forced io_uring that is denied fails here). */
 int lkio_start(unsigned n, char *err, size_t errlen);
+
+/* The backend the last lkio_start chose ("io_uring" or "epoll"; "none"
+ * before any), and why, in words, for the log. */
+const char *lkio_backend_name(void);
+const char *lkio_backend_reason(void);
 
 /* Stops taking entries (lkio_state() turns LKIO_STOPPED while no thread is
  * inside the gate), calls before_join (if any) inside the gate while the
@@ -70,9 +87,9 @@ int lkio_start(unsigned n, char *err, size_t errlen);
  * from a worker. */
 void lkio_stop(void (*before_join)(void));
 
-/* In a fork child: forgets the parent's runtime (closes the inherited ring
- * and eventfd descriptors, frees the memory) without touching the parent's
- * rings. Afterwards the state is LKIO_STOPPED. */
+/* In a fork child: forgets the parent's runtime (closes the inherited ring,
+ * epoll, timerfd and eventfd descriptors, frees the memory) without touching
+ * the parent's rings or epoll sets. Afterwards the state is LKIO_STOPPED. */
 void lkio_discard_inherited(void);
 
 extern _Atomic int lkio_state_;
@@ -135,13 +152,15 @@ static inline bool lkio_timer_active(const lkio_timer *t)
     return t->heap_index_ != SIZE_MAX;
 }
 
-/* --- sockets on the ring ------------------------------------------------
+/* --- sockets ---------------------------------------------------------------
  *
  * Operations are submitted by, and complete on, the worker w that owns the
  * socket, from w's own thread; fn runs there with the result. Buffers,
  * addresses and msghdrs must stay valid until fn runs. An op struct carries
- * one operation at a time. The worker never blocks on a socket: the kernel
- * waits for readiness inside the ring.
+ * one operation at a time. The worker never blocks on a socket: io_uring
+ * waits for readiness inside the ring; the epoll backend tries the syscall
+ * when the socket is ready. Either way fn runs exactly once, later, on the
+ * loop (never inside the call that started the op).
  *
  * Lifecycle: an owner that goes away cancels what it has in flight and frees
  * itself only after every op it started has completed (a cancelled op
@@ -163,7 +182,8 @@ static inline bool lkio_op_pending(const lkio_op *op)
 /* Sockets the runtime knows about, so a fork child can drop the parent's
  * without a byte on the wire: lkio_discard_inherited() closes every one of
  * them (a close in the child sends nothing while the parent holds the
- * socket). Inside the gate. Returns the fd or -errno. */
+ * socket). Inside the gate. The socket is non-blocking. Returns the fd or
+ * -errno. */
 int lkio_socket(int domain, int type, int protocol);
 
 /* graceful: shutdown(SHUT_RDWR) first, so a TCP FIN goes out even while a

@@ -11,6 +11,9 @@ void lkio_gate_open(void);
 /* Called in a fork child (single-threaded) to mark an inherited runtime. */
 void lkio_runtime_forked(void);
 
+/* fd is about to be closed: the calling worker's backend stops watching it. */
+void lkio_runtime_fd_closing(int fd);
+
 /* In a fork child: closes every socket lkio_socket() made in the parent. */
 void lkio_sockets_discard_inherited(void);
 

@@ -1,29 +1,30 @@
 /*
- * runtime.c: worker threads, their rings, task inboxes and timers.
+ * runtime.c: worker threads, their task inboxes and timers, the lifecycle.
  *
- * Each worker owns one io_uring and runs this loop, inside the gate except
- * while it waits in io_uring_enter:
+ * Each worker owns one poller of the backend lkio_start chose (backend.h:
+ * io_uring or epoll) and runs this loop, inside the gate except while it
+ * waits in the backend:
  *
  *     run the inbox (tasks posted from any thread, in order)
  *     run the timers that are due
- *     arm one IORING_OP_TIMEOUT (absolute) for the earliest timer
- *     announce sleep, then wait for a completion
+ *     give the backend the earliest timer's deadline
+ *     announce sleep, then wait for a completion, a post or the deadline
+ *     run the completions' callbacks
  *
  * The inbox is a lock-free stack; the worker takes it whole and reverses it.
- * A poster wakes a sleeping worker by writing the worker's eventfd, on which
- * the ring always has a read armed: no polling while idle, and no syscall
- * when the worker is awake anyway.
+ * A poster wakes a sleeping worker by writing the worker's eventfd, which
+ * the backend always watches: no polling while idle, and no syscall when
+ * the worker is awake anyway.
  *
- * Rings are made when the runtime starts; a worker's thread only when
+ * Pollers are made when the runtime starts; a worker's thread only when
  * something is first posted to it (as libuv starts its thread pool), so a
  * client that only makes synchronous requests, or a fork child that only
  * reinitializes, never pays for threads it does not use.
  */
+#include "backend.h"
 #include "io_internal.h"
 
 #include <errno.h>
-#include <liburing.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -39,28 +40,20 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-enum { RING_ENTRIES = 64 };
-
 /* After a burst of work a worker keeps looking at its inbox this long
  * before it sleeps: a request that follows its predecessor's callback then
  * skips the ~10 us of an eventfd wake-up. Bounded, so an idle worker costs
  * nothing; 20 us per burst at most. */
 static const uint64_t LINGER_NS = 20000;
 
-/* Valgrind (3.19) treats io_uring_enter as a syscall that never blocks and
- * keeps its global lock through it, so a worker waiting there would stop
- * every other thread. Under valgrind the worker blocks in poll() on the ring
- * fd instead; every ring operation stays the same. */
-static bool wait_in_poll;
-
-/* user_data of our own ring operations */
-enum { TAG_WAKE = 1, TAG_TIMEOUT = 2, TAG_TIMEOUT_UPDATE = 3, TAG_CANCEL = 4 };
+/* Under valgrind, which runs one thread at a time, spinning only slows
+ * everyone down. */
+static bool no_linger;
 
 struct lkio_worker {
-    struct io_uring ring;
-    int ring_fd; /* -1 once the ring is gone; what a fork child must close */
-    int wake_fd; /* eventfd; -1 once closed */
-    uint64_t wake_value;
+    const lkio_backend *be;
+    lkio_poller *poller; /* NULL once gone; what a fork child must discard */
+    int wake_fd;         /* eventfd; -1 once closed */
     _Atomic(lkio_task *) inbox;
     _Atomic int sleeping;
     lkio_task stop_task;
@@ -68,10 +61,6 @@ struct lkio_worker {
 
     lkio_timer **heap; /* min-heap on deadline_ns */
     size_t heap_len, heap_cap;
-    bool timeout_armed;
-    uint64_t armed_deadline;
-    struct __kernel_timespec armed_ts;
-    unsigned in_flight; /* socket ops submitted and not yet completed */
 
     pthread_t thread;
     _Atomic bool launched;
@@ -88,6 +77,8 @@ typedef struct runtime {
 
 _Atomic int lkio_state_;
 static runtime *rt;
+static const char *chosen_name = "none";
+static char chosen_reason[256] = "not started";
 /* Bumped whenever a runtime is started or an inherited one is discarded; a
  * worker thread from another generation must not touch anything. */
 static _Atomic unsigned generation;
@@ -271,147 +262,70 @@ static void run_timers(lkio_worker *w)
     }
 }
 
-/* --- the ring -------------------------------------------------------------- */
-
-static struct io_uring_sqe *get_sqe(lkio_worker *w)
-{
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-    if (!sqe) {
-        io_uring_submit(&w->ring);
-        sqe = io_uring_get_sqe(&w->ring);
-    }
-    return sqe;
-}
-
-static void arm_wake(lkio_worker *w)
-{
-    struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_read(sqe, w->wake_fd, &w->wake_value, sizeof w->wake_value, 0);
-    io_uring_sqe_set_data64(sqe, TAG_WAKE);
-}
-
-/* One pending timeout at most: moved earlier with TIMEOUT_UPDATE; a timeout
- * that turns out early just fires and is ignored. */
-static void arm_timeout(lkio_worker *w)
-{
-    if (!w->heap_len)
-        return;
-    uint64_t want = w->heap[0]->deadline_ns;
-    if (w->timeout_armed && w->armed_deadline <= want)
-        return;
-    w->armed_ts.tv_sec = (long long)(want / 1000000000u);
-    w->armed_ts.tv_nsec = (long long)(want % 1000000000u);
-    struct io_uring_sqe *sqe = get_sqe(w);
-    if (w->timeout_armed) {
-        io_uring_prep_timeout_update(sqe, &w->armed_ts, TAG_TIMEOUT, IORING_TIMEOUT_ABS);
-        io_uring_sqe_set_data64(sqe, TAG_TIMEOUT_UPDATE);
-    } else {
-        io_uring_prep_timeout(sqe, &w->armed_ts, 0, IORING_TIMEOUT_ABS);
-        io_uring_sqe_set_data64(sqe, TAG_TIMEOUT);
-    }
-    w->timeout_armed = true;
-    w->armed_deadline = want;
-}
-
-/* Completions are taken off the ring in batches before any op's callback
- * runs, so a callback may start new operations freely. */
-static void reap(lkio_worker *w)
-{
-    enum { BATCH = 32 };
-    struct io_uring_cqe *cqes[BATCH];
-    struct {
-        uint64_t tag;
-        int res;
-    } done[BATCH];
-    bool rearm_wake = false;
-    unsigned n;
-    while ((n = io_uring_peek_batch_cqe(&w->ring, cqes, BATCH)) > 0) {
-        for (unsigned i = 0; i < n; i++) {
-            done[i].tag = cqes[i]->user_data;
-            done[i].res = cqes[i]->res;
-        }
-        io_uring_cq_advance(&w->ring, n);
-        for (unsigned i = 0; i < n; i++) {
-            switch (done[i].tag) {
-            case TAG_WAKE:
-                rearm_wake = true;
-                break;
-            case TAG_TIMEOUT:
-                w->timeout_armed = false;
-                break;
-            case TAG_TIMEOUT_UPDATE: /* a failed update means the timeout fired */
-            case TAG_CANCEL:
-                break;
-            default: {
-                lkio_op *op = (lkio_op *)(uintptr_t)done[i].tag;
-                w->in_flight--;
-                op->pending_ = false;
-                op->fn_(op, done[i].res);
-            }
-            }
-        }
-        if (n < BATCH)
-            break;
-    }
-    if (rearm_wake)
-        arm_wake(w);
-}
-
 /* --- socket operations ----------------------------------------------------- */
 
-/* After the prep: prep helpers may reset the whole sqe. */
-static void submit_op(lkio_worker *w, struct io_uring_sqe *sqe, lkio_op *op, lkio_op_fn fn)
+const char *lkio_backend_name(void)
+{
+    return chosen_name;
+}
+
+const char *lkio_backend_reason(void)
+{
+    return chosen_reason;
+}
+
+static void submit(lkio_worker *w, lkio_op *op, enum lkio_op_kind kind, int fd, const void *arg,
+                   size_t len, lkio_op_fn fn)
 {
     op->fn_ = fn;
     op->pending_ = true;
-    w->in_flight++;
-    io_uring_sqe_set_data(sqe, op);
+    op->kind_ = (unsigned char)kind;
+    op->fd_ = fd;
+    op->arg_ = (void *)arg;
+    op->len_ = len;
+    w->be->submit(w->poller, op);
 }
 
 void lkio_connect(lkio_worker *w, lkio_op *op, int fd, const struct sockaddr *addr,
                   socklen_t addrlen, lkio_op_fn fn)
 {
-    struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_connect(sqe, fd, addr, addrlen);
-    submit_op(w, sqe, op, fn);
+    submit(w, op, LKIO_OP_CONNECT, fd, addr, addrlen, fn);
 }
 
 void lkio_send(lkio_worker *w, lkio_op *op, int fd, const void *buf, size_t len, lkio_op_fn fn)
 {
-    struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
-    submit_op(w, sqe, op, fn);
+    submit(w, op, LKIO_OP_SEND, fd, buf, len, fn);
 }
 
 void lkio_recv(lkio_worker *w, lkio_op *op, int fd, void *buf, size_t len, lkio_op_fn fn)
 {
-    struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_recv(sqe, fd, buf, len, 0);
-    submit_op(w, sqe, op, fn);
+    submit(w, op, LKIO_OP_RECV, fd, buf, len, fn);
 }
 
 void lkio_sendmsg(lkio_worker *w, lkio_op *op, int fd, const struct msghdr *msg, lkio_op_fn fn)
 {
-    struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
-    submit_op(w, sqe, op, fn);
+    submit(w, op, LKIO_OP_SENDMSG, fd, msg, 0, fn);
 }
 
 void lkio_recvmsg(lkio_worker *w, lkio_op *op, int fd, struct msghdr *msg, lkio_op_fn fn)
 {
-    struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_recvmsg(sqe, fd, msg, 0);
-    submit_op(w, sqe, op, fn);
+    submit(w, op, LKIO_OP_RECVMSG, fd, msg, 0, fn);
 }
 
 void lkio_cancel(lkio_worker *w, lkio_op *op)
 {
-    if (!op->pending_)
-        return;
-    struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_cancel(sqe, op, 0);
-    io_uring_sqe_set_data64(sqe, TAG_CANCEL);
+    if (op->pending_ && w->poller) /* no poller: lkio_stop's drain, ops abandoned */
+        w->be->cancel(w->poller, op);
 }
+
+void lkio_runtime_fd_closing(int fd)
+{
+    lkio_worker *w = tls_worker;
+    if (w && w->poller)
+        w->be->forget_fd(w->poller, fd);
+}
+
+/* --- the loop -------------------------------------------------------------- */
 
 static inline void cpu_relax(void)
 {
@@ -439,47 +353,31 @@ static bool linger(lkio_worker *w)
 
 static void worker_wait(lkio_worker *w)
 {
-    /* Socket work goes out at once, and with deferred task work the kernel
-     * posts completions only when asked: ask on every round that has any in
-     * flight, so a busy inbox cannot starve them. */
-    if (io_uring_sq_ready(&w->ring) || w->in_flight) {
-        io_uring_submit_and_get_events(&w->ring);
-        if (io_uring_cq_ready(&w->ring))
-            return;
-    }
-    if (!wait_in_poll && linger(w))
-        return; /* under valgrind, spinning only slows everyone down */
+    if (w->be->flush(w->poller))
+        return;
+    if (!no_linger && linger(w))
+        return;
     atomic_store(&w->sleeping, 1);
     if (atomic_load(&w->inbox)) {
         atomic_store(&w->sleeping, 0);
-        if (io_uring_sq_ready(&w->ring))
-            io_uring_submit(&w->ring);
         return;
     }
     lkio_leave();
-    if (wait_in_poll) {
-        io_uring_submit(&w->ring);
-        struct pollfd p = {.fd = w->ring_fd, .events = POLLIN};
-        if (!io_uring_cq_ready(&w->ring))
-            poll(&p, 1, -1);
-    } else {
-        io_uring_submit_and_wait(&w->ring, 1); /* -EINTR: just go round */
-    }
+    w->be->wait(w->poller, -1);
     lkio_enter();
     atomic_store(&w->sleeping, 0);
 }
 
-/* Owners cancel their socket ops when they close; before the ring goes,
+/* Owners cancel their socket ops when they close; before the poller goes,
  * let those cancellations complete so each owner sees its ops end and frees
  * itself. Bounded: an op nobody cancelled is abandoned after a second. */
 static void drain_ops(lkio_worker *w)
 {
     uint64_t give_up = lkio_now_ns() + 1000000000u;
-    while (w->in_flight && lkio_now_ns() < give_up) {
-        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10000000};
-        struct io_uring_cqe *cqe;
-        io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
-        reap(w);
+    while (w->be->in_flight(w->poller) && lkio_now_ns() < give_up) {
+        if (!w->be->flush(w->poller))
+            w->be->wait(w->poller, 10);
+        w->be->deliver(w->poller);
         run_inbox(w); /* what the completions posted */
     }
 }
@@ -489,35 +387,12 @@ static void on_stop(lkio_task *t)
     lkio_container_of(t, lkio_worker, stop_task)->stopping = true;
 }
 
-/* In the starting thread, so failures are reported at once. The ring starts
- * disabled: the worker enables it, which makes the worker its single
- * issuer (the kernel then skips cross-thread care). */
-static int ring_setup(lkio_worker *w)
-{
-    unsigned flags = IORING_SETUP_R_DISABLED;
-    if (!wait_in_poll) /* deferred task work only shows inside io_uring_enter */
-        flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    int r = io_uring_queue_init(RING_ENTRIES, &w->ring, flags);
-    if (r == -EINVAL) /* an older kernel */
-        r = io_uring_queue_init(RING_ENTRIES, &w->ring, IORING_SETUP_R_DISABLED);
-    if (r < 0)
-        return r;
-    /* A fork child must not see (let alone reap from) this ring's memory. */
-    r = io_uring_ring_dontfork(&w->ring);
-    if (r < 0) {
-        io_uring_queue_exit(&w->ring);
-        return r;
-    }
-    w->ring_fd = w->ring.ring_fd;
-    return 0;
-}
-
-/* Inside the gate, so a fork sees the ring either whole or gone. The
+/* Inside the gate, so a fork sees the poller either whole or gone. The
  * eventfd outlives the thread: posters may still be writing to it. */
-static void ring_teardown(lkio_worker *w)
+static void poller_teardown(lkio_worker *w)
 {
-    io_uring_queue_exit(&w->ring);
-    w->ring_fd = -1;
+    w->be->destroy(w->poller);
+    w->poller = NULL;
 }
 
 static void *worker_main(void *arg)
@@ -528,21 +403,21 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     tls_worker = w;
     tls_generation = atomic_load(&generation);
-    io_uring_enable_rings(&w->ring); /* from here on, only this thread submits */
 
     lkio_enter();
-    arm_wake(w);
+    w->be->attach(w->poller);
     while (!w->stopping) {
         run_inbox(w);
         run_timers(w);
         if (w->stopping)
             break;
-        arm_timeout(w);
+        if (w->heap_len)
+            w->be->set_deadline(w->poller, w->heap[0]->deadline_ns);
         worker_wait(w);
-        reap(w);
+        w->be->deliver(w->poller);
     }
     drain_ops(w);
-    ring_teardown(w);
+    poller_teardown(w);
     lkio_leave();
     return NULL;
 }
@@ -575,6 +450,61 @@ static void free_runtime(runtime *r)
     free(r);
 }
 
+/* Every worker gets a poller of b, or none does. */
+static int make_pollers(runtime *r, const lkio_backend *b, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < r->n; i++) {
+        lkio_worker *w = &r->workers[i];
+        int e = b->create(&w->poller, w->wake_fd, err, errlen);
+        if (e < 0) {
+            while (i-- > 0) {
+                b->destroy(r->workers[i].poller);
+                r->workers[i].poller = NULL;
+            }
+            return e;
+        }
+        w->be = b;
+    }
+    return 0;
+}
+
+/* LIVEKIT_FFI_IO=uring|epoll forces a backend; otherwise io_uring where a
+ * ring can be set up (seccomp profiles and kernel.io_uring_disabled deny
+ * it), else epoll. */
+static int choose_backend(runtime *r, char *err, size_t errlen)
+{
+    const char *env = getenv("LIVEKIT_FFI_IO");
+    bool forced = env && *env;
+    if (forced && strcmp(env, "uring") != 0 && strcmp(env, "epoll") != 0) {
+        snprintf(err, errlen, "LIVEKIT_FFI_IO=%s: expected uring or epoll", env);
+        return -EINVAL;
+    }
+    const lkio_backend *b = &lkio_backend_epoll;
+    int e;
+    if (!forced || strcmp(env, "uring") == 0) {
+        char why[160];
+        e = make_pollers(r, &lkio_backend_uring, why, sizeof why);
+        if (e == 0) {
+            b = &lkio_backend_uring;
+            snprintf(chosen_reason, sizeof chosen_reason, "%s",
+                     forced ? "forced by LIVEKIT_FFI_IO=uring" : "io_uring is available");
+        } else if (forced) {
+            snprintf(err, errlen, "LIVEKIT_FFI_IO=uring, but io_uring cannot be used here: %s",
+                     why);
+            return e;
+        } else {
+            snprintf(chosen_reason, sizeof chosen_reason,
+                     "io_uring cannot be used here (%s); falling back to epoll", why);
+        }
+    } else {
+        snprintf(chosen_reason, sizeof chosen_reason, "forced by LIVEKIT_FFI_IO=epoll");
+    }
+    if (b == &lkio_backend_epoll && (e = make_pollers(r, b, err, errlen)) < 0)
+        return e;
+    chosen_name = b->name;
+    return 0;
+}
+
 int lkio_start(unsigned n, char *err, size_t errlen)
 {
     if (rt) {
@@ -583,7 +513,7 @@ int lkio_start(unsigned n, char *err, size_t errlen)
     }
     if (n == 0)
         n = default_workers();
-    wait_in_poll = RUNNING_ON_VALGRIND;
+    no_linger = RUNNING_ON_VALGRIND;
     runtime *r = calloc(1, sizeof *r + n * sizeof r->workers[0]);
     if (!r) {
         snprintf(err, errlen, "out of memory");
@@ -593,29 +523,19 @@ int lkio_start(unsigned n, char *err, size_t errlen)
     atomic_fetch_add(&generation, 1);
 
     int result = 0;
-    unsigned made = 0;
-    for (; made < n; made++) {
-        lkio_worker *w = &r->workers[made];
-        w->index = made;
-        w->ring_fd = -1;
+    for (; r->n < n; r->n++) {
+        lkio_worker *w = &r->workers[r->n];
+        w->index = r->n;
         w->wake_fd = eventfd(0, EFD_CLOEXEC);
         if (w->wake_fd < 0) {
             result = -errno;
             snprintf(err, errlen, "eventfd: %s", strerror(errno));
             break;
         }
-        int e = ring_setup(w);
-        if (e < 0) {
-            close(w->wake_fd);
-            result = e;
-            snprintf(err, errlen, "io_uring_queue_init: %s", strerror(-e));
-            break;
-        }
     }
-    r->n = made;
+    if (result == 0)
+        result = choose_backend(r, err, errlen);
     if (result < 0) { /* all or nothing */
-        for (unsigned i = 0; i < made; i++)
-            io_uring_queue_exit(&r->workers[i].ring);
         free_runtime(r);
         return result;
     }
@@ -646,10 +566,9 @@ void lkio_stop(void (*before_join)(void))
         if (atomic_load(&w->launched)) {
             lkio_post(w, &w->stop_task, on_stop);
             pthread_join(w->thread, NULL);
-        } else { /* never used: its ring is still ours to close */
-            lkio_enter(); /* so a fork sees the ring either whole or gone */
-            io_uring_queue_exit(&w->ring);
-            w->ring_fd = -1;
+        } else { /* never used: its poller is still ours to close */
+            lkio_enter(); /* so a fork sees the poller either whole or gone */
+            poller_teardown(w);
             lkio_leave();
         }
     }
@@ -687,11 +606,11 @@ void lkio_discard_inherited(void)
     runtime *r = rt;
     if (!r || lkio_state() != LKIO_STALE)
         return;
-    /* The ring memory is not mapped here (MADV_DONTFORK); the descriptors
-     * are ours to close and must never be used. */
+    /* The descriptors are ours to close and must never be used: the
+     * parent's rings and epoll sets live on behind them. */
     for (unsigned i = 0; i < r->n; i++)
-        if (r->workers[i].ring_fd >= 0)
-            close(r->workers[i].ring_fd);
+        if (r->workers[i].poller)
+            r->workers[i].be->discard(r->workers[i].poller);
     lkio_sockets_discard_inherited();
     rt = NULL;
     free_runtime(r);

@@ -21,7 +21,7 @@ static size_t n_fds, cap_fds;
 
 int lkio_socket(int domain, int type, int protocol)
 {
-    int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+    int fd = socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
     if (fd < 0)
         return -errno;
     pthread_mutex_lock(&lock);
@@ -48,6 +48,7 @@ void lkio_socket_close(int fd, bool graceful)
         }
     }
     pthread_mutex_unlock(&lock);
+    lkio_runtime_fd_closing(fd);
     if (graceful)
         shutdown(fd, SHUT_RDWR);
     close(fd);

@@ -2,10 +2,14 @@
 # Installs what is missing, builds, and runs every test:
 #   1. the unit and integration suites (cmocka + pytest, via ctest), and the
 #      differential conformance suite against the upstream library (skipped,
-#      with the reason, when npm cannot fetch it);
-#   2. the same under AddressSanitizer + UBSan, and the C suites under TSan;
+#      with the reason, when npm cannot fetch it); then all of it again on
+#      the epoll backend (LIVEKIT_FFI_IO=epoll). ctest's test_ffi_seccomp_*
+#      entries deny io_uring with a seccomp filter (EPERM, then ENOSYS) and
+#      check the automatic fallback;
+#   2. the same under AddressSanitizer + UBSan, and the C suites under TSan,
+#      the io/ suites on both backends;
 #   3. valgrind memcheck over the C integration suites (no definite or
-#      indirect leaks, no errors);
+#      indirect leaks, no errors), the io/ suites on both backends;
 #   4. every libFuzzer harness (tests/fuzz/fuzz_*.c): its saved regression
 #      inputs, then a minute of fuzzing each (the request harness from a seed
 #      corpus of every served request).
@@ -34,15 +38,22 @@ configure build
 ctest --test-dir build -j"$jobs" --output-on-failure
 grep -h "^conformance skipped" build/Testing/Temporary/LastTest.log || true
 
+stage "build and test on the epoll backend"
+LIVEKIT_FFI_IO=epoll ctest --test-dir build -j"$jobs" --output-on-failure
+
 stage "AddressSanitizer + UBSan"
 configure build-asan -DLK_SANITIZE=address -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -j"$jobs" --output-on-failure
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LIVEKIT_FFI_IO=epoll ctest --test-dir build-asan -j"$jobs" --output-on-failure -R '^test_io_'
 
 stage "ThreadSanitizer"
 configure build-tsan -DLK_SANITIZE=thread -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 \
   ctest --test-dir build-tsan -j"$jobs" --output-on-failure
+TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 \
+  LIVEKIT_FFI_IO=epoll ctest --test-dir build-tsan -j"$jobs" --output-on-failure -R '^test_io_'
 
 stage "valgrind memcheck"
 # --fair-sched: valgrind runs one thread at a time, and its default lock lets
@@ -52,6 +63,12 @@ for t in build/tests/test_io_* build/tests/test_ffi_* build/tests/test_net_* bui
   build/tests/test_room_rpc build/tests/test_room_session build/tests/test_room_stream; do
   echo "--- $t"
   LK_STRESS_SECONDS=3 valgrind --quiet --fair-sched=yes --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+    --trace-children=no --child-silent-after-fork=yes "$t" >/dev/null
+done
+for t in build/tests/test_io_*; do
+  echo "--- $t (epoll)"
+  LIVEKIT_FFI_IO=epoll valgrind --quiet --fair-sched=yes --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
     --trace-children=no --child-silent-after-fork=yes "$t" >/dev/null
 done
