@@ -27,6 +27,9 @@
 
 static const uint64_t MS = 1000000u;
 static const uint64_t UPDATE_TIMEOUT_MS = 10000;
+/* How long a leave waits for the server to acknowledge our reliable data
+ * (a few retransmissions on a lossy path) before it goes anyway. */
+static const uint64_t LEAVE_LINGER_MS = 2000;
 
 struct lkroom {
     lkio_worker *w;
@@ -38,13 +41,15 @@ struct lkroom {
     bool ready, leaving;
     Livekit__DisconnectReason leave_reason;
     char early_error[400]; /* a failure at connect, reported from the timer */
-    lkio_timer timer;      /* connect timeout, then pending updates */
+    lkio_timer timer;      /* connect timeout, pending updates, leave linger */
     uint64_t connect_deadline;
+    uint64_t leave_deadline; /* while our reliable data drains before the Leave; else 0 */
     uint32_t next_request_id;
     uint32_t next_sequence; /* of our reliable data packets, from 1 */
 };
 
 static void arm_timer(lkroom *r);
+static void send_leave(lkroom *r);
 
 /* --- the session's reports ------------------------------------------------------ */
 
@@ -82,6 +87,7 @@ static void end_session(lkroom *r, Livekit__DisconnectReason reason)
     if (r->state != CONNECTED)
         return;
     r->state = OVER;
+    r->leave_deadline = 0;
     lkroom_session_end(r->session, "the room was disconnected");
     lkio_timer_stop(r->w, &r->timer);
     if (r->obs.disconnected)
@@ -206,6 +212,13 @@ static void on_sent(void *ctx, uint64_t token, const char *error)
         r->obs.packet_sent(r->obs.ctx, token, error);
 }
 
+static void on_drained(void *ctx)
+{
+    lkroom *r = ctx;
+    if (r->leave_deadline)
+        send_leave(r);
+}
+
 static void on_channels_ready(void *ctx)
 {
     lkroom *r = ctx;
@@ -220,6 +233,8 @@ static void arm_timer(lkroom *r)
     uint64_t d = lkroom_session_next_deadline(r->session);
     if (r->state == CONNECTING && r->connect_deadline < d)
         d = r->connect_deadline;
+    if (r->leave_deadline && r->leave_deadline < d)
+        d = r->leave_deadline;
     if (d == UINT64_MAX)
         lkio_timer_stop(r->w, &r->timer);
     else
@@ -235,6 +250,8 @@ static void on_timer(lkio_timer *t)
                                             : "could not join within the connect timeout");
         return;
     }
+    if (r->leave_deadline && now >= r->leave_deadline)
+        send_leave(r);
     lkroom_session_expire(r->session, now);
     arm_timer(r);
 }
@@ -317,8 +334,8 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
         /* refused before any socket or certificate is made */
         snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
     } else {
-        lkroom_transport_callbacks tcb = {r, on_transport_state, on_channels_ready, on_message,
-                                          on_sent};
+        lkroom_transport_callbacks tcb = {
+            r, on_transport_state, on_channels_ready, on_message, on_sent, on_drained};
         r->tr = lkroom_transport_new(w, &tcb, err, sizeof err);
         n = r->tr ? lkroom_transport_offer(r->tr, offer, sizeof offer) : 0;
         if (!r->tr)
@@ -411,12 +428,26 @@ void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason)
     }
     if (r->state != CONNECTED)
         return;
-    /* The session ends when the server has our Leave and closes (or the
-     * close handshake times out): destroying sooner could lose the Leave.
-     * The client's own reason is what is reported, as upstream does. */
+    if (r->leaving)
+        return;
+    /* Data published before leaving arrives: the Leave waits (bounded)
+     * until the server has acknowledged it, as the server closes our
+     * transport when it reads the Leave. The client's own reason is what
+     * is reported, as upstream does. */
     r->leaving = true;
     r->leave_reason = reason;
-    lkroom_signal_leave(r->sig, reason);
+    r->leave_deadline = lkio_now_ns() + LEAVE_LINGER_MS * MS;
+    if (!r->tr || lkroom_transport_drain(r->tr))
+        send_leave(r);
+    arm_timer(r);
+}
+
+/* The session ends when the server has our Leave and closes (or the close
+ * handshake times out): destroying sooner could lose the Leave. */
+static void send_leave(lkroom *r)
+{
+    r->leave_deadline = 0;
+    lkroom_signal_leave(r->sig, r->leave_reason);
 }
 
 void lkroom_destroy(lkroom *r)

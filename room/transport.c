@@ -29,6 +29,10 @@
 
 enum { MAX_SOCKETS = 8, DATAGRAM = 1500 };
 static const size_t QUEUE_LIMIT = 16u << 20;
+/* How long acknowledged data the server has not read yet gets to be read:
+ * the server drops what it reads after our Leave, and pion says nothing
+ * when its application catches up. */
+static const uint64_t READ_GRACE_NS = 100 * 1000000ull;
 
 typedef struct queued {
     struct queued *next;
@@ -61,14 +65,44 @@ struct lkroom_transport {
     int open_count;
     queued *queue, **queue_tail; /* reliable messages waiting for SCTP */
     size_t queued_bytes;
+    bool drain_wanted;  /* `drained` is owed */
+    uint64_t acked_at;  /* while draining: when all was acknowledged, else 0 */
     bool destroyed;
 };
 
+/* Everything sent on the reliable channel was acknowledged, and the server
+ * said it has read it all, or had READ_GRACE_NS to. */
+static bool drained(lkroom_transport *t, uint64_t now)
+{
+    if (lkpeer_state(t->peer) != LKPEER_CONNECTED)
+        return true; /* nothing more will be acknowledged */
+    if (t->queue || (t->reliable >= 0 && lkpeer_buffered(t->peer, (uint16_t)t->reliable) > 0)) {
+        t->acked_at = 0;
+        return false;
+    }
+    if (lkpeer_unread_by_remote(t->peer) == 0)
+        return true;
+    if (!t->acked_at)
+        t->acked_at = now;
+    return now - t->acked_at >= READ_GRACE_NS;
+}
+
+/* After anything that may have moved the peer's deadlines or its
+ * acknowledgements: the timer follows, and an owed `drained` is paid. */
 static void reschedule(lkroom_transport *t)
 {
     if (t->destroyed)
         return;
     uint64_t now = lkio_now_ns(), d = lkpeer_next_deadline(t->peer, now);
+    if (t->drain_wanted && drained(t, now)) {
+        t->drain_wanted = false;
+        if (t->cb.drained)
+            t->cb.drained(t->cb.ctx);
+        if (t->destroyed)
+            return;
+    }
+    if (t->drain_wanted && t->acked_at && t->acked_at + READ_GRACE_NS < d)
+        d = t->acked_at + READ_GRACE_NS;
     if (d == UINT64_MAX)
         lkio_timer_stop(t->w, &t->timer);
     else
@@ -314,6 +348,14 @@ int lkroom_transport_send(lkroom_transport *t, bool reliable, const uint8_t *dat
         return r;
     sent(t, token, NULL);
     return 0;
+}
+
+bool lkroom_transport_drain(lkroom_transport *t)
+{
+    t->acked_at = 0;
+    t->drain_wanted = !drained(t, lkio_now_ns());
+    reschedule(t); /* the grace may need the timer */
+    return !t->drain_wanted;
 }
 
 void lkroom_transport_destroy(lkroom_transport *t)

@@ -26,6 +26,8 @@ typedef struct lkroom_transport_callbacks {
     /* A message sent with a token went to SCTP (error NULL) or could not
      * (error says why). */
     void (*sent)(void *ctx, uint64_t token, const char *error);
+    /* What lkroom_transport_drain waited for happened. */
+    void (*drained)(void *ctx);
 } lkroom_transport_callbacks;
 
 /* NULL with err when no socket or certificate can be had. */
@@ -49,6 +51,12 @@ int lkroom_transport_trickle(lkroom_transport *t, const char *candidate_init_jso
 int lkroom_transport_send(lkroom_transport *t, bool reliable, const uint8_t *data, size_t len,
                           const uint64_t *token);
 
+/* true when the server has acknowledged everything sent on the reliable
+ * channel and read it (or never will: the connection is not up; or it has
+ * had a short grace to read). Otherwise false, and `drained` follows once
+ * that is so. Leaving sooner would lose it: closing aborts SCTP, and the
+ * server drops what it reads after a Leave. */
+bool lkroom_transport_drain(lkroom_transport *t);
 /* Closes the connection gracefully and frees everything once the ring is
  * done with it; no callback after this. */
 void lkroom_transport_destroy(lkroom_transport *t);

@@ -422,6 +422,16 @@ enum lkpeer_state lkpeer_state(const lkpeer *p)
     return p->state;
 }
 
+size_t lkpeer_buffered(const lkpeer *p, uint16_t id)
+{
+    return p->dc ? lkdc_buffered(p->dc, id) : 0;
+}
+
+size_t lkpeer_unread_by_remote(const lkpeer *p)
+{
+    return p->dc ? lksctp_peer_unread(lkdc_sctp(p->dc)) : 0;
+}
+
 void lkpeer_close(lkpeer *p, uint64_t now_ns)
 {
     p->now = now_ns;

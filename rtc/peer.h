@@ -73,8 +73,14 @@ uint64_t lkpeer_next_deadline(lkpeer *p, uint64_t now_ns);
 void lkpeer_on_timeout(lkpeer *p, uint64_t now_ns);
 
 enum lkpeer_state lkpeer_state(const lkpeer *p);
+/* Bytes sent on channel id that the peer has not acknowledged yet. */
+size_t lkpeer_buffered(const lkpeer *p, uint16_t id);
+/* What the remote had acknowledged but not yet read, at its last word
+ * (lksctp_peer_unread). */
+size_t lkpeer_unread_by_remote(const lkpeer *p);
 
-/* Graceful: SCTP shutdown, DTLS close_notify. */
+/* SCTP ABORT (what is unacknowledged is lost: see lkpeer_buffered), DTLS
+ * close_notify. */
 void lkpeer_close(lkpeer *p, uint64_t now_ns);
 
 #endif

@@ -177,6 +177,7 @@ struct lksctp {
     out_chunk *fl_head, *fl_tail;
     size_t buffered;
     uint32_t flight, cwnd, ssthresh, pba, peer_rwnd;
+    uint32_t peer_window; /* the peer's whole receive window, from its INIT */
     bool fast_recovery, fast_pending, fwd_needed, want_writable, above_low;
     uint32_t recover_tsn;
     uint64_t msg_seq, last_msg;
@@ -598,7 +599,7 @@ static void adopt_peer(lksctp *a, const peer_params *pp)
     a->peer_cum = pp->tsn - 1;
     a->peer_high = a->peer_cum;
     memset(a->seen, 0, WINDOW / 8);
-    a->peer_rwnd = pp->rwnd;
+    a->peer_rwnd = a->peer_window = pp->rwnd;
     a->ssthresh = pp->rwnd;
     a->n_out = pp->mis;
     a->n_in = pp->os;
@@ -2100,6 +2101,13 @@ int lksctp_send(lksctp *a, uint16_t sid, uint32_t ppid, const uint8_t *data, siz
 size_t lksctp_buffered(const lksctp *a)
 {
     return a->buffered;
+}
+
+size_t lksctp_peer_unread(const lksctp *a)
+{
+    if (a->flight || a->peer_rwnd >= a->peer_window)
+        return 0;
+    return a->peer_window - a->peer_rwnd;
 }
 
 size_t lksctp_stream_buffered(const lksctp *a, uint16_t sid)

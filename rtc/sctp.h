@@ -133,6 +133,11 @@ int lksctp_send(lksctp *a, uint16_t stream, uint32_t ppid, const uint8_t *data, 
 /* Bytes queued or in flight, not yet acknowledged: all streams, or one. */
 size_t lksctp_buffered(const lksctp *a);
 size_t lksctp_stream_buffered(const lksctp *a, uint16_t stream);
+/* With nothing in flight: what the peer's last SACK said it still held
+ * for its application (its whole window minus the one offered). A peer
+ * that leaves a SACK's window as it was when its application reads (pion
+ * does) keeps this above 0 until its next SACK. */
+size_t lksctp_peer_unread(const lksctp *a);
 
 /* Resets our outgoing stream (closes a data channel's sending side). What
  * was queued before is still delivered. The answer comes as

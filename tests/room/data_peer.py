@@ -7,10 +7,14 @@ wheel's own Rust library).
     data_peer.py sender URL TOKEN     wait until "receiver" and "bystander"
                                       know it; send reliable, lossy, addressed
                                       packets; make RPC calls; send "done"
+    data_peer.py leaver URL TOKEN     wait until "receiver" knows it; send a
+                                      burst of reliable packets and "done",
+                                      and leave at once
 
 Prints READY once connected (and, for a receiver, registered), then one
 JSON object at the end: what it saw, for the test to check."""
 import asyncio
+import hashlib
 import json
 import sys
 import time
@@ -20,13 +24,27 @@ from livekit import rtc
 BOUND_S = 60
 RELIABLE = 1000
 LOSSY = 50
+# more than SCTP can have acknowledged when the leaver leaves
+BURST = 200
+BURST_BYTES = 15000
+
+
+def burst_payload(i):
+    return bytes([i % 256]) * BURST_BYTES
 
 
 async def receiver(room, out):
     done = asyncio.Event()
     got = out["packets"] = []
+    burst = hashlib.sha256()
+    out["burst"], out["burst_packets"] = burst.hexdigest(), 0
 
     def on_data(p):
+        if p.topic == "burst":
+            burst.update(p.data)
+            out["burst"] = burst.hexdigest()
+            out["burst_packets"] += 1
+            return
         got.append([getattr(p.participant, "identity", None), p.topic, p.kind,
                     p.data.decode(errors="replace")])
         if p.topic == "done":
@@ -86,14 +104,27 @@ async def call(lp, out, name, **kw):
     out["rpc"][name]["ms"] = round((time.monotonic() - t0) * 1000)
 
 
-async def sender(room, out):
+async def wait_seen(room, identities):
     seen = set()
     room.on("data_received", lambda p: p.topic == "seen" and seen.add(p.data.decode()))
     print("READY", flush=True)
     for _ in range(BOUND_S * 10):
-        if seen == {"receiver", "bystander"}:
+        if seen == identities:
             break
         await asyncio.sleep(0.1)
+
+
+async def leaver(room, out):
+    await wait_seen(room, {"receiver"})
+    lp = room.local_participant
+    for i in range(BURST):
+        await lp.publish_data(burst_payload(i), reliable=True, topic="burst",
+                              destination_identities=["receiver"])
+    await lp.publish_data("", reliable=True, topic="done")
+
+
+async def sender(room, out):
+    await wait_seen(room, {"receiver", "bystander"})
     lp = room.local_participant
     for i in range(RELIABLE):
         await lp.publish_data(f"r-{i}", reliable=True, topic="rel")
@@ -130,7 +161,7 @@ async def main(role, url, token):
         print(json.dumps(out), flush=True)
         return
     try:
-        await (sender if role == "sender" else receiver)(room, out)
+        await {"sender": sender, "leaver": leaver, "receiver": receiver}[role](room, out)
     except Exception as e:
         out["error"] = repr(e)
     await room.disconnect()

@@ -1,7 +1,8 @@
 /* Our PeerConnection against a real livekit-server (pion inside), joined
  * in single-PeerConnection mode: the offer travels in the join request,
  * the server answers and trickles, and ICE, DTLS, SCTP and LiveKit's two
- * data channels come up. Run by tests/room/test_transport_join.py with the
+ * data channels come up; what is sent drains (the server acknowledges it
+ * all) before a leave would close the connection. Run by tests/room/test_transport_join.py with the
  * server's URL and a token in the environment (skipped without them). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,8 @@ typedef struct session {
     lkroom_transport *tr;
     char offer[8192];
     bool joined, answered, ready, failed;
+    bool drained_at_once, drained; /* the drain step */
+    int sent;
     int trickles;
     char why[400];
     sem_t done;
@@ -91,11 +94,30 @@ static void on_ready(void *ctx)
     sem_post(&s->done);
 }
 
+static void on_drained(void *ctx)
+{
+    session *s = ctx;
+    s->drained = true;
+    sem_post(&s->done);
+}
+
+/* More than SCTP's window: some is still unacknowledged when this returns. */
+static void send_then_drain(lkio_task *t)
+{
+    session *s = lkio_container_of(t, session, task);
+    static uint8_t msg[15000];
+    for (int i = 0; i < 140; i++)
+        s->sent += lkroom_transport_send(s->tr, true, msg, sizeof msg, NULL) == 0;
+    s->drained_at_once = lkroom_transport_drain(s->tr);
+    if (s->drained_at_once)
+        sem_post(&s->done);
+}
+
 static void start(lkio_task *t)
 {
     session *s = lkio_container_of(t, session, task);
     char err[256];
-    lkroom_transport_callbacks tcb = {s, on_transport_state, on_ready, NULL, NULL};
+    lkroom_transport_callbacks tcb = {s, on_transport_state, on_ready, NULL, NULL, on_drained};
     s->tr = lkroom_transport_new(s->w, &tcb, err, sizeof err);
     if (!s->tr) {
         snprintf(s->why, sizeof s->why, "no transport: %s", err);
@@ -145,12 +167,21 @@ static void peer_connection_comes_up_against_livekit_server(void **state)
     print_message("joined %d answered %d trickles %d ready %d %s\n", s.joined, s.answered,
                   s.trickles, s.ready, s.why);
     bool ready = s.ready;
+    if (ready) {
+        lkio_post(s.w, &s.task, send_then_drain);
+        wait_sem_for(&s.done, 30);
+    }
     lkio_post(s.w, &s.task, stop);
     wait_sem_for(&s.done, 10);
     lkio_stop(NULL);
     assert_true(s.joined);
     assert_true(s.answered);
     assert_true(ready);
+    /* 2.1 MB went out; the first drain had to wait for the server's
+     * acknowledgements, and told when they had all come */
+    assert_int_equal(s.sent, 140);
+    assert_false(s.drained_at_once);
+    assert_true(s.drained);
 }
 
 int main(void)

@@ -554,6 +554,32 @@ static void test_receiver_stops_reading(void **state)
     world_free(w);
 }
 
+/* Acknowledged is not read: the sender learns from the window what the
+ * receiver still holds for its application, until a SACK says it read it. */
+static void test_peer_unread(void **state)
+{
+    (void)state;
+    world *w = world_new(141, NULL, NULL);
+    connect_pair(w, true, false);
+    assert_int_equal(lksctp_peer_unread(w->p[0].a), 0);
+    w->p[1].stop_reading_after_first = true;
+    uint8_t buf[1000];
+    for (uint32_t i = 0; i < 5; i++) {
+        fill_pattern(buf, sizeof buf, i);
+        assert_int_equal(lksctp_send(w->p[0].a, 1, 53, buf, sizeof buf, NULL, w->l.now), 0);
+    }
+    lnk_run(&w->l, NULL, 5 * SEC);
+    assert_int_equal(lksctp_buffered(w->p[0].a), 0);
+    assert_int_equal(w->p[1].nmsgs, 1);
+    assert_int_equal(lksctp_peer_unread(w->p[0].a), 4 * sizeof buf);
+    w->p[1].stop_reading_after_first = false;
+    lksctp_set_paused(w->p[1].a, false, w->l.now);
+    lnk_run(&w->l, NULL, 5 * SEC);
+    assert_int_equal(w->p[1].nmsgs, 5);
+    assert_int_equal(lksctp_peer_unread(w->p[0].a), 0);
+    world_free(w);
+}
+
 static void test_bad_packets(void **state)
 {
     (void)state;
@@ -613,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_cwnd_growth),
         cmocka_unit_test(test_receiver_stops_reading),
+        cmocka_unit_test(test_peer_unread),
         cmocka_unit_test(test_bad_packets),
         cmocka_unit_test(test_forget),
     };
