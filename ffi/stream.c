@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "handlers.h"
+#include "pbcopy.h"
 #include "room_handle.h"
 #include "uuid.h"
 
@@ -62,30 +63,6 @@ static void free_kvs(void *p)
         free(((kv **)p)[0]);
         free(p);
     }
-}
-
-/* A deep copy through the wire form; NULL if protobuf-c refuses its own
- * encoding, which it does for a received message that carried a field
- * numbered 0 (kept as unknown, written back, then rejected). */
-static void *copy_packed(const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf)
-        abort();
-    protobuf_c_message_pack(m, buf);
-    void *c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
-    free(buf);
-    return c;
-}
-
-/* The same, of a message we built ourselves: it cannot fail. */
-static void *copy_own(const ProtobufCMessage *m)
-{
-    void *c = copy_packed(m);
-    if (!c)
-        abort();
-    return c;
 }
 
 /* --- headers and infos ------------------------------------------------------------------ */
@@ -505,7 +482,7 @@ static void on_stream_ended(void *ctx, const char *stream_id,
     if (error && !(rd->error = strdup(error)))
         abort();
     if (t) /* its attributes go out with the end (none if it cannot be copied) */
-        rd->trailer = copy_packed(&t->base);
+        rd->trailer = lkroom_pb_copy(&t->base);
     if (rd->reading)
         reader_flush(rd);
 }
@@ -819,7 +796,7 @@ static void job_destinations(send_job *j, char *const *dests, size_t n)
 /* A job for a whole stream or its opening: its header, destinations. */
 static void job_header(send_job *j, const header *x, char *const *dests, size_t n)
 {
-    j->header = copy_own(&x->h.base);
+    j->header = lkroom_pb_copy_own(&x->h.base);
     j->job.stream_id = j->header->stream_id;
     j->job.header = j->header;
     job_destinations(j, dests, n);
@@ -833,7 +810,7 @@ static void job_trailer(send_job *j, const char *stream_id, const char *reason, 
     t.reason = (char *)(reason ? reason : "");
     t.n_attributes = n;
     t.attributes = make_kvs(&livekit__data_stream__trailer__attributes_entry__descriptor, attrs, n);
-    j->trailer = copy_own(&t.base);
+    j->trailer = lkroom_pb_copy_own(&t.base);
     free_kvs(t.attributes);
     j->job.trailer = j->trailer;
 }

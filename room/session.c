@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbcopy.h"
+
 /* What was asked, to recognise it in our own record when the server
  * applies it without a RequestResponse. */
 typedef struct pending_update {
@@ -35,26 +37,9 @@ struct lkroom_session {
 
 /* --- records -------------------------------------------------------------------- */
 
-/* A deep copy of a protobuf-c message, through its wire form: one
- * allocation tree of protobuf-c's own, freed with free_unpacked. NULL when
- * the copy does not read back: protobuf-c takes some wire forms (a field
- * numbered 0, found by fuzz_signal) that it then writes in a form it
- * refuses, so a record from the network may not survive its copy. */
-static void *copy_message(const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf)
-        abort();
-    protobuf_c_message_pack(m, buf);
-    ProtobufCMessage *c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
-    free(buf);
-    return c;
-}
-
 static Livekit__ParticipantInfo *copy_info(const Livekit__ParticipantInfo *p)
 {
-    return copy_message(&p->base);
+    return lkroom_pb_copy(&p->base);
 }
 
 static void free_info(Livekit__ParticipantInfo *p)
@@ -268,7 +253,7 @@ lkroom_join_result lkroom_session_join(lkroom_session *s, const Livekit__JoinRes
         return LKROOM_JOIN_REPEATED;
     if (!j->room || !j->participant || !j->participant->sid[0])
         return LKROOM_JOIN_INCOMPLETE;
-    s->room = copy_message(&j->room->base);
+    s->room = lkroom_pb_copy(&j->room->base);
     s->local = copy_info(j->participant);
     if (!s->room || !s->local) {
         free_room(s->room);
@@ -307,7 +292,7 @@ void lkroom_session_participant_update(lkroom_session *s, const Livekit__Partici
 
 void lkroom_session_room_update(lkroom_session *s, const Livekit__RoomUpdate *u)
 {
-    Livekit__Room *now = s->joined && u->room ? copy_message(&u->room->base) : NULL;
+    Livekit__Room *now = s->joined && u->room ? lkroom_pb_copy(&u->room->base) : NULL;
     if (!now)
         return;
     free_room(s->room);

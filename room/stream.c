@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "pbcopy.h"
 #include "utf8.h"
 
 /* Chunks in flight: 16 x 15000 bytes keeps SCTP busy without queueing. */
@@ -62,20 +63,6 @@ static char *copy_str(const char *s)
     if (!d)
         abort();
     return d;
-}
-
-static void *copy_message(const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf)
-        abort();
-    protobuf_c_message_pack(m, buf);
-    void *c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
-    free(buf);
-    if (!c)
-        abort();
-    return c;
 }
 
 static void grow(void **items, size_t *cap, size_t n, size_t size)
@@ -239,9 +226,9 @@ void lkstreams_submit(lkstreams *s, uint64_t id, const lkstream_job *in)
     j->id = id;
     j->stream_id = copy_str(in->stream_id);
     if (in->header)
-        j->header = copy_message(&in->header->base);
+        j->header = lkroom_pb_copy_own(&in->header->base);
     if (in->trailer)
-        j->trailer = copy_message(&in->trailer->base);
+        j->trailer = lkroom_pb_copy_own(&in->trailer->base);
     j->data = in->data;
     j->len = in->len;
     j->text = in->text;
