@@ -3,9 +3,9 @@
 #   1. the unit and integration suites (cmocka + pytest, via ctest), and the
 #      differential conformance suite against the upstream library (skipped,
 #      with the reason, when npm cannot fetch it); then all of it again on
-#      the epoll backend (LIVEKIT_FFI_IO=epoll). ctest's test_ffi_seccomp_*
-#      entries deny io_uring with a seccomp filter (EPERM, then ENOSYS) and
-#      check the automatic fallback;
+#      the epoll backend (LIVEKIT_FFI_IO=epoll), and twice more in a process
+#      where a seccomp filter denies io_uring (EPERM as Docker does, then
+#      ENOSYS as a kernel without it), the backend chosen automatically;
 #   2. the same under AddressSanitizer + UBSan, and the C suites under TSan,
 #      the io/ suites on both backends;
 #   3. valgrind memcheck over the C integration suites (no definite or
@@ -40,6 +40,12 @@ grep -h "^conformance skipped" build/Testing/Temporary/LastTest.log || true
 
 stage "build and test on the epoll backend"
 LIVEKIT_FFI_IO=epoll ctest --test-dir build -j"$jobs" --output-on-failure
+
+# As in a container: io_uring denied by seccomp, the backend chosen alone.
+for denial in EPERM ENOSYS; do
+  stage "build and test where io_uring is denied ($denial)"
+  build/tests/without_io_uring $denial ctest --test-dir build -j"$jobs" --output-on-failure
+done
 
 stage "AddressSanitizer + UBSan"
 configure build-asan -DLK_SANITIZE=address -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
