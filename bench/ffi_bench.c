@@ -1,11 +1,12 @@
 /*
  * ffi_bench.c: the same workloads on any libraries with the liblivekit_ffi
  * ABI, side by side in one process, interleaved round by round so machine
- * noise hits both alike. Reports medians (and tail percentiles where they
+ * noise hits both alike. --io sets LIVEKIT_FFI_IO for the library named
+ * after it: two copies of ours, one per I/O backend, compare the backends. Reports medians (and tail percentiles where they
  * matter) as JSON on stdout; bench/report.py turns that into a table and a
  * chart.
  *
- *   ffi_bench [--quick] [--preload stub.so] name=path [name=path ...]
+ *   ffi_bench [--quick] [--preload stub.so] [--io uring|epoll] name=path ...
  *   ffi_bench --probe path [stub.so]   (internal: one cold load, in a child)
  */
 #include <dlfcn.h>
@@ -75,6 +76,7 @@ enum { MAX_LIBS = 4, RING = 1 << 14 };
 
 typedef struct lib {
     const char *name, *path;
+    const char *io; /* LIVEKIT_FFI_IO while it starts its runtime; NULL: unset */
     void *dl;
     void (*initialize)(callback_fn, bool, const char *, const char *);
     uint64_t (*request)(const uint8_t *, size_t, const uint8_t **, size_t *);
@@ -158,6 +160,16 @@ static void *must_sym(void *dl, const char *name)
     return p;
 }
 
+/* The backend is read when a runtime starts: at initialize, at reinit and
+ * in a cold-start probe. */
+static void choose_io(const lib *l)
+{
+    if (l->io)
+        setenv("LIVEKIT_FFI_IO", l->io, 1);
+    else
+        unsetenv("LIVEKIT_FFI_IO");
+}
+
 static void load(lib *l, int index)
 {
     l->dl = dlopen(l->path, RTLD_NOW | RTLD_LOCAL);
@@ -172,6 +184,7 @@ static void load(lib *l, int index)
     l->reinit = dlsym(l->dl, "livekit_ffi_reinit");
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->cond, NULL);
+    choose_io(l);
     l->initialize(callbacks[index], false, "bench", "0");
 }
 
@@ -686,6 +699,7 @@ static void cold_start_rows(void)
         for (int i = 0; i < n_libs; i++) {
             char cmd[4096];
             bool upstream = !libs[i].reinit;
+            choose_io(&libs[i]); /* the probe inherits it */
             snprintf(cmd, sizeof cmd, "'%s' --probe '%s' %s%s%s", self_path, libs[i].path,
                      upstream && preload_path ? "'" : "", upstream && preload_path ? preload_path : "",
                      upstream && preload_path ? "'" : "");
@@ -757,6 +771,7 @@ static void fork_rows(void)
                 out[1] = at < 0 ? -1 : (at - t0) / 1e3; /* -1: no callback (hung) */
             }
             if (l->reinit) {
+                choose_io(l);
                 t0 = now_ns();
                 bool ok = l->reinit();
                 out[2] = (now_ns() - t0) / 1e3;
@@ -801,6 +816,7 @@ int main(int argc, char **argv)
     if (real)
         self_path = real;
     bool quick = false;
+    const char *io = NULL;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--quick") == 0) {
             quick = true;
@@ -810,14 +826,19 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ffi_bench: %s\n", dlerror());
                 return 2;
             }
+        } else if (strcmp(argv[a], "--io") == 0 && a + 1 < argc) {
+            io = argv[++a];
         } else if (strchr(argv[a], '=') && n_libs < MAX_LIBS) {
             char *eq = strchr(argv[a], '=');
             *eq = '\0';
             libs[n_libs].name = argv[a];
             libs[n_libs].path = eq + 1;
+            libs[n_libs].io = io;
+            io = NULL;
             n_libs++;
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--preload stub.so] name=path...\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--preload stub.so] [--io uring|epoll] name=path...\n",
+                    argv[0]);
             return 2;
         }
     }

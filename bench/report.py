@@ -3,7 +3,8 @@
     report.py results.json out_dir [--machine TEXT]
 
 Ratios are ours / upstream, measured side by side in one run; where a goal
-is set, the table says whether the run met it.
+is set, the table says whether the run met it. When ours was also run on its
+epoll backend (library "ours-epoll"), a second table compares the backends.
 """
 
 import datetime
@@ -81,7 +82,9 @@ def main():
     with open(src) as f:
         data = json.load(f)
     libs = data["libraries"]
-    ours, theirs = libs[0], (libs[1] if len(libs) > 1 else None)
+    ours = libs[0]
+    theirs = "upstream" if "upstream" in libs else None
+    epoll = "ours-epoll" if "ours-epoll" in libs else None
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     os.makedirs(out, exist_ok=True)
 
@@ -113,6 +116,8 @@ def main():
         lines.append(cells)
     lines += ["", "Ratio: ours / upstream (for throughput, upstream / ours), so below 1 is "
               "better for us everywhere."]
+    if epoll:
+        lines += backend_table(data["rows"], ours, epoll)
     with open(os.path.join(out, "bench.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     data.update(date=now, machine=machine)
@@ -121,6 +126,42 @@ def main():
     if chart:
         draw(chart, os.path.join(out, "bench.png"), "%s / %s, %s" % (ours, theirs, now))
     print("\n".join(lines))
+
+
+# The epoll fallback against io_uring (issue 17): key -> (goal, how it reads)
+EPOLL_GOALS = {
+    "async_p50": (1.5, "ratio"),
+    "cadence_p99": (10.5, "ms"),
+}
+BACKEND_ROWS = ["sync_rt", "sync_throughput_2t", "async_p50", "async_p99", "async_p999",
+                "cadence_p50", "cadence_p99", "load_init_first", "rss_added",
+                "threads_after_init", "fork_reinit", "fork_async_after_reinit"]
+
+
+def backend_table(rows, ours, epoll):
+    """Ours on io_uring and on its epoll fallback, side by side."""
+    lines = ["", "## The I/O backends: io_uring and the epoll fallback", "",
+             "The same library loaded twice (two copies of the file), one copy forced onto "
+             "epoll with LIVEKIT_FFI_IO=epoll, measured in the same interleaved rounds.", "",
+             "| measurement | unit | io_uring | epoll | epoll / io_uring | goal |",
+             "|---|---|---:|---:|---:|---|"]
+    for row in rows:
+        if row["key"] not in BACKEND_ROWS:
+            continue
+        r = ratio_of(row, epoll, ours)
+        if r is not None and row["key"] in HIGHER_IS_BETTER:
+            r = 1 / r
+        goal, unit = EPOLL_GOALS.get(row["key"], (None, None))
+        verdict_cell = ""
+        if goal is not None:
+            v = r if unit == "ratio" else row["values"].get(epoll)
+            if v is not None:
+                verdict_cell = ("met" if v <= goal else "MISSED") + \
+                    " (epoll %s <= %s)" % ("/ io_uring" if unit == "ratio" else "p99, ms", goal)
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            row["label"], row["unit"], fmt(row["values"].get(ours)),
+            fmt(row["values"].get(epoll)), "" if r is None else "%.2f" % r, verdict_cell))
+    return lines
 
 
 def draw(rows, path, title):

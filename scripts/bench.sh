@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, fetches the upstream library (npm), and
-# runs bench/ffi_bench on ours and upstream side by side. Writes bench.md,
+# runs bench/ffi_bench on ours and upstream side by side, and ours once more
+# on its epoll backend (the fallback where io_uring is denied). Writes bench.md,
 # bench.json and bench.png to the output directory.
 #
 #   scripts/bench.sh [--quick] [--out DIR]     (default DIR: build/bench)
@@ -24,6 +25,8 @@ done
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 libs=("ours=$PWD/build/liblivekit_ffi.so")
 preload=()
 if paths=$(bench/upstream/fetch.sh); then
@@ -34,8 +37,11 @@ if paths=$(bench/upstream/fetch.sh); then
 else
   echo "bench.sh: upstream library unavailable; measuring ours alone" >&2
 fi
+# Ours again on the epoll backend: a copy, since dlopen of the same file
+# returns the library already loaded.
+cp build/liblivekit_ffi.so "$tmp/liblivekit_ffi_epoll.so"
+libs+=(--io epoll "ours-epoll=$tmp/liblivekit_ffi_epoll.so")
 mkdir -p "$out"
-raw=$(mktemp)
-trap 'rm -f "$raw"' EXIT
+raw=$tmp/raw.json
 build/bench/ffi_bench $quick "${preload[@]}" "${libs[@]}" >"$raw"
 /usr/bin/python3 bench/report.py "$raw" "$out"
