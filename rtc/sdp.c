@@ -8,6 +8,16 @@
  * a=max-message-size, and candidates in the SDP or trickled afterwards.
  * Lines are "x=value" and end in CRLF or LF; a=lines we do not need are
  * skipped, anything else out of shape is an error.
+ *
+ * For an audio section (docs/research/audio-in-rooms.md, 1.3-1.4) it
+ * answers with its codecs in the order it prefers (RED first when we
+ * offered it), Opus's fmtp amended with what our encoder must do
+ * (usedtx=1, stereo=1), the header extensions it accepted, the mirrored
+ * direction, and for the tracks it sends us a=msid and a=ssrc. A section
+ * may list more codecs or extensions than the fixed tables hold: the
+ * first ones are kept (they are the preferred ones), the others are
+ * checked for shape and dropped, since refusing a whole answer for a
+ * codec we would never use helps no one.
  */
 #include "sdp.h"
 
@@ -16,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, unsigned line,
                                                       const char *fmt, ...)
@@ -43,6 +54,19 @@ static bool has_prefix(const char *v, size_t n, const char *p, size_t *plen)
 {
     *plen = strlen(p);
     return n >= *plen && !memcmp(v, p, *plen);
+}
+
+/* The length of [v, v+n) up to the first c, or n if there is none. */
+static size_t span_to(const char *v, size_t n, char c)
+{
+    const char *e = memchr(v, c, n);
+    return e ? (size_t)(e - v) : n;
+}
+
+static bool is_direction(const char *v, size_t n)
+{
+    return n == 8 && (!memcmp(v, "sendrecv", 8) || !memcmp(v, "sendonly", 8) ||
+                      !memcmp(v, "recvonly", 8) || !memcmp(v, "inactive", 8));
 }
 
 static bool parse_uint(const char *v, size_t n, uint32_t max, uint32_t *out)
@@ -82,8 +106,126 @@ static int parse_m(lksdp *s, const char *v, size_t n, unsigned ln, char *err, si
         !copy(m->proto, sizeof m->proto, sp2 + 1, (size_t)(proto_end - sp2 - 1)))
         return fail(err, errlen, ln, "malformed m= line");
     m->port = (uint16_t)port;
+    /* RTP profiles list payload types; others (SCTP's webrtc-datachannel)
+     * list names we have no use for. */
+    if (strstr(m->proto, "RTP/")) {
+        const char *f = proto_end, *end = v + n;
+        while (f < end) {
+            while (f < end && *f == ' ')
+                f++;
+            size_t k = span_to(f, (size_t)(end - f), ' ');
+            uint32_t pt;
+            if (k && !parse_uint(f, k, 127, &pt))
+                return fail(err, errlen, ln, "bad payload type in m= line");
+            if (k && m->n_fmts < LKSDP_MAX_CODECS) {
+                /* each kept type gets the codec slot of the same index,
+                 * which its a=rtpmap and a=fmtp fill in either order */
+                m->codecs[m->n_fmts].pt = (uint8_t)pt;
+                m->fmts[m->n_fmts++] = (uint8_t)pt;
+            }
+            f += k;
+        }
+    }
     s->n_media++;
     return 0;
+}
+
+/* The codec slot of a payload type among the kept ones, or NULL. */
+static lksdp_codec *codec_slot(lksdp_media *m, uint32_t pt)
+{
+    for (unsigned i = 0; i < m->n_fmts; i++)
+        if (m->fmts[i] == pt)
+            return &m->codecs[i];
+    return NULL;
+}
+
+/* At the end of a section: the slots that got an a=rtpmap, in m= line
+ * order, become the codecs. A static payload type without one (PCMU's 0)
+ * is left out: pion and libwebrtc write an rtpmap for every type. */
+static void close_media(lksdp_media *m)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < m->n_fmts; i++)
+        if (m->codecs[i].name[0]) {
+            if (k != i)
+                m->codecs[k] = m->codecs[i];
+            k++;
+        }
+    memset(&m->codecs[k], 0, (LKSDP_MAX_CODECS - k) * sizeof m->codecs[0]);
+    m->n_codecs = k;
+}
+
+/* rtpmap:<pt> <name>/<clock>[/<channels>] */
+static bool parse_rtpmap(lksdp_media *m, const char *v, size_t n)
+{
+    size_t k = span_to(v, n, ' ');
+    uint32_t pt, clock, channels = 0;
+    if (k == n || !parse_uint(v, k, 127, &pt))
+        return false;
+    const char *name = v + k + 1;
+    size_t rest = n - k - 1, nl = span_to(name, rest, '/');
+    if (nl == 0 || nl == rest || memchr(name, ' ', nl))
+        return false;
+    const char *c = name + nl + 1;
+    size_t cn = rest - nl - 1, cl = span_to(c, cn, '/');
+    if (!parse_uint(c, cl, UINT32_MAX, &clock) || clock == 0)
+        return false;
+    if (cl < cn && (!parse_uint(c + cl + 1, cn - cl - 1, 255, &channels) || channels == 0))
+        return false;
+    lksdp_codec *slot = codec_slot(m, pt);
+    if (!slot)
+        return true;
+    slot->clock = clock;
+    slot->channels = (uint8_t)channels;
+    return copy(slot->name, sizeof slot->name, name, nl);
+}
+
+/* fmtp:<pt> <parameters> */
+static bool parse_fmtp(lksdp_media *m, const char *v, size_t n)
+{
+    size_t k = span_to(v, n, ' ');
+    uint32_t pt;
+    if (k == n || !parse_uint(v, k, 127, &pt))
+        return false;
+    lksdp_codec *slot = codec_slot(m, pt);
+    return !slot || copy(slot->fmtp, sizeof slot->fmtp, v + k + 1, n - k - 1);
+}
+
+/* extmap:<id>[/<direction>] <uri>[ <attributes>] (RFC 8285): ids 1-14
+ * fit the one-byte header form, up to 255 the two-byte one. */
+static bool parse_extmap(lksdp_media *m, const char *v, size_t n)
+{
+    size_t k = span_to(v, n, ' '), idl = span_to(v, k, '/');
+    uint32_t id;
+    if (k == n || !parse_uint(v, idl, 255, &id) || id == 0)
+        return false;
+    if (idl < k && !is_direction(v + idl + 1, k - idl - 1))
+        return false;
+    const char *uri = v + k + 1;
+    size_t ul = span_to(uri, n - k - 1, ' ');
+    if (ul == 0)
+        return false;
+    if (m->n_extmaps == LKSDP_MAX_EXTMAPS)
+        return true;
+    lksdp_extmap *e = &m->extmaps[m->n_extmaps];
+    if (!copy(e->uri, sizeof e->uri, uri, ul))
+        return false;
+    e->id = (uint8_t)id;
+    m->n_extmaps++;
+    return true;
+}
+
+/* ssrc:<ssrc> <attribute>[:<value>] (RFC 5576). A first SSRC of 0 reads
+ * as none and gives way to the next. */
+static bool parse_ssrc(lksdp_media *m, const char *v, size_t n)
+{
+    size_t k = span_to(v, n, ' ');
+    uint32_t ssrc;
+    if (k == n || k + 1 == n || v[k + 1] == ' ' || !parse_uint(v, k, UINT32_MAX, &ssrc))
+        return false;
+    if (!m->ssrc)
+        m->ssrc = ssrc;
+    return true;
 }
 
 /* One a= line, at session level (m == NULL) or in section m. */
@@ -131,11 +273,20 @@ static int parse_a(lksdp *s, lksdp_media *m, const char *v, size_t n, unsigned l
         m->sctp_port = (uint16_t)x;
     } else if (has_prefix(v, n, "max-message-size:", &p)) {
         ok = parse_uint(v + p, n - p, UINT32_MAX, &m->max_message_size);
-    } else if ((n == 8 && (!memcmp(v, "sendrecv", 8) || !memcmp(v, "sendonly", 8) ||
-                           !memcmp(v, "recvonly", 8))) ||
-               (n == 8 && !memcmp(v, "inactive", 8))) {
+    } else if (is_direction(v, n)) {
         memcpy(m->direction, v, 8);
         m->direction[8] = '\0';
+    } else if (has_prefix(v, n, "rtpmap:", &p)) {
+        ok = parse_rtpmap(m, v + p, n - p);
+    } else if (has_prefix(v, n, "fmtp:", &p)) {
+        ok = parse_fmtp(m, v + p, n - p);
+    } else if (has_prefix(v, n, "extmap:", &p)) {
+        ok = parse_extmap(m, v + p, n - p);
+    } else if (has_prefix(v, n, "ssrc:", &p)) {
+        ok = parse_ssrc(m, v + p, n - p);
+    } else if (has_prefix(v, n, "msid:", &p)) {
+        /* the first: the server names one stream per track */
+        ok = n > p && (m->msid[0] || copy(m->msid, sizeof m->msid, v + p, n - p));
     }
     if (!ok)
         return fail(err, errlen, ln, "malformed or oversized a=%.*s", (int)(n > 40 ? 40 : n), v);
@@ -170,6 +321,8 @@ int lksdp_parse(lksdp *s, const char *text, size_t len, char *err, size_t errlen
                 return fail(err, errlen, ln, "SDP must start with v=0");
             seen_v = true;
         } else if (p[0] == 'm') {
+            if (s->n_media)
+                close_media(&s->media[s->n_media - 1]);
             if (parse_m(s, v, vn, ln, err, errlen) < 0)
                 return -1;
         } else if (p[0] == 'a') {
@@ -181,6 +334,8 @@ int lksdp_parse(lksdp *s, const char *text, size_t len, char *err, size_t errlen
     }
     if (!seen_v)
         return fail(err, errlen, ln, "empty SDP");
+    if (s->n_media)
+        close_media(&s->media[s->n_media - 1]);
     return 0;
 }
 
@@ -202,6 +357,49 @@ int lksdp_find(const lksdp *s, const char *kind)
         if (!strcmp(s->media[i].kind, kind))
             return (int)i;
     return -1;
+}
+
+const lksdp_codec *lksdp_codec_find(const lksdp_media *m, const char *name)
+{
+    for (unsigned i = 0; i < m->n_codecs; i++)
+        if (!strcasecmp(m->codecs[i].name, name))
+            return &m->codecs[i];
+    return NULL;
+}
+
+uint8_t lksdp_extmap_id(const lksdp_media *m, const char *uri)
+{
+    for (unsigned i = 0; i < m->n_extmaps; i++)
+        if (!strcmp(m->extmaps[i].uri, uri))
+            return m->extmaps[i].id;
+    return 0;
+}
+
+/* [*v, *v+*n) without spaces either side. */
+static void trim(const char **v, size_t *n)
+{
+    while (*n && **v == ' ')
+        (*v)++, (*n)--;
+    while (*n && (*v)[*n - 1] == ' ')
+        (*n)--;
+}
+
+bool lksdp_fmtp_has(const lksdp_codec *c, const char *key, const char *value)
+{
+    const char *f = c->fmtp;
+    size_t left = strlen(f), kl = strlen(key), vl = strlen(value);
+    while (left) {
+        size_t pl = span_to(f, left, ';'), eq = span_to(f, pl, '=');
+        const char *k = f, *v = f + eq + 1;
+        size_t kn = eq, vn = eq < pl ? pl - eq - 1 : 0;
+        trim(&k, &kn);
+        trim(&v, &vn);
+        if (eq < pl && kn == kl && !strncasecmp(k, key, kl) && vn == vl && !memcmp(v, value, vl))
+            return true;
+        f += pl < left ? pl + 1 : pl;
+        left -= pl < left ? pl + 1 : pl;
+    }
+    return false;
 }
 
 size_t lksdp_write_data_offer(char *out, size_t cap, const lksdp_offer *o)

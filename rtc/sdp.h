@@ -4,8 +4,10 @@
  *
  * The parser keeps what a WebRTC transport needs (ICE credentials and
  * candidates, the DTLS fingerprint and role, each section's kind, mid,
- * direction, SCTP port and message size) in one fixed-size structure, and
- * refuses anything malformed with the line it stopped at.
+ * direction, SCTP port and message size) and what an RTP section
+ * negotiated (codecs in preference order with their fmtp, header
+ * extension ids, the first SSRC and the msid) in one fixed-size structure,
+ * and refuses anything malformed with the line it stopped at.
  */
 #ifndef LKRTC_SDP_H
 #define LKRTC_SDP_H
@@ -15,6 +17,29 @@
 #include <stdint.h>
 
 enum { LKSDP_MAX_MEDIA = 16, LKSDP_MAX_CANDIDATES = 32 };
+enum { LKSDP_MAX_CODECS = 8, LKSDP_MAX_EXTMAPS = 8 };
+
+/* What our audio sections offer. The RTP sender must write the same
+ * values: Opus on this payload type, the audio level (RFC 6464) in a
+ * one-byte header extension with this id, which livekit-server needs to
+ * rank active speakers. */
+enum { LKSDP_OPUS_PT = 111, LKSDP_OPUS_CLOCK = 48000, LKSDP_EXT_AUDIO_LEVEL_ID = 1 };
+#define LKSDP_OPUS_FMTP "minptime=10;useinbandfec=1"
+#define LKSDP_URI_AUDIO_LEVEL "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+#define LKSDP_URI_SDES_MID "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+typedef struct lksdp_codec {
+    uint8_t pt;
+    char name[16]; /* as written: "opus", "red", "VP8" */
+    uint32_t clock;
+    uint8_t channels; /* 0 when the rtpmap has none */
+    char fmtp[128];   /* the a=fmtp:<pt> value; "" if none */
+} lksdp_codec;
+
+typedef struct lksdp_extmap {
+    uint8_t id;
+    char uri[96];
+} lksdp_extmap;
 
 typedef struct lksdp_media {
     char kind[16]; /* "audio", "video", "application" */
@@ -27,6 +52,18 @@ typedef struct lksdp_media {
     uint16_t sctp_port;        /* a=sctp-port; 0 if absent */
     uint32_t max_message_size; /* a=max-message-size; 0 if absent */
     bool end_of_candidates;
+    /* RTP sections. Only the m= line's first LKSDP_MAX_CODECS payload
+     * types are kept (the rest are checked for shape, then skipped);
+     * codecs are those of them with an a=rtpmap, in m= line (preference)
+     * order; extmaps the first LKSDP_MAX_EXTMAPS. */
+    uint8_t fmts[LKSDP_MAX_CODECS]; /* the m= line's payload types, in order */
+    unsigned n_fmts;
+    lksdp_codec codecs[LKSDP_MAX_CODECS];
+    unsigned n_codecs;
+    lksdp_extmap extmaps[LKSDP_MAX_EXTMAPS];
+    unsigned n_extmaps;
+    uint32_t ssrc;  /* the first a=ssrc; 0 if none */
+    char msid[128]; /* the a=msid value ("<stream> <track>"); "" if none */
 } lksdp_media;
 
 typedef struct lksdp_candidate {
@@ -55,6 +92,18 @@ const char *lksdp_setup(const lksdp *s, unsigned media);
 
 /* The first section of a kind, or -1. */
 int lksdp_find(const lksdp *s, const char *kind);
+
+/* The section's first codec of that name (any case), in preference
+ * order; NULL if none. */
+const lksdp_codec *lksdp_codec_find(const lksdp_media *m, const char *name);
+
+/* The id the section gives the header extension uri; 0 if absent. */
+uint8_t lksdp_extmap_id(const lksdp_media *m, const char *uri);
+
+/* Whether the codec's fmtp (";"-separated key=value pairs, spaces around
+ * either allowed) has key (any case) set to exactly value, e.g. the
+ * server's answer asking our Opus encoder for "usedtx" "1". */
+bool lksdp_fmtp_has(const lksdp_codec *c, const char *key, const char *value);
 
 /* --- writing ---------------------------------------------------------------------- */
 

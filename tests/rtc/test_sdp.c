@@ -1,6 +1,9 @@
 /* SDP: an answer of the shape livekit-server gives to a data-only offer is
- * read whole (session-level fallbacks, candidates, lite, BUNDLE); our offer
- * reads back as what we wrote; malformed input is refused with its line. */
+ * read whole (session-level fallbacks, candidates, lite, BUNDLE), and one
+ * to a published audio section yields its codecs in the server's order,
+ * the fmtp it asks our encoder for and the extension ids; our offer
+ * reads back as what we wrote; malformed input
+ * is refused with its line; oversized tables are cut, not refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,6 +92,207 @@ static void offer_reads_back(void **state)
     free(s);
 }
 
+/* livekit-server v1.13.5's answer to an offer that published a mic with
+ * RED and DTX on (docs/research/audio-in-rooms.md 1.4), behind a data
+ * section as our offers put it. */
+static const char audio_answer[] =
+    "v=0\r\n"
+    "o=- 6220381941513442137 1732000001 IN IP4 0.0.0.0\r\n"
+    "s=-\r\n"
+    "t=0 0\r\n"
+    "a=msid-semantic:WMS*\r\n"
+    "a=fingerprint:sha-256 0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9\r\n"
+    "a=ice-lite\r\n"
+    "a=extmap-allow-mixed\r\n"
+    "a=group:BUNDLE 0 7\r\n"
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=setup:active\r\n"
+    "a=mid:0\r\n"
+    "a=sendrecv\r\n"
+    "a=sctp-port:5000\r\n"
+    "a=max-message-size:65535\r\n"
+    "a=ice-ufrag:QkZtWpTRvfXhUoyk\r\n"
+    "a=ice-pwd:pSoOTjfYlETzyLkFCrnUHUBHlPxRcmWh\r\n"
+    "a=candidate:2857440463 1 udp 2130706431 127.0.0.1 50123 typ host\r\n"
+    "a=end-of-candidates\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 63 111 0 8\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=setup:active\r\n"
+    "a=mid:7\r\n"
+    "a=ice-ufrag:QkZtWpTRvfXhUoyk\r\n"
+    "a=ice-pwd:pSoOTjfYlETzyLkFCrnUHUBHlPxRcmWh\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtpmap:63 red/48000/2\r\n"
+    "a=fmtp:63 111/111\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+    "a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+    "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+    "a=recvonly\r\n";
+
+static void reads_the_answer_to_a_published_mic(void **state)
+{
+    lksdp *s = malloc(sizeof *s);
+    char err[200];
+    assert_int_equal(lksdp_parse(s, audio_answer, strlen(audio_answer), err, sizeof err), 0);
+    assert_int_equal(s->n_media, 2);
+    assert_string_equal(s->bundle, "0 7");
+    int a = lksdp_find(s, "audio");
+    assert_int_equal(a, 1);
+    const lksdp_media *m = &s->media[a];
+    assert_string_equal(m->mid, "7");
+    assert_string_equal(m->direction, "recvonly");
+    assert_string_equal(m->proto, "UDP/TLS/RTP/SAVPF");
+    assert_int_equal(m->n_fmts, 4);
+    assert_memory_equal(m->fmts, ((uint8_t[]){63, 111, 0, 8}), 4);
+    /* the server's preference: RED, then Opus */
+    assert_int_equal(m->n_codecs, 4);
+    assert_int_equal(m->codecs[0].pt, 63);
+    assert_string_equal(m->codecs[0].name, "red");
+    assert_int_equal(m->codecs[0].clock, 48000);
+    assert_int_equal(m->codecs[0].channels, 2);
+    assert_string_equal(m->codecs[0].fmtp, "111/111");
+    assert_int_equal(m->codecs[1].pt, 111);
+    assert_string_equal(m->codecs[1].name, "opus");
+    assert_non_null(strstr(m->codecs[1].fmtp, "usedtx=1"));
+    assert_string_equal(m->codecs[2].name, "PCMU");
+    assert_int_equal(m->codecs[2].clock, 8000);
+    assert_int_equal(m->codecs[2].channels, 0);
+    assert_string_equal(m->codecs[2].fmtp, "");
+    const lksdp_codec *opus = lksdp_codec_find(m, "opus");
+    assert_non_null(opus);
+    assert_int_equal(opus->pt, LKSDP_OPUS_PT);
+    assert_ptr_equal(lksdp_codec_find(m, "OPUS"), opus);
+    assert_ptr_equal(lksdp_codec_find(m, "pcma"), &m->codecs[3]);
+    assert_null(lksdp_codec_find(m, "G722"));
+    assert_true(lksdp_fmtp_has(opus, "usedtx", "1"));
+    assert_true(lksdp_fmtp_has(opus, "minptime", "10"));
+    assert_false(lksdp_fmtp_has(opus, "stereo", "1"));
+    assert_false(lksdp_fmtp_has(opus, "usedtx", "0"));
+    assert_false(lksdp_fmtp_has(opus, "usedtx", ""));
+    assert_int_equal(m->n_extmaps, 2);
+    assert_int_equal(lksdp_extmap_id(m, LKSDP_URI_AUDIO_LEVEL), LKSDP_EXT_AUDIO_LEVEL_ID);
+    assert_int_equal(lksdp_extmap_id(m, LKSDP_URI_SDES_MID), 4);
+    assert_int_equal(lksdp_extmap_id(m, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"), 0);
+    assert_int_equal(m->ssrc, 0);
+    assert_string_equal(m->msid, "");
+    assert_string_equal(lksdp_setup(s, 1), "active");
+    /* the data section has no RTP fields */
+    assert_int_equal(s->media[0].n_fmts, 0);
+    assert_int_equal(s->media[0].n_codecs, 0);
+    free(s);
+}
+
+/* A section the server sends us a track in (audio-in-rooms.md 3.3), with
+ * the codec lines out of order and an extmap with a direction. */
+static void reads_a_subscribed_section(void **state)
+{
+    static const char text[] =
+        "v=0\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 0 8\n"
+        "a=mid:0\n"
+        "a=fmtp:111 minptime=10 ; useinbandfec = 1;stereo\n"
+        "a=fmtp:63 111/111\n"
+        "a=rtpmap:63 red/48000/2\n"
+        "a=rtpmap:111 opus/48000/2\n"
+        "a=extmap:4/sendonly urn:ietf:params:rtp-hdrext:sdes:mid\n"
+        "a=extmap:200 urn:example:two-byte some attributes\n"
+        "a=ssrc:3999905466 cname:PA_Azqoy3pVo7gF|TR_AMKKNosF4B9eJ4\n"
+        "a=ssrc:3999905466 msid:PA_Azqoy3pVo7gF|TR_AMKKNosF4B9eJ4 TR_AMKKNosF4B9eJ4\n"
+        "a=ssrc:12345 cname:other\n"
+        "a=msid:PA_Azqoy3pVo7gF|TR_AMKKNosF4B9eJ4 TR_AMKKNosF4B9eJ4\n"
+        "a=msid:second one\n"
+        "a=sendonly\n";
+    lksdp *s = malloc(sizeof *s);
+    char err[200];
+    assert_int_equal(lksdp_parse(s, text, strlen(text), err, sizeof err), 0);
+    const lksdp_media *m = &s->media[0];
+    assert_string_equal(m->direction, "sendonly");
+    assert_int_equal(m->n_codecs, 2); /* 0 and 8 have no rtpmap */
+    assert_int_equal(m->codecs[0].pt, 111);
+    assert_int_equal(m->codecs[1].pt, 63);
+    assert_string_equal(m->codecs[1].fmtp, "111/111");
+    const lksdp_codec *opus = lksdp_codec_find(m, "opus");
+    assert_ptr_equal(opus, &m->codecs[0]);
+    assert_true(lksdp_fmtp_has(opus, "minptime", "10"));
+    assert_true(lksdp_fmtp_has(opus, "useinbandfec", "1"));
+    assert_true(lksdp_fmtp_has(opus, "UseInbandFec", "1"));
+    assert_false(lksdp_fmtp_has(opus, "stereo", "1"));
+    assert_false(lksdp_fmtp_has(opus, "stereo", ""));
+    assert_int_equal(lksdp_extmap_id(m, LKSDP_URI_SDES_MID), 4);
+    assert_int_equal(lksdp_extmap_id(m, "urn:example:two-byte"), 200);
+    assert_int_equal(m->ssrc, 3999905466u);
+    assert_string_equal(m->msid, "PA_Azqoy3pVo7gF|TR_AMKKNosF4B9eJ4 TR_AMKKNosF4B9eJ4");
+    free(s);
+}
+
+/* What a section's tables cannot hold is dropped, keeping the preferred. */
+static void more_codecs_and_extensions_than_kept(void **state)
+{
+    size_t cap = 8192, pos = 0;
+    char *text = malloc(cap);
+    pos += (size_t)snprintf(text + pos, cap - pos,
+                            "v=0\nm=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100 101 102 103 104 105 106 127\n");
+    /* backwards, each fmtp before its rtpmap */
+    for (int pt = 127; pt >= 96; pt--) {
+        if (pt > 106 && pt != 127)
+            continue;
+        pos += (size_t)snprintf(text + pos, cap - pos, "a=fmtp:%d apt=%d;%0200d\n", pt, pt, 0);
+        pos += (size_t)snprintf(text + pos, cap - pos, "a=rtpmap:%d c%d/90000\n", pt, pt);
+    }
+    for (int id = 1; id <= 12; id++)
+        pos += (size_t)snprintf(text + pos, cap - pos, "a=extmap:%d urn:x:%d\n", id, id);
+    pos += (size_t)snprintf(text + pos, cap - pos, "m=audio 9 RTP/AVP 0\n");
+    lksdp *s = malloc(sizeof *s);
+    char err[200];
+    /* too long for the field: an error once a kept type's fmtp, not before */
+    assert_int_equal(lksdp_parse(s, text, pos, err, sizeof err), -1);
+    assert_non_null(strstr(err, "a=fmtp:103"));
+
+    pos = (size_t)snprintf(text, cap,
+                           "v=0\nm=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100 101 102 103 104 105 106 127\n");
+    for (int pt = 127; pt >= 96; pt--) {
+        if (pt > 106 && pt != 127)
+            continue;
+        if (pt > 103)
+            pos += (size_t)snprintf(text + pos, cap - pos, "a=fmtp:%d apt=%d;%0200d\n", pt, pt, 0);
+        else
+            pos += (size_t)snprintf(text + pos, cap - pos, "a=fmtp:%d apt=%d\n", pt, pt);
+        pos += (size_t)snprintf(text + pos, cap - pos, "a=rtpmap:%d c%d/90000\n", pt, pt);
+    }
+    for (int id = 1; id <= 12; id++)
+        pos += (size_t)snprintf(text + pos, cap - pos, "a=extmap:%d urn:x:%d\n", id, id);
+    pos += (size_t)snprintf(text + pos, cap - pos, "m=audio 9 RTP/AVP 0\n");
+    assert_int_equal(lksdp_parse(s, text, pos, err, sizeof err), 0);
+    const lksdp_media *m = &s->media[0];
+    assert_int_equal(m->n_fmts, LKSDP_MAX_CODECS);
+    assert_int_equal(m->n_codecs, LKSDP_MAX_CODECS);
+    for (unsigned i = 0; i < LKSDP_MAX_CODECS; i++) {
+        char name[16], fmtp[16];
+        snprintf(name, sizeof name, "c%u", 96 + i);
+        snprintf(fmtp, sizeof fmtp, "apt=%u", 96 + i);
+        assert_int_equal(m->fmts[i], 96 + i);
+        assert_int_equal(m->codecs[i].pt, 96 + i);
+        assert_string_equal(m->codecs[i].name, name);
+        assert_string_equal(m->codecs[i].fmtp, fmtp);
+        assert_int_equal(m->codecs[i].clock, 90000);
+    }
+    assert_null(lksdp_codec_find(m, "c127"));
+    assert_int_equal(m->n_extmaps, LKSDP_MAX_EXTMAPS);
+    assert_int_equal(lksdp_extmap_id(m, "urn:x:8"), 8);
+    assert_int_equal(lksdp_extmap_id(m, "urn:x:9"), 0);
+    /* the next section starts afresh */
+    assert_int_equal(s->media[1].n_fmts, 1);
+    assert_int_equal(s->media[1].n_codecs, 0);
+    assert_int_equal(s->media[1].n_extmaps, 0);
+    free(text);
+    free(s);
+}
+
 static void malformed_input_names_its_line(void **state)
 {
     static const struct {
@@ -106,6 +310,34 @@ static void malformed_input_names_its_line(void **state)
         {"v=0\r\nm=application 9 UDP/DTLS/SCTP x\r\na=max-message-size:12345678901\r\n", "line 3"},
         {"v=0\r\na=fingerprint:nospace\r\n", "line 2"},
         {"v=0\r\nm=application 9 UDP/DTLS/SCTP x\r\na=mid:\r\n", "line 3"},
+        /* RTP sections */
+        {"v=0\nm=audio 9 RTP/AVP 128\n", "line 2"},
+        {"v=0\nm=audio 9 RTP/AVP 111 opus\n", "line 2"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:128 x/8000\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111 opus\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111 /48000\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111 opus/\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111 opus/0\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111 opus/48000/\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111 opus/48000/256\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:x opus/48000\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111 a-name-longer-than-15/48000\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:112 op us/48000\n", "line 3"}, /* skipped type, still checked */
+        {"v=0\nm=audio 9 RTP/AVP 111\na=fmtp:111\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=fmtp:300 x=1\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=fmtp: x=1\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=extmap:0 urn:x\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=extmap:256 urn:x\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=extmap:1\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=extmap:1 \n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=extmap:1/sideways urn:x\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=extmap:x urn:x\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=ssrc:12\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=ssrc:12 \n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=ssrc:x cname:a\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=ssrc:4294967296 cname:a\n", "line 3"},
+        {"v=0\nm=audio 9 RTP/AVP 111\na=msid:\n", "line 3"},
     };
     lksdp *s = malloc(sizeof *s);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -115,6 +347,25 @@ static void malformed_input_names_its_line(void **state)
         if (!strstr(err, bad[i].where))
             fail_msg("%s -> %s", bad[i].text, err);
     }
+    /* values too long for their field, in a kept slot */
+    static const char *const oversized[] = {"a=fmtp:111 %0128d", "a=extmap:1 urn:%096d",
+                                            "a=msid:- %0128d"};
+    for (size_t i = 0; i < sizeof oversized / sizeof *oversized; i++) {
+        char text[512], line[300], err[200] = "";
+        snprintf(line, sizeof line, oversized[i], 0);
+        int n = snprintf(text, sizeof text, "v=0\nm=audio 9 RTP/AVP 111\na=mid:1\n%s\n", line);
+        if (lksdp_parse(s, text, (size_t)n, err, sizeof err) != -1)
+            fail_msg("accepted: %s", line);
+        if (!strstr(err, "line 4"))
+            fail_msg("%s -> %s", line, err);
+    }
+    /* the longest that fit */
+    char text[512], err[200];
+    int n = snprintf(text, sizeof text, "v=0\nm=audio 9 RTP/AVP 111\na=fmtp:111 %0127d\n"
+                     "a=extmap:1 urn:%091d\na=msid:- %0125d\n", 0, 0, 0);
+    assert_int_equal(lksdp_parse(s, text, (size_t)n, err, sizeof err), 0);
+    assert_int_equal(strlen(s->media[0].msid), 127);
+    assert_int_equal(strlen(s->media[0].extmaps[0].uri), 95);
     free(s);
 }
 
@@ -144,6 +395,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_a_server_answer),
+        cmocka_unit_test(reads_the_answer_to_a_published_mic),
+        cmocka_unit_test(reads_a_subscribed_section),
+        cmocka_unit_test(more_codecs_and_extensions_than_kept),
         cmocka_unit_test(offer_reads_back),
         cmocka_unit_test(malformed_input_names_its_line),
         cmocka_unit_test(bounded_sections_and_candidates),
