@@ -232,7 +232,7 @@ static size_t write_description(lkpeer *p, char *out, size_t cap, const char *se
                      .mid = mid, .ice_ufrag = lkice_local_ufrag(p->ice),
                      .ice_pwd = lkice_local_pwd(p->ice), .fingerprint = p->cert.fingerprint,
                      .candidates = cands, .n_candidates = p->n_local};
-    return lksdp_write_data_offer(out, cap, &o);
+    return lksdp_write_offer(out, cap, &o);
 }
 
 size_t lkpeer_create_offer(lkpeer *p, char *out, size_t cap)

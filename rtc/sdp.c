@@ -402,8 +402,24 @@ bool lksdp_fmtp_has(const lksdp_codec *c, const char *key, const char *value)
     return false;
 }
 
-size_t lksdp_write_data_offer(char *out, size_t cap, const lksdp_offer *o)
+/* A value written between spaces: present, one token, one line. */
+static bool token(const char *v)
 {
+    return v && *v && !strpbrk(v, " \t\r\n");
+}
+
+static bool writable(const lksdp_rtp_section *r)
+{
+    return r->kind && !strcmp(r->kind, "audio") && token(r->mid) && r->direction &&
+           is_direction(r->direction, strlen(r->direction)) &&
+           (!r->track_id || token(r->track_id)) && (!r->ssrc || token(r->cname));
+}
+
+size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
+{
+    for (unsigned i = 0; i < o->n_rtp; i++)
+        if (!writable(&o->rtp[i]))
+            return 0;
     size_t pos = 0;
 #define PUT(...)                                                                 \
     do {                                                                         \
@@ -415,7 +431,10 @@ size_t lksdp_write_data_offer(char *out, size_t cap, const lksdp_offer *o)
     PUT("v=0\r\no=- %" PRIu64 " %u IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", o->session_id,
         o->version);
     const char *mid = o->mid ? o->mid : "0";
-    PUT("a=group:BUNDLE %s\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n", mid);
+    PUT("a=group:BUNDLE %s", mid);
+    for (unsigned i = 0; i < o->n_rtp; i++)
+        PUT(" %s", o->rtp[i].mid);
+    PUT("\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n");
     PUT("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n");
     for (unsigned i = 0; i < o->n_candidates; i++)
         PUT("a=%s\r\n", o->candidates[i]);
@@ -424,6 +443,34 @@ size_t lksdp_write_data_offer(char *out, size_t cap, const lksdp_offer *o)
         o->setup ? o->setup : "actpass", mid);
     PUT("a=sctp-port:5000\r\na=max-message-size:%u\r\n",
         o->max_message_size ? o->max_message_size : 262144u);
+    /* The RTP sections ride the data section's transport (BUNDLE): no
+     * candidates of their own, but the same ICE and DTLS attributes, which
+     * the server checks are identical in every section. */
+    for (unsigned i = 0; i < o->n_rtp; i++) {
+        const lksdp_rtp_section *r = &o->rtp[i];
+        PUT("m=audio 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\n", LKSDP_OPUS_PT);
+        PUT("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n", o->ice_ufrag,
+            o->ice_pwd);
+        PUT("a=fingerprint:%s\r\na=setup:%s\r\na=mid:%s\r\n", o->fingerprint,
+            o->setup ? o->setup : "actpass", r->mid);
+        PUT("a=extmap:%d %s\r\na=%s\r\n", LKSDP_EXT_AUDIO_LEVEL_ID, LKSDP_URI_AUDIO_LEVEL,
+            r->direction);
+        /* The server finds the AddTrackRequest by the msid's track id;
+         * pion takes the msid current when it meets each a=ssrc, so it
+         * comes first, and again on the ssrc itself as libwebrtc writes. */
+        if (r->track_id)
+            PUT("a=msid:- %s\r\n", r->track_id);
+        PUT("a=rtcp-mux\r\na=rtcp-rsize\r\n");
+        PUT("a=rtpmap:%d opus/%d/2\r\na=fmtp:%d %s\r\n", LKSDP_OPUS_PT, LKSDP_OPUS_CLOCK,
+            LKSDP_OPUS_PT, LKSDP_OPUS_FMTP);
+        /* Declared, so the server creates the track from the offer rather
+         * than waiting for RTP it could not tie to a section. */
+        if (r->ssrc) {
+            PUT("a=ssrc:%" PRIu32 " cname:%s\r\n", r->ssrc, r->cname);
+            if (r->track_id)
+                PUT("a=ssrc:%" PRIu32 " msid:- %s\r\n", r->ssrc, r->track_id);
+        }
+    }
 #undef PUT
     return pos;
 }

@@ -107,6 +107,18 @@ bool lksdp_fmtp_has(const lksdp_codec *c, const char *key, const char *value);
 
 /* --- writing ---------------------------------------------------------------------- */
 
+/* One RTP section of an offer: Opus only (no RED: we send plain Opus,
+ * so the server publishes the track as audio/opus), the audio level
+ * extension, rtcp-mux. */
+typedef struct lksdp_rtp_section {
+    const char *kind;      /* "audio" (video later) */
+    const char *mid;
+    const char *direction; /* "sendonly", "recvonly", "sendrecv", "inactive" */
+    const char *track_id;  /* "a=msid:- <track_id>"; NULL: no msid */
+    uint32_t ssrc; /* "a=ssrc:<ssrc> cname:<cname>" and "a=ssrc:<ssrc> msid:- <track_id>"; 0: none */
+    const char *cname;
+} lksdp_rtp_section;
+
 typedef struct lksdp_offer {
     uint64_t session_id;
     unsigned version;
@@ -117,11 +129,18 @@ typedef struct lksdp_offer {
     uint32_t max_message_size;
     const char *const *candidates; /* "candidate:..." lines, may be empty (trickle) */
     unsigned n_candidates;
+    const lksdp_rtp_section *rtp; /* after the data section, in order */
+    unsigned n_rtp;
 } lksdp_offer;
 
-/* A description with one data section, as a browser or libwebrtc writes
- * it: an offer by default, an answer with setup and mid set. The length,
- * or 0 if cap is too small. */
-size_t lksdp_write_data_offer(char *out, size_t cap, const lksdp_offer *o);
+/* A description with a data section first, then the RTP sections, all
+ * BUNDLEd on the data section's transport (its candidates, the same ICE
+ * credentials and fingerprint in every section), as a browser or
+ * libwebrtc writes it: an offer by default, an answer with setup and mid
+ * set. The length, or 0 if cap is too small or an RTP section is not one
+ * we can write (a kind other than audio, an unknown direction, a mid,
+ * track id or cname missing where needed or holding a space or line
+ * break). */
+size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o);
 
 #endif

@@ -1,8 +1,8 @@
 /* SDP: an answer of the shape livekit-server gives to a data-only offer is
  * read whole (session-level fallbacks, candidates, lite, BUNDLE), and one
  * to a published audio section yields its codecs in the server's order,
- * the fmtp it asks our encoder for and the extension ids; our offer
- * reads back as what we wrote; malformed input
+ * the fmtp it asks our encoder for and the extension ids; our offer, with
+ * audio sections or without, reads back as what we wrote; malformed input
  * is refused with its line; oversized tables are cut, not refused. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -74,7 +74,7 @@ static void offer_reads_back(void **state)
     lksdp_offer o = {.session_id = 42, .version = 2, .ice_ufrag = "abcd", .ice_pwd = "p4ssw0rdp4ssw0rdp4ssw0",
                      .fingerprint = "sha-256 AA:BB", .candidates = cands, .n_candidates = 1};
     char buf[2048];
-    size_t n = lksdp_write_data_offer(buf, sizeof buf, &o);
+    size_t n = lksdp_write_offer(buf, sizeof buf, &o);
     assert_true(n > 0);
     assert_int_equal(strlen(buf), n);
     lksdp *s = malloc(sizeof *s);
@@ -88,7 +88,7 @@ static void offer_reads_back(void **state)
     assert_int_equal(s->media[0].max_message_size, 262144);
     assert_int_equal(s->n_candidates, 1);
     /* too small a buffer: refused, not truncated */
-    assert_int_equal(lksdp_write_data_offer(buf, 100, &o), 0);
+    assert_int_equal(lksdp_write_offer(buf, 100, &o), 0);
     free(s);
 }
 
@@ -293,6 +293,105 @@ static void more_codecs_and_extensions_than_kept(void **state)
     free(s);
 }
 
+static void offer_with_audio_reads_back(void **state)
+{
+    const char *cands[] = {"candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host generation 0",
+                           "candidate:2 1 udp 2130706431 10.0.0.1 40001 typ host generation 0"};
+    const lksdp_rtp_section rtp[] = {
+        {.kind = "audio", .mid = "1", .direction = "sendonly",
+         .track_id = "2860c5c8-5d35-43dc-83d2-e33cf8051d1c", .ssrc = 1418787604,
+         .cname = "nf9eSS/M3bZ9RkhJ"},
+        {.kind = "audio", .mid = "2", .direction = "recvonly"},
+    };
+    lksdp_offer o = {.session_id = 42, .version = 3, .ice_ufrag = "abcd",
+                     .ice_pwd = "p4ssw0rdp4ssw0rdp4ssw0", .fingerprint = "sha-256 AA:BB",
+                     .candidates = cands, .n_candidates = 2, .rtp = rtp, .n_rtp = 2};
+    char buf[4096];
+    size_t n = lksdp_write_offer(buf, sizeof buf, &o);
+    assert_true(n > 0);
+    assert_int_equal(strlen(buf), n);
+    lksdp *s = malloc(sizeof *s);
+    char err[200];
+    assert_int_equal(lksdp_parse(s, buf, n, err, sizeof err), 0);
+    assert_string_equal(s->bundle, "0 1 2");
+    assert_int_equal(s->n_media, 3);
+    static const char *const kinds[] = {"application", "audio", "audio"};
+    static const char *const mids[] = {"0", "1", "2"};
+    static const char *const dirs[] = {"sendrecv", "sendonly", "recvonly"};
+    for (unsigned i = 0; i < 3; i++) {
+        const lksdp_media *m = &s->media[i];
+        assert_string_equal(m->kind, kinds[i]);
+        assert_string_equal(m->mid, mids[i]);
+        assert_string_equal(m->direction, dirs[i]);
+        /* written in every section, not inherited from the session */
+        assert_string_equal(m->ice_ufrag, "abcd");
+        assert_string_equal(m->ice_pwd, "p4ssw0rdp4ssw0rdp4ssw0");
+        assert_string_equal(m->fingerprint, "sha-256 AA:BB");
+        assert_string_equal(m->setup, "actpass");
+        if (i == 0)
+            continue;
+        assert_string_equal(m->proto, "UDP/TLS/RTP/SAVPF");
+        assert_int_equal(m->n_fmts, 1);
+        assert_int_equal(m->fmts[0], LKSDP_OPUS_PT);
+        assert_int_equal(m->n_codecs, 1);
+        assert_string_equal(m->codecs[0].name, "opus");
+        assert_int_equal(m->codecs[0].clock, 48000);
+        assert_int_equal(m->codecs[0].channels, 2);
+        assert_string_equal(m->codecs[0].fmtp, "minptime=10;useinbandfec=1");
+        assert_int_equal(m->n_extmaps, 1);
+        assert_int_equal(lksdp_extmap_id(m, LKSDP_URI_AUDIO_LEVEL), LKSDP_EXT_AUDIO_LEVEL_ID);
+    }
+    assert_int_equal(s->media[1].ssrc, 1418787604u);
+    assert_string_equal(s->media[1].msid, "- 2860c5c8-5d35-43dc-83d2-e33cf8051d1c");
+    assert_int_equal(s->media[2].ssrc, 0);
+    assert_string_equal(s->media[2].msid, "");
+    /* candidates only where the bundled transport is */
+    assert_int_equal(s->n_candidates, 2);
+    assert_int_equal(s->candidates[0].media, 0);
+    assert_int_equal(s->candidates[1].media, 0);
+    /* pion ties an a=ssrc to the a=msid above it */
+    const char *msid = strstr(buf, "a=msid:- 2860c5c8"), *ssrc = strstr(buf, "a=ssrc:1418787604 cname:");
+    assert_non_null(msid);
+    assert_non_null(ssrc);
+    assert_true(msid < ssrc);
+    assert_non_null(strstr(buf, "a=ssrc:1418787604 msid:- 2860c5c8-5d35-43dc-83d2-e33cf8051d1c\r\n"));
+    assert_non_null(strstr(buf, "a=rtcp-mux\r\n"));
+    /* plain Opus: no RED, and no sdes:mid */
+    assert_null(strstr(buf, "red/"));
+    assert_null(strstr(buf, "sdes"));
+    /* too small a buffer, by any amount: refused, never overrun */
+    for (size_t cap = 0; cap <= n; cap++) {
+        char *b = malloc(cap ? cap : 1);
+        assert_int_equal(lksdp_write_offer(b, cap, &o), 0);
+        free(b);
+    }
+    assert_int_equal(lksdp_write_offer(buf, n + 1, &o), n);
+    free(s);
+}
+
+static void unwritable_sections_are_refused(void **state)
+{
+    static const lksdp_rtp_section bad[] = {
+        {.kind = "video", .mid = "1", .direction = "sendonly"},
+        {.kind = NULL, .mid = "1", .direction = "sendonly"},
+        {.kind = "audio", .mid = NULL, .direction = "sendonly"},
+        {.kind = "audio", .mid = "", .direction = "sendonly"},
+        {.kind = "audio", .mid = "1 2", .direction = "sendonly"},
+        {.kind = "audio", .mid = "1", .direction = "sideways"},
+        {.kind = "audio", .mid = "1", .direction = NULL},
+        {.kind = "audio", .mid = "1", .direction = "sendonly", .track_id = "a\r\na=x"},
+        {.kind = "audio", .mid = "1", .direction = "sendonly", .ssrc = 5},
+        {.kind = "audio", .mid = "1", .direction = "sendonly", .ssrc = 5, .cname = "a b"},
+    };
+    char buf[4096];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        lksdp_offer o = {.ice_ufrag = "u", .ice_pwd = "p", .fingerprint = "sha-256 AA",
+                         .rtp = &bad[i], .n_rtp = 1};
+        if (lksdp_write_offer(buf, sizeof buf, &o) != 0)
+            fail_msg("section %zu written", i);
+    }
+}
+
 static void malformed_input_names_its_line(void **state)
 {
     static const struct {
@@ -399,6 +498,8 @@ int main(void)
         cmocka_unit_test(reads_a_subscribed_section),
         cmocka_unit_test(more_codecs_and_extensions_than_kept),
         cmocka_unit_test(offer_reads_back),
+        cmocka_unit_test(offer_with_audio_reads_back),
+        cmocka_unit_test(unwritable_sections_are_refused),
         cmocka_unit_test(malformed_input_names_its_line),
         cmocka_unit_test(bounded_sections_and_candidates),
     };
