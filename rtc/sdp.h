@@ -115,7 +115,8 @@ typedef struct lksdp_rtp_section {
     const char *mid;
     const char *direction; /* "sendonly", "recvonly", "sendrecv", "inactive" */
     const char *track_id;  /* "a=msid:- <track_id>"; NULL: no msid */
-    uint32_t ssrc; /* "a=ssrc:<ssrc> cname:<cname>" and "a=ssrc:<ssrc> msid:- <track_id>"; 0: none */
+    /* "a=ssrc:<ssrc> cname:<cname>" and "a=ssrc:<ssrc> msid:- <track_id>"; 0: none */
+    uint32_t ssrc;
     const char *cname;
 } lksdp_rtp_section;
 
