@@ -4,6 +4,7 @@
  *   datagram --(RFC 7983: first byte)--> STUN: ICE agent
  *                                      > DTLS (from the selected pair only)
  *   DTLS application data -> SCTP packets -> data channel manager
+ *                                      > SRTP/SRTCP (128-191): media
  *
  * ICE decides the path; DTLS starts on it once a pair is selected, in the
  * role the SDP gave us (the answerer picks "active", so the offerer is the
@@ -14,6 +15,7 @@
 #include "peer.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,15 @@
 #include "dtls.h"
 #include "ice.h"
 #include "sdp.h"
+#include "srtp.h"
+
+/* One sendonly RTP section of ours. */
+typedef struct sender {
+    char track_id[64];
+    char mid[4];
+    uint32_t ssrc; /* 0 once stopped */
+    lkpeer_rtp_params params;
+} sender;
 
 struct lkpeer {
     lkpeer_callbacks cb;
@@ -44,6 +55,13 @@ struct lkpeer {
     socklen_t path_len;
     uint32_t remote_max_message;
     char remote_mid[32];
+    bool offer_pending;
+
+    sender senders[LKPEER_MAX_SENDERS];
+    unsigned n_senders;
+    char cname[20];
+    lksrtp *srtp;
+    char media_error[160];
 };
 
 static void set_state(lkpeer *p, enum lkpeer_state s, const char *why)
@@ -98,9 +116,27 @@ static void dtls_send(void *ctx, const uint8_t *data, size_t len)
                    p->path_len, data, len);
 }
 
+/* The SRTP keys come from the handshake (RFC 5764); without them the data
+ * channels still work, and media reports why it cannot. */
+static void make_srtp(lkpeer *p)
+{
+    lkdtls_srtp keys;
+    if (lkdtls_srtp_keys(p->dtls, &keys) < 0) {
+        snprintf(p->media_error, sizeof p->media_error,
+                 "DTLS negotiated no SRTP protection profile");
+        return;
+    }
+    char err[120];
+    p->srtp = lksrtp_new(&keys, err, sizeof err);
+    if (!p->srtp)
+        snprintf(p->media_error, sizeof p->media_error, "cannot set up SRTP: %s", err);
+    OPENSSL_cleanse(&keys, sizeof keys);
+}
+
 static void dtls_connected(void *ctx)
 {
     lkpeer *p = ctx;
+    make_srtp(p);
     if (p->dtls_client)
         lksctp_connect(lkdc_sctp(p->dc), p->now);
 }
@@ -188,6 +224,11 @@ lkpeer *lkpeer_new(const lkpeer_callbacks *cb)
     }
     RAND_bytes((unsigned char *)&p->session_id, sizeof p->session_id);
     p->session_id &= 0x3fffffffffffffffull; /* positive, as SDP wants */
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    uint8_t rnd[sizeof p->cname - 1];
+    RAND_bytes(rnd, sizeof rnd);
+    for (size_t i = 0; i < sizeof rnd; i++)
+        p->cname[i] = alnum[rnd[i] % (sizeof alnum - 1)];
     return p;
 }
 
@@ -195,6 +236,7 @@ void lkpeer_free(lkpeer *p)
 {
     if (!p)
         return;
+    lksrtp_free(p->srtp);
     lkdc_free(p->dc);
     lkdtls_free(p->dtls);
     lkice_free(p->ice);
@@ -228,10 +270,21 @@ static size_t write_description(lkpeer *p, char *out, size_t cap, const char *se
         lkice_local_candidate(p->ice, i, lines[i], sizeof lines[i]);
         cands[i] = lines[i];
     }
+    lksdp_rtp_section rtp[LKPEER_MAX_SENDERS];
+    for (unsigned i = 0; i < p->n_senders; i++) {
+        const sender *x = &p->senders[i];
+        rtp[i] = (lksdp_rtp_section){.kind = "audio",
+                                     .mid = x->mid,
+                                     .direction = x->ssrc ? "sendonly" : "recvonly",
+                                     .track_id = x->ssrc ? x->track_id : NULL,
+                                     .ssrc = x->ssrc,
+                                     .cname = p->cname};
+    }
     lksdp_offer o = {.session_id = p->session_id, .version = ++p->version, .setup = setup,
                      .mid = mid, .ice_ufrag = lkice_local_ufrag(p->ice),
                      .ice_pwd = lkice_local_pwd(p->ice), .fingerprint = p->cert.fingerprint,
-                     .candidates = cands, .n_candidates = p->n_local};
+                     .candidates = cands, .n_candidates = p->n_local,
+                     .rtp = rtp, .n_rtp = p->n_senders};
     return lksdp_write_offer(out, cap, &o);
 }
 
@@ -241,7 +294,10 @@ size_t lkpeer_create_offer(lkpeer *p, char *out, size_t cap)
         p->offerer = true;
         make_ice(p, true);
     }
-    return write_description(p, out, cap, NULL, NULL);
+    size_t n = write_description(p, out, cap, NULL, NULL);
+    if (n)
+        p->offer_pending = true;
+    return n;
 }
 
 size_t lkpeer_create_answer(lkpeer *p, char *out, size_t cap)
@@ -252,28 +308,21 @@ size_t lkpeer_create_answer(lkpeer *p, char *out, size_t cap)
 }
 
 /* What both descriptions give the transport: the peer's ICE credentials
- * and candidates, its fingerprint, the DTLS role; then ICE starts. */
-static int apply_remote(lkpeer *p, const char *sdp, size_t len, bool is_answer, uint64_t now,
-                        char *err, size_t errlen)
+ * and candidates, its fingerprint, the DTLS role; then ICE starts. Once per
+ * connection: later answers only renegotiate media. */
+static int apply_transport(lkpeer *p, const lksdp *s, bool is_answer, char *err, size_t errlen)
 {
-    p->now = now;
-    lksdp *s = malloc(sizeof *s);
-    if (!s)
-        abort();
-    int r = -1;
-    if (lksdp_parse(s, sdp, len, err, errlen) < 0)
-        goto out;
+    const char *what = is_answer ? "answer" : "offer";
     int m = lksdp_find(s, "application");
     if (m < 0 || s->media[m].port == 0) {
-        snprintf(err, errlen, "the %s has no data section", is_answer ? "answer" : "offer");
-        goto out;
+        snprintf(err, errlen, "the %s has no data section", what);
+        return -1;
     }
     const char *ufrag = lksdp_ice_ufrag(s, (unsigned)m), *pwd = lksdp_ice_pwd(s, (unsigned)m);
     const char *fp = lksdp_fingerprint(s, (unsigned)m), *setup = lksdp_setup(s, (unsigned)m);
     if (!*ufrag || !*pwd || !*fp) {
-        snprintf(err, errlen, "the %s lacks ICE credentials or a DTLS fingerprint",
-                 is_answer ? "answer" : "offer");
-        goto out;
+        snprintf(err, errlen, "the %s lacks ICE credentials or a DTLS fingerprint", what);
+        return -1;
     }
     if (is_answer) {
         if (!strcmp(setup, "active"))
@@ -282,7 +331,7 @@ static int apply_remote(lkpeer *p, const char *sdp, size_t len, bool is_answer, 
             p->dtls_client = true;
         else {
             snprintf(err, errlen, "the answer's a=setup:%s is not active or passive", setup);
-            goto out;
+            return -1;
         }
     } else {
         p->dtls_client = true; /* we answer "active", as pion and browsers do */
@@ -291,8 +340,8 @@ static int apply_remote(lkpeer *p, const char *sdp, size_t len, bool is_answer, 
             make_ice(p, false);
     }
     if (lkice_set_remote_credentials(p->ice, ufrag, pwd) < 0) {
-        snprintf(err, errlen, "the %s's ICE credentials are unusable", is_answer ? "answer" : "offer");
-        goto out;
+        snprintf(err, errlen, "the %s's ICE credentials are unusable", what);
+        return -1;
     }
     for (unsigned i = 0; i < s->n_candidates; i++) {
         char why[160];
@@ -313,35 +362,86 @@ static int apply_remote(lkpeer *p, const char *sdp, size_t len, bool is_answer, 
     p->dc = lkdc_new(&cfg, p->dtls_client, &ccb);
     if (!p->dtls || !p->dc) {
         snprintf(err, errlen, "cannot set up DTLS or SCTP");
-        goto out;
+        return -1;
     }
     lkdtls_set_remote_fingerprint(p->dtls, fp);
     set_state(p, LKPEER_CONNECTING, NULL);
-    lkice_start(p->ice, now);
-    r = 0;
-out:
-    free(s);
-    return r;
+    lkice_start(p->ice, p->now);
+    return 0;
+}
+
+/* What the answer says of each of our RTP sections: whether it took it,
+ * and what its Opus fmtp asks of the encoder. */
+static void apply_media(lkpeer *p, const lksdp *s)
+{
+    for (unsigned i = 0; i < p->n_senders; i++) {
+        sender *x = &p->senders[i];
+        memset(&x->params, 0, sizeof x->params);
+        const lksdp_media *m = NULL;
+        for (unsigned k = 0; k < s->n_media && !m; k++)
+            if (!strcmp(s->media[k].mid, x->mid))
+                m = &s->media[k];
+        const lksdp_codec *opus = m && m->port ? lksdp_codec_find(m, "opus") : NULL;
+        if (!opus || !x->ssrc ||
+            (strcmp(m->direction, "recvonly") && strcmp(m->direction, "sendrecv")))
+            continue;
+        x->params = (lkpeer_rtp_params){
+            .negotiated = true,
+            .payload_type = opus->pt,
+            .ext_audio_level = lksdp_extmap_id(m, LKSDP_URI_AUDIO_LEVEL),
+            .dtx = lksdp_fmtp_has(opus, "usedtx", "1"),
+            .stereo = lksdp_fmtp_has(opus, "stereo", "1"),
+            .fec = lksdp_fmtp_has(opus, "useinbandfec", "1"),
+        };
+    }
+}
+
+static lksdp *parse(const char *sdp, size_t len, char *err, size_t errlen)
+{
+    lksdp *s = malloc(sizeof *s);
+    if (!s)
+        abort();
+    if (lksdp_parse(s, sdp, len, err, errlen) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }
 
 int lkpeer_set_answer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, char *err,
                       size_t errlen)
 {
-    if (!p->offerer || p->dtls) {
+    p->now = now_ns;
+    if (!p->offerer || !p->offer_pending) {
         snprintf(err, errlen, "no offer of ours is waiting for an answer");
         return -1;
     }
-    return apply_remote(p, sdp, len, true, now_ns, err, errlen);
+    lksdp *s = parse(sdp, len, err, errlen);
+    if (!s)
+        return -1;
+    int r = p->dtls ? 0 : apply_transport(p, s, true, err, errlen);
+    if (r == 0) {
+        apply_media(p, s);
+        p->offer_pending = false;
+    }
+    free(s);
+    return r;
 }
 
 int lkpeer_set_offer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, char *err,
                      size_t errlen)
 {
+    p->now = now_ns;
     if (p->offerer || p->dtls) {
         snprintf(err, errlen, "renegotiation is not supported yet");
         return -1;
     }
-    return apply_remote(p, sdp, len, false, now_ns, err, errlen);
+    lksdp *s = parse(sdp, len, err, errlen);
+    if (!s)
+        return -1;
+    int r = apply_transport(p, s, false, err, errlen);
+    free(s);
+    return r;
 }
 
 int lkpeer_add_remote_candidate(lkpeer *p, const char *line)
@@ -371,6 +471,75 @@ int lkpeer_send(lkpeer *p, uint16_t id, bool binary, const uint8_t *data, size_t
     return lkdc_send(p->dc, id, binary, data, len, now_ns);
 }
 
+/* --- media ------------------------------------------------------------------------------ */
+
+int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc)
+{
+    if (p->n_senders == LKPEER_MAX_SENDERS || !ssrc || !track_id ||
+        strlen(track_id) >= sizeof p->senders[0].track_id)
+        return -1;
+    sender *x = &p->senders[p->n_senders];
+    memset(x, 0, sizeof *x);
+    strcpy(x->track_id, track_id);
+    snprintf(x->mid, sizeof x->mid, "%u", p->n_senders + 1); /* the data section is "0" */
+    x->ssrc = ssrc;
+    return (int)p->n_senders++;
+}
+
+void lkpeer_stop_sender(lkpeer *p, int index)
+{
+    if (index >= 0 && (unsigned)index < p->n_senders) {
+        p->senders[index].ssrc = 0;
+        p->senders[index].params.negotiated = false;
+    }
+}
+
+const lkpeer_rtp_params *lkpeer_sender_params(const lkpeer *p, int index)
+{
+    static const lkpeer_rtp_params none;
+    return index >= 0 && (unsigned)index < p->n_senders ? &p->senders[index].params : &none;
+}
+
+bool lkpeer_offer_pending(const lkpeer *p)
+{
+    return p->offer_pending;
+}
+
+const char *lkpeer_media_error(const lkpeer *p)
+{
+    return p->media_error[0] ? p->media_error : NULL;
+}
+
+const char *lkpeer_cname(const lkpeer *p)
+{
+    return p->cname;
+}
+
+static int send_srtp(lkpeer *p, uint8_t *pkt, size_t len, size_t cap, bool rtcp)
+{
+    if (!p->srtp || !p->have_path || p->state != LKPEER_CONNECTED)
+        return -ENOTCONN;
+    int n = rtcp ? lksrtp_protect_rtcp(p->srtp, pkt, len, cap)
+                 : lksrtp_protect_rtp(p->srtp, pkt, len, cap);
+    if (n < 0)
+        return -EINVAL;
+    p->cb.send(p->cb.ctx, p->path_local, (const struct sockaddr *)&p->path_remote, p->path_len,
+               pkt, (size_t)n);
+    return 0;
+}
+
+int lkpeer_send_rtp(lkpeer *p, uint8_t *pkt, size_t len, size_t cap)
+{
+    return send_srtp(p, pkt, len, cap, false);
+}
+
+int lkpeer_send_rtcp(lkpeer *p, uint8_t *pkt, size_t len, size_t cap)
+{
+    return send_srtp(p, pkt, len, cap, true);
+}
+
+/* --- datagrams ------------------------------------------------------------------------ */
+
 static bool same_remote(const lkpeer *p, const struct sockaddr *from, socklen_t len)
 {
     return p->have_path && len == p->path_len && !memcmp(from, &p->path_remote, len);
@@ -389,7 +558,8 @@ void lkpeer_on_datagram(lkpeer *p, uint64_t now_ns, unsigned local, const struct
         if (p->dtls && local == p->path_local && same_remote(p, from, fromlen))
             lkdtls_on_datagram(p->dtls, now_ns, data, len);
     }
-    /* 128-191 would be RTP/RTCP: no media yet; anything else is not ours */
+    /* 128-191 is SRTP/SRTCP: we only send media so far, and the server's
+     * reports (RR) are not read yet; anything else is not ours */
 }
 
 uint64_t lkpeer_next_deadline(lkpeer *p, uint64_t now_ns)

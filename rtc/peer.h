@@ -1,7 +1,9 @@
 /*
  * peer.h: one WebRTC PeerConnection carrying data channels, sans-I/O:
  * ICE, then DTLS on the selected pair, then SCTP with data channels over
- * DTLS, negotiated with one SDP offer and answer.
+ * DTLS, negotiated with one SDP offer and answer. Audio goes as SRTP on
+ * the same path, each track in a sendonly section of a later offer (we
+ * always offer, the server always answers).
  *
  * The caller owns the UDP sockets (lkpeer_add_local for each), hands every
  * datagram to lkpeer_on_datagram and sends what the send callback gives;
@@ -78,6 +80,44 @@ size_t lkpeer_buffered(const lkpeer *p, uint16_t id);
 /* What the remote had acknowledged but not yet read, at its last word
  * (lksctp_peer_unread). */
 size_t lkpeer_unread_by_remote(const lkpeer *p);
+
+/* --- media ----------------------------------------------------------------------
+ * Sections are append-only (mids "1", "2", ... after the data section's
+ * "0"), never removed or reused for another kind, as JSEP wants. */
+enum { LKPEER_MAX_SENDERS = 15 };
+
+typedef struct lkpeer_rtp_params {
+    bool negotiated;         /* an answer accepted the section */
+    uint8_t payload_type;    /* of Opus */
+    uint8_t ext_audio_level; /* RFC 6464 extension id; 0: not negotiated */
+    bool dtx, stereo, fec;   /* what the answer's Opus fmtp asks of our encoder */
+} lkpeer_rtp_params;
+
+/* A sendonly audio section for a track: its a=msid track id (the server
+ * pairs it with the AddTrackRequest's cid) and SSRC, in every offer from
+ * the next on. The section's index, or -1 when there is no room. */
+int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc);
+/* The section goes recvonly without an SSRC from the next offer on: the
+ * server ends the track. */
+void lkpeer_stop_sender(lkpeer *p, int index);
+/* What the last answer negotiated for a sender (negotiated false before). */
+const lkpeer_rtp_params *lkpeer_sender_params(const lkpeer *p, int index);
+/* true from lkpeer_create_offer until its answer is set: offers must not
+ * overlap. */
+bool lkpeer_offer_pending(const lkpeer *p);
+
+/* Protects an RTP (RTCP) packet in place and sends it on the selected
+ * path: pkt has room for LKSRTP_MAX_TRAILER bytes past len (cap). 0;
+ * -ENOTCONN until DTLS has given SRTP keys, or when it negotiated no SRTP
+ * profile or libsrtp2 cannot be opened (see lkpeer_media_error); -EINVAL
+ * for a packet SRTP refuses. */
+int lkpeer_send_rtp(lkpeer *p, uint8_t *pkt, size_t len, size_t cap);
+int lkpeer_send_rtcp(lkpeer *p, uint8_t *pkt, size_t len, size_t cap);
+/* Why media cannot flow on an established connection; NULL if it can or
+ * the connection is not up yet. */
+const char *lkpeer_media_error(const lkpeer *p);
+/* The RTCP CNAME of this connection's senders. */
+const char *lkpeer_cname(const lkpeer *p);
 
 /* SCTP ABORT (what is unacknowledged is lost: see lkpeer_buffered), DTLS
  * close_notify. */

@@ -2,7 +2,8 @@
  * then ICE, DTLS and SCTP come up by themselves; the offerer's channels
  * (named as LiveKit names them) open on the answerer, messages cross both
  * ways, the answerer's own channel opens on the offerer; a bad answer is
- * refused with a reason. Real clock (DTLS timers are OpenSSL's); every wait
+ * refused with a reason; a re-offer adds an audio sender whose RTP then
+ * leaves as SRTP. Real clock (DTLS timers are OpenSSL's); every wait
  * is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <time.h>
 
 #include "peer.h"
+#include "srtp.h"
 
 static uint64_t now_ns(void)
 {
@@ -42,6 +45,8 @@ typedef struct side {
     int messages;
     char last[64];
     bool last_binary;
+    int media_sent; /* SRTP/SRTCP datagrams (first byte 128-191) */
+    size_t media_len;
 } side;
 
 static void on_send(void *ctx, unsigned local, const struct sockaddr *to, socklen_t tolen,
@@ -49,6 +54,10 @@ static void on_send(void *ctx, unsigned local, const struct sockaddr *to, sockle
 {
     side *s = ctx;
     side *o = s->other;
+    if (len && data[0] >= 128 && data[0] <= 191) {
+        s->media_sent++;
+        s->media_len = len;
+    }
     const struct sockaddr_in *dst = (const struct sockaddr_in *)to;
     if (dst->sin_port != o->addr.sin_port || len > 1500 || o->tail - o->head >= 512)
         return; /* not routed (or the queue is full: the network drops it) */
@@ -215,11 +224,105 @@ static void unusable_answers_are_refused(void **state)
     lkpeer_free(b.p);
 }
 
+/* The server's answer to a re-offer with one audio sender (mid 1): the
+ * answerer's own data section, then what livekit-server answers for a
+ * published microphone (RED preferred, Opus asked for DTX). */
+static size_t answer_with_audio(side *b, char *out, size_t cap, const char *direction)
+{
+    size_t n = lkpeer_create_answer(b->p, out, cap);
+    assert_true(n > 0);
+    int k = snprintf(out + n, cap - n,
+                     "m=audio 9 UDP/TLS/RTP/SAVPF 63 111 0 8\r\n"
+                     "a=mid:1\r\na=rtcp-mux\r\n"
+                     "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"
+                     "a=rtpmap:111 opus/48000/2\r\n"
+                     "a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n"
+                     "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                     "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+                     "a=%s\r\n",
+                     direction);
+    assert_true(k > 0 && (size_t)k < cap - n);
+    return n + (size_t)k;
+}
+
+static void renegotiation_adds_audio_sent_as_srtp(void **state)
+{
+    side a, b;
+    make(&a, &b, "10.0.0.1", 5001);
+    make(&b, &a, "10.0.0.2", 5002);
+    uint8_t pkt[64 + LKSRTP_MAX_TRAILER] = {0x80, 111, 0, 1, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44};
+    assert_int_equal(lkpeer_send_rtp(a.p, pkt, 16, sizeof pkt), -ENOTCONN);
+    negotiate(&a, &b);
+    int reliable_id = lkpeer_open_channel(a.p, "_reliable", NULL, now_ns());
+    pump(&a, &b, connected);
+    assert_true(connected(&a, &b));
+    assert_null(lkpeer_media_error(a.p));
+
+    /* a sender: in the next offer, sendonly with its track id and SSRC */
+    int s = lkpeer_add_audio_sender(a.p, "track-1", 0x11223344);
+    assert_int_equal(s, 0);
+    assert_false(lkpeer_sender_params(a.p, s)->negotiated);
+    char offer[8192], answer[8192], err[200];
+    size_t n = lkpeer_create_offer(a.p, offer, sizeof offer);
+    assert_true(n > 0);
+    assert_true(lkpeer_offer_pending(a.p));
+    assert_non_null(strstr(offer, "a=group:BUNDLE 0 1\r\n"));
+    assert_non_null(strstr(offer, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"));
+    assert_non_null(strstr(offer, "a=mid:1\r\n"));
+    assert_non_null(strstr(offer, "a=sendonly\r\n"));
+    assert_non_null(strstr(offer, "a=msid:- track-1\r\n"));
+    char ssrc_line[80];
+    snprintf(ssrc_line, sizeof ssrc_line, "a=ssrc:287454020 cname:%s\r\n", lkpeer_cname(a.p));
+    assert_non_null(strstr(offer, ssrc_line));
+
+    /* the answer renegotiates media only: the connection stays up */
+    n = answer_with_audio(&b, answer, sizeof answer, "recvonly");
+    assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
+    assert_false(lkpeer_offer_pending(a.p));
+    assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), -1);
+    const lkpeer_rtp_params *rp = lkpeer_sender_params(a.p, s);
+    assert_true(rp->negotiated);
+    assert_int_equal(rp->payload_type, 111);
+    assert_int_equal(rp->ext_audio_level, 1);
+    assert_true(rp->dtx && rp->fec);
+    assert_false(rp->stereo);
+    assert_int_equal(a.state, LKPEER_CONNECTED);
+    assert_int_equal(lkpeer_send(a.p, (uint16_t)reliable_id, true, (const uint8_t *)"still", 5,
+                                 now_ns()),
+                     0);
+    pump(&a, &b, messages_in);
+    assert_string_equal(b.last, "still");
+
+    /* RTP leaves protected: the packet grows by its tag */
+    assert_int_equal(lkpeer_send_rtp(a.p, pkt, 16, sizeof pkt), 0);
+    assert_int_equal(a.media_sent, 1);
+    assert_true(a.media_len > 16);
+    assert_int_equal(lkpeer_send_rtp(a.p, pkt, 16, 16), -EINVAL); /* no room for the tag */
+
+    /* stopped: recvonly without an SSRC from the next offer on */
+    lkpeer_stop_sender(a.p, s);
+    n = lkpeer_create_offer(a.p, offer, sizeof offer);
+    assert_true(n > 0);
+    assert_non_null(strstr(offer, "a=recvonly\r\n"));
+    assert_null(strstr(offer, "a=ssrc:"));
+    n = answer_with_audio(&b, answer, sizeof answer, "inactive");
+    assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
+    assert_false(lkpeer_sender_params(a.p, s)->negotiated);
+
+    /* sections are never reused: the next sender gets mid 2 */
+    assert_int_equal(lkpeer_add_audio_sender(a.p, "track-2", 7), 1);
+    n = lkpeer_create_offer(a.p, offer, sizeof offer);
+    assert_non_null(strstr(offer, "a=group:BUNDLE 0 1 2\r\n"));
+    lkpeer_free(a.p);
+    lkpeer_free(b.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(offer_answer_connect_and_carry_data),
         cmocka_unit_test(unusable_answers_are_refused),
+        cmocka_unit_test(renegotiation_adds_audio_sent_as_srtp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
