@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "publish.h"
 #include "session.h"
 #include "signal_client.h"
 #include "transport.h"
@@ -30,6 +31,8 @@ static const uint64_t UPDATE_TIMEOUT_MS = 10000;
 /* How long a leave waits for the server to acknowledge our reliable data
  * (a few retransmissions on a lossy path) before it goes anyway. */
 static const uint64_t LEAVE_LINGER_MS = 2000;
+/* An offer: the data section and up to LKPEER_MAX_SENDERS audio sections. */
+enum { LKROOM_OFFER_CAP = 24576 };
 
 struct lkroom {
     lkio_worker *w;
@@ -37,8 +40,10 @@ struct lkroom {
     lkroom_signal *sig;
     lkroom_transport *tr;
     lkroom_session *session;
+    lkroom_publisher *publisher; /* with the transport */
     enum { CONNECTING, CONNECTED, OVER } state;
     bool ready, leaving;
+    bool offer_again; /* the sections changed while an offer awaited its answer */
     Livekit__DisconnectReason leave_reason;
     char early_error[400]; /* a failure at connect, reported from the timer */
     lkio_timer timer;      /* connect timeout, pending updates, leave linger */
@@ -50,6 +55,7 @@ struct lkroom {
 
 static void arm_timer(lkroom *r);
 static void send_leave(lkroom *r);
+static void send_offer(lkroom *r);
 
 /* --- the session's reports ------------------------------------------------------ */
 
@@ -129,7 +135,21 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
             char msg[400];
             snprintf(msg, sizeof msg, "the server's SDP answer is unusable: %s", err);
             end_connecting(r, msg);
+            break;
         }
+        lkroom_publisher_on_answer(r->publisher);
+        if (r->offer_again) {
+            r->offer_again = false;
+            send_offer(r);
+        }
+        break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRACK_PUBLISHED:
+        lkroom_publisher_on_published(r->publisher, m->track_published);
+        arm_timer(r);
+        break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRACK_SUBSCRIBED:
+        if (r->state == CONNECTED && r->obs.local_track_subscribed && m->track_subscribed->track_sid)
+            r->obs.local_track_subscribed(r->obs.ctx, m->track_subscribed->track_sid);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRICKLE:
         lkroom_transport_trickle(r->tr, m->trickle->candidateinit);
@@ -143,6 +163,7 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_REQUEST_RESPONSE:
         lkroom_session_request_response(r->session, m->request_response);
+        lkroom_publisher_on_refused(r->publisher, m->request_response);
         arm_timer(r);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_LEAVE:
@@ -231,6 +252,8 @@ static void on_channels_ready(void *ctx)
 static void arm_timer(lkroom *r)
 {
     uint64_t d = lkroom_session_next_deadline(r->session);
+    uint64_t p = r->publisher ? lkroom_publisher_next_deadline(r->publisher) : UINT64_MAX;
+    d = p < d ? p : d;
     if (r->state == CONNECTING && r->connect_deadline < d)
         d = r->connect_deadline;
     if (r->leave_deadline && r->leave_deadline < d)
@@ -253,7 +276,67 @@ static void on_timer(lkio_timer *t)
     if (r->leave_deadline && now >= r->leave_deadline)
         send_leave(r);
     lkroom_session_expire(r->session, now);
+    if (r->publisher)
+        lkroom_publisher_expire(r->publisher, now);
     arm_timer(r);
+}
+
+/* --- publishing --------------------------------------------------------------------------- */
+
+/* Renegotiation: we offer, the server answers; one offer at a time. */
+static void send_offer(lkroom *r)
+{
+    if (r->state != CONNECTED)
+        return;
+    if (lkpeer_offer_pending(lkroom_transport_peer(r->tr))) {
+        r->offer_again = true;
+        return;
+    }
+    char *sdp = malloc(LKROOM_OFFER_CAP);
+    if (!sdp)
+        abort();
+    size_t n = lkroom_transport_offer(r->tr, sdp, LKROOM_OFFER_CAP);
+    Livekit__SessionDescription sd = LIVEKIT__SESSION_DESCRIPTION__INIT;
+    sd.type = (char *)"offer";
+    sd.sdp = sdp;
+    Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
+    req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_OFFER;
+    req.offer = &sd;
+    if (n)
+        lkroom_signal_send(r->sig, &req);
+    free(sdp);
+}
+
+static int publisher_signal(void *ctx, const Livekit__SignalRequest *req)
+{
+    lkroom *r = ctx;
+    return lkroom_signal_send(r->sig, req);
+}
+
+static void publisher_negotiate(void *ctx)
+{
+    send_offer(ctx);
+}
+
+static void publisher_published(void *ctx, uint64_t token, lkroom_audio_track *t,
+                                const Livekit__TrackInfo *info, const char *error)
+{
+    lkroom *r = ctx;
+    if (r->obs.track_published)
+        r->obs.track_published(r->obs.ctx, token, t, info, error);
+}
+
+lkroom_audio_track *lkroom_publish_audio(lkroom *r, uint64_t token, const lkroom_audio_options *o,
+                                         char *err, size_t errlen)
+{
+    if (r->state != CONNECTED || r->leaving) {
+        snprintf(err, errlen, "cannot publish: the room is not connected");
+        return NULL;
+    }
+    lkroom_audio_track *t =
+        lkroom_publisher_add_audio(r->publisher, token, o, lkio_now_ns(), err, errlen);
+    arm_timer(r);
+    return t;
 }
 
 void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const char *name,
@@ -327,7 +410,7 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
     char err[300];
     lknet_url check;
     size_t n = 0;
-    char offer[8192];
+    char offer[8192]; /* the join offer: the data section only */
     if (!*token) {
         snprintf(r->early_error, sizeof r->early_error, "could not join: no access token");
     } else if (lknet_url_parse(&check, url, err, sizeof err) < 0) {
@@ -337,6 +420,10 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
         lkroom_transport_callbacks tcb = {
             r, on_transport_state, on_channels_ready, on_message, on_sent, on_drained};
         r->tr = lkroom_transport_new(w, &tcb, err, sizeof err);
+        lkroom_publisher_env env = {r, publisher_signal, publisher_negotiate,
+                                    publisher_published};
+        if (r->tr)
+            r->publisher = lkroom_publisher_new(r->tr, &env);
         n = r->tr ? lkroom_transport_offer(r->tr, offer, sizeof offer) : 0;
         if (!r->tr)
             snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
@@ -455,6 +542,7 @@ void lkroom_destroy(lkroom *r)
     lkio_timer_stop(r->w, &r->timer);
     if (r->sig)
         lkroom_signal_destroy(r->sig);
+    lkroom_publisher_free(r->publisher);
     if (r->tr)
         lkroom_transport_destroy(r->tr);
     lkroom_session_free(r->session);

@@ -16,6 +16,7 @@
 
 #include "io.h"
 #include "livekit_rtc.pb-c.h"
+#include "publish.h" /* lkroom_audio_track */
 #include "session.h" /* lkroom_change */
 
 typedef struct lkroom lkroom;
@@ -41,6 +42,12 @@ typedef struct lkroom_observer {
     void (*packet)(void *ctx, const Livekit__DataPacket *p, bool reliable);
     /* A packet sent with a token went out (error NULL) or could not. */
     void (*packet_sent)(void *ctx, uint64_t token, const char *error);
+    /* lkroom_publish_audio(token): the server took the track (info is its
+     * TrackInfo, valid during the call) or did not (error; t is gone). */
+    void (*track_published)(void *ctx, uint64_t token, lkroom_audio_track *t,
+                            const Livekit__TrackInfo *info, const char *error);
+    /* Someone subscribed to one of our tracks, the first time. */
+    void (*local_track_subscribed)(void *ctx, const char *track_sid);
 } lkroom_observer;
 
 lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
@@ -66,6 +73,12 @@ const char *lkroom_server_version(const lkroom *r);
  * -1 with err (not connected, too large, queue full) and no packet_sent. */
 int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const uint64_t *token,
                        char *err, size_t errlen);
+
+/* Publishes an audio track (publish.h); track_published(token) follows,
+ * or NULL with err. Push its audio, mute or unpublish it with the
+ * lkroom_audio_track_* calls, on this worker, until the room is destroyed. */
+lkroom_audio_track *lkroom_publish_audio(lkroom *r, uint64_t token, const lkroom_audio_options *o,
+                                         char *err, size_t errlen);
 
 /* Leaves the room; disconnected(reason) follows. */
 void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason);

@@ -300,12 +300,21 @@ int lkroom_transport_answer(lkroom_transport *t, const char *sdp, size_t len, ch
     uint64_t now = lkio_now_ns();
     if (lkpeer_set_answer(t->peer, sdp, len, now, err, errlen) < 0)
         return -1;
+    if (t->reliable >= 0) { /* a renegotiation: the channels are open */
+        reschedule(t);
+        return 0;
+    }
     /* As upstream opens them: reliable and ordered; lossy, unordered, sent once. */
     lkdc_options lossy = {.unordered = true, .reliability = LKSCTP_MAX_RETRANSMITS, .value = 0};
     t->reliable = lkpeer_open_channel(t->peer, "_reliable", NULL, now);
     t->lossy = lkpeer_open_channel(t->peer, "_lossy", &lossy, now);
     reschedule(t);
     return 0;
+}
+
+lkpeer *lkroom_transport_peer(lkroom_transport *t)
+{
+    return t->peer;
 }
 
 int lkroom_transport_trickle(lkroom_transport *t, const char *json)

@@ -36,9 +36,11 @@ lkroom_transport *lkroom_transport_new(lkio_worker *w, const lkroom_transport_ca
 
 /* The offer (to send in the join request). */
 size_t lkroom_transport_offer(lkroom_transport *t, char *out, size_t cap);
-/* The server's answer; opens the data channels. */
+/* The server's answer; the first opens the data channels. */
 int lkroom_transport_answer(lkroom_transport *t, const char *sdp, size_t len, char *err,
                             size_t errlen);
+/* The PeerConnection, for its media (publish.c): sans-I/O, on this worker. */
+lkpeer *lkroom_transport_peer(lkroom_transport *t);
 /* A trickled candidate: the JSON of an RTCIceCandidateInit (trickle.h).
  * 1 at the end of candidates, -1 if malformed, else the peer's answer. */
 int lkroom_transport_trickle(lkroom_transport *t, const char *candidate_init_json);

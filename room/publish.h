@@ -1,0 +1,81 @@
+/*
+ * publish.h: our published audio tracks.
+ *
+ * Publishing is upstream's sequence: an AddTrackRequest (its cid a fresh
+ * UUID), the server's TrackPublishedResponse with the same cid (or a
+ * RequestResponse refusing it, or nothing for 10 s), then a sendonly
+ * section for the track in the PeerConnection's next offer, its a=msid
+ * carrying the cid so the server pairs the two. Once an answer has
+ * negotiated the section, each 10 ms of PCM pushed goes to the track's
+ * Opus sender and every 20 ms an RTP packet leaves as SRTP. Unpublishing
+ * turns the section recvonly in the next offer (sections are never
+ * removed), which ends the track on the server.
+ *
+ * On the room's worker. The publisher talks to the server and asks for
+ * offers through its environment; it never sends an offer itself, so the
+ * room keeps offers from overlapping.
+ */
+#ifndef LKROOM_PUBLISH_H
+#define LKROOM_PUBLISH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "livekit_rtc.pb-c.h"
+#include "transport.h"
+
+typedef struct lkroom_publisher lkroom_publisher;
+typedef struct lkroom_audio_track lkroom_audio_track;
+
+typedef struct lkroom_audio_options {
+    const char *name;
+    Livekit__TrackSource source;
+    const char *stream; /* NULL or "": the server's choice */
+    bool dtx;           /* upstream's default: true */
+    bool muted;
+    uint32_t max_bitrate; /* bps; 0: upstream's 48000 */
+} lkroom_audio_options;
+
+typedef struct lkroom_publisher_env {
+    void *ctx;
+    /* Sends a signal request; 0, or -1 when the signal connection is gone. */
+    int (*signal)(void *ctx, const Livekit__SignalRequest *req);
+    /* The PeerConnection's sections changed: an offer is needed. */
+    void (*negotiate)(void *ctx);
+    /* The server took the track (info: its TrackInfo, valid during the
+     * call) or did not (error says why; the track is then gone). */
+    void (*published)(void *ctx, uint64_t token, lkroom_audio_track *t,
+                      const Livekit__TrackInfo *info, const char *error);
+} lkroom_publisher_env;
+
+lkroom_publisher *lkroom_publisher_new(lkroom_transport *tr, const lkroom_publisher_env *env);
+/* Frees every track, reporting nothing. */
+void lkroom_publisher_free(lkroom_publisher *p);
+
+/* NULL (with err) when the request cannot go out or the PeerConnection
+ * has no room for another section; else published(token) follows. */
+lkroom_audio_track *lkroom_publisher_add_audio(lkroom_publisher *p, uint64_t token,
+                                               const lkroom_audio_options *o, uint64_t now,
+                                               char *err, size_t errlen);
+
+/* What the server says. */
+void lkroom_publisher_on_published(lkroom_publisher *p, const Livekit__TrackPublishedResponse *m);
+void lkroom_publisher_on_refused(lkroom_publisher *p, const Livekit__RequestResponse *m);
+/* After each answer: tracks whose section it negotiated start sending. */
+void lkroom_publisher_on_answer(lkroom_publisher *p);
+
+uint64_t lkroom_publisher_next_deadline(const lkroom_publisher *p);
+void lkroom_publisher_expire(lkroom_publisher *p, uint64_t now);
+
+/* 10 ms of interleaved 48 kHz PCM (1 or 2 channels). Dropped until the
+ * track's section is negotiated and the connection carries SRTP. */
+void lkroom_audio_track_push(lkroom_audio_track *t, const int16_t *pcm, unsigned channels,
+                             size_t samples_per_channel);
+/* Tells the server (the others see TrackMuted) and sends silence. */
+void lkroom_audio_track_set_muted(lkroom_audio_track *t, bool muted);
+const char *lkroom_audio_track_sid(const lkroom_audio_track *t); /* "" until published */
+/* Ends the track on the server with the next offer and frees it. */
+void lkroom_audio_track_unpublish(lkroom_audio_track *t);
+
+#endif
