@@ -62,6 +62,8 @@ int lk_on_set_local_name(lk_call *c);
 int lk_on_set_local_attributes(lk_call *c);
 
 /* data.c */
+int lk_on_publish_track(lk_call *c);
+int lk_on_unpublish_track(lk_call *c);
 int lk_on_publish_data(lk_call *c);
 int lk_on_publish_sip_dtmf(lk_call *c);
 int lk_on_publish_transcription(lk_call *c);

@@ -7,8 +7,9 @@
  * the client says ReadyForRoomEvent (it installs its listener in between),
  * RoomSidChanged comes first after that, and a room's last event is EOS.
  * Participants are handles of their own; the local one names the room in
- * SetLocal* requests. Track publications are not carried yet (no media).
- * Data packets and RPC: data.c; data streams: stream.c.
+ * SetLocal* requests. Remote track publications are not carried yet.
+ * Data packets and RPC: data.c; data streams: stream.c; publishing our
+ * audio tracks: publish.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@
 #include "handle.h"
 #include "handlers.h"
 #include "io.h"
+#include "log.h"
 #include "room_handle.h"
+#include "srtp.h"
 
 #define RES(x) LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_##x
 #define EV(x) LIVEKIT__PROTO__FFI_EVENT__MESSAGE_##x
@@ -339,6 +342,7 @@ static void drop_engine(lk_room *r)
         lkrpc_session_ended(r->rpc); /* calls in flight get their callback */
     lkrpc_free(r->rpc);
     lk_room_streams_stop(r);
+    lk_room_publications_end(r, "the room was disconnected");
     r->rpc = NULL;
     lkroom_destroy(r->engine);
     r->engine = NULL;
@@ -382,6 +386,7 @@ static void on_disconnected(void *ctx, Livekit__DisconnectReason reason)
     if (r->rpc)
         lkrpc_session_ended(r->rpc);
     lk_room_streams_stop(r);
+    lk_room_publications_end(r, "the room was disconnected");
     Livekit__Proto__ConnectionStateChanged cs = LIVEKIT__PROTO__CONNECTION_STATE_CHANGED__INIT;
     cs.state = LIVEKIT__PROTO__CONNECTION_STATE__CONN_DISCONNECTED;
     lk_room_event(r, RE(CONNECTION_STATE_CHANGED), &cs);
@@ -442,6 +447,19 @@ static void on_packet_sent(void *ctx, uint64_t token, const char *error)
     lk_room_data_sent(ctx, token, error);
 }
 
+static void on_track_published(void *ctx, uint64_t token, lkroom_audio_track *t,
+                               const Livekit__TrackInfo *info, const char *error)
+{
+    lk_room_track_published(ctx, token, t, info, error);
+}
+
+static void on_local_track_subscribed(void *ctx, const char *sid)
+{
+    Livekit__Proto__LocalTrackSubscribed e = LIVEKIT__PROTO__LOCAL_TRACK_SUBSCRIBED__INIT;
+    e.track_sid = (char *)sid;
+    lk_room_event(ctx, RE(LOCAL_TRACK_SUBSCRIBED), &e);
+}
+
 /* --- worker tasks ------------------------------------------------------------------------ */
 
 static void start(lkio_task *t)
@@ -453,7 +471,9 @@ static void start(lkio_task *t)
                            .disconnected = on_disconnected,
                            .update_done = on_update_done,
                            .packet = on_packet,
-                           .packet_sent = on_packet_sent};
+                           .packet_sent = on_packet_sent,
+                           .track_published = on_track_published,
+                           .local_track_subscribed = on_local_track_subscribed};
     r->engine = lkroom_connect(r->w, r->url, r->token, &r->opts, &obs);
 }
 
@@ -483,6 +503,12 @@ int lk_on_connect(lk_call *c)
         abort();
     lk_object_init(&r->base, &room_kind);
     r->w = lkio_pick_worker();
+    /* libsrtp2 is opened from disk on first use: here, where blocking is
+     * allowed, not on the worker when the connection comes up. Without it
+     * the room still joins and carries data; publishing says why not. */
+    char srtp_error[160];
+    if (lksrtp_load(srtp_error, sizeof srtp_error) < 0)
+        lk_log_warn("%s: rooms will carry no media", srtp_error);
     /* Missing ones fail in the callback, as upstream's do. */
     r->url = strdup(req->url ? req->url : "");
     r->token = strdup(req->token ? req->token : "");

@@ -20,6 +20,8 @@
 
 typedef struct lk_room_queued_event lk_room_queued_event;
 typedef struct lk_stream_reader lk_stream_reader;
+typedef struct lk_publication lk_publication;
+typedef struct lk_publish_job lk_publish_job;
 
 typedef struct lk_room {
     lk_object base;
@@ -45,6 +47,9 @@ typedef struct lk_room {
     pthread_mutex_t invocations_lock;
     uint64_t *invocations;
     size_t n_invocations, cap_invocations;
+    /* publish.c: our publications, and PublishTracks waiting for the server */
+    lk_publication *publications;
+    lk_publish_job *publishing;
     lkio_task start_task, close_task, destroy_task;
 } lk_room;
 
@@ -68,5 +73,11 @@ void lk_room_rpc_start(lk_room *r);
 void lk_room_streams_start(lk_room *r);
 void lk_room_streams_stop(lk_room *r);
 void lk_room_stream_done(lk_room *r, uint64_t job, const char *error);
+/* publish.c: the engine's answer to a PublishTrack (token: its async id);
+ * and the end of every publication when the session or the engine ends
+ * (waiting PublishTracks fail with why). */
+void lk_room_track_published(lk_room *r, uint64_t token, lkroom_audio_track *t,
+                             const Livekit__TrackInfo *info, const char *error);
+void lk_room_publications_end(lk_room *r, const char *why);
 
 #endif

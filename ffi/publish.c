@@ -1,0 +1,378 @@
+/*
+ * publish.c: PublishTrack and UnpublishTrack for local audio tracks.
+ *
+ * A publication subscribes to its track's source like a local audio
+ * stream does, but its queue drains on the room's worker: each 10 ms frame
+ * is converted to 48 kHz mono, regrouped into exact 10 ms frames, and
+ * pushed to the engine's track (room/publish.h), which encodes and sends.
+ * The source's 10 ms pacing is the only clock. Muting the track
+ * (LocalTrackMute) is noticed at the next frame: the engine tells the
+ * server and sends silence.
+ *
+ * As upstream: the PublishTrackCallback (with the publication) comes when
+ * the server has taken the track, then RoomEvent.local_track_published;
+ * on unpublish, local_track_unpublished comes before the callback.
+ * Dropping a publication's handle does not unpublish it. Video tracks are
+ * refused: video publishing is not built yet.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio_frame.h"
+#include "audio_resampler.h"
+#include "audio_source.h"
+#include "error.h"
+#include "flow.h"
+#include "handlers.h"
+#include "log.h"
+#include "room_handle.h"
+#include "track.h"
+
+#define EV(x) LIVEKIT__PROTO__FFI_EVENT__MESSAGE_##x
+#define RE(x) LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_##x
+
+enum { RATE = 48000, FRAME = RATE / 100, QUEUE_FRAMES = 10 };
+
+struct lk_publication {
+    lk_object base;
+    lk_room *room;   /* a reference */
+    lk_track *track; /* a reference */
+    lk_object *source;
+    lk_sub sub;
+    lk_queue queue;
+    Livekit__Proto__TrackSource source_kind;
+
+    /* the room's worker only */
+    lk_publication *next;        /* the room's list, which holds a reference */
+    lkroom_audio_track *engine;  /* NULL once unpublished or the session ended */
+    lk_audio_resampler *resampler;
+    int16_t pending[FRAME];      /* converted samples short of a whole 10 ms */
+    size_t pending_len;
+    char sid[64];
+};
+
+/* A PublishTrack waiting for the server, on the room's worker. */
+struct lk_publish_job {
+    lkio_task task;
+    lk_room *room;   /* a reference */
+    lk_track *track; /* a reference */
+    uint64_t async_id;
+    lkroom_audio_options opts;
+    char *stream;
+    lk_publish_job *next; /* the room's waiting list */
+};
+
+/* --- the publication object ------------------------------------------------------- */
+
+static void publication_free(lk_object *o)
+{
+    lk_publication *p = lk_container_of(o, lk_publication, base);
+    lk_queue_destroy(&p->queue);
+    lk_audio_resampler_free(p->resampler);
+    lk_unref(&p->track->base);
+    lk_unref(&p->room->base);
+    free(p);
+}
+
+static const lk_kind publication_kind = {"track publication", NULL, publication_free};
+
+/* On the room's worker: one frame of the source in, exact 10 ms out. */
+static void on_frame(lk_queue *q, lk_object *item)
+{
+    lk_publication *p = lk_container_of(q, lk_publication, queue);
+    lk_audio_frame *in = lk_container_of(item, lk_audio_frame, base);
+    if (!p->engine) {
+        lk_unref(item);
+        return;
+    }
+    lkroom_audio_track_set_muted(p->engine, lk_track_muted(p->track));
+    lk_audio_frame *out = lk_audio_resampler_convert(p->resampler, in->data, in->samples_per_channel,
+                                                     in->num_channels, in->sample_rate, 1, RATE);
+    lk_unref(item);
+    if (!out) {
+        lk_log_warn("publication %s: %s", p->sid, lk_error());
+        return;
+    }
+    for (size_t used = 0; used < out->samples_per_channel;) {
+        size_t take = FRAME - p->pending_len;
+        if (take > out->samples_per_channel - used)
+            take = out->samples_per_channel - used;
+        memcpy(p->pending + p->pending_len, out->data + used, take * sizeof *p->pending);
+        p->pending_len += take;
+        used += take;
+        if (p->pending_len == FRAME) {
+            lkroom_audio_track_push(p->engine, p->pending, 1, FRAME);
+            p->pending_len = 0;
+        }
+    }
+    lk_unref(&out->base);
+}
+
+static void on_eos(lk_queue *q)
+{
+    (void)q; /* the track ended: the publication stays until unpublished */
+}
+
+/* On the source's worker, with the fanout's lock held. */
+static void on_source_frame(lk_sub *sub, lk_object *frame)
+{
+    lk_queue_push(&lk_container_of(sub, lk_publication, sub)->queue, frame);
+}
+
+static void on_track_ended(lk_sub *sub)
+{
+    lk_queue_end(&lk_container_of(sub, lk_publication, sub)->queue);
+}
+
+/* Stops the audio and forgets the engine's track; the room's reference goes. */
+static void publication_stop(lk_publication *p)
+{
+    p->engine = NULL;
+    lk_audio_source_unsubscribe(p->source, &p->sub);
+    lk_queue_end(&p->queue);
+    lk_unref(&p->base);
+}
+
+/* --- events ------------------------------------------------------------------------ */
+
+static void emit_publish_error(uint64_t async_id, const char *error)
+{
+    Livekit__Proto__PublishTrackCallback cb = LIVEKIT__PROTO__PUBLISH_TRACK_CALLBACK__INIT;
+    cb.async_id = async_id;
+    cb.message_case = LIVEKIT__PROTO__PUBLISH_TRACK_CALLBACK__MESSAGE_ERROR;
+    cb.error = (char *)error;
+    Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
+    ev.message_case = EV(PUBLISH_TRACK);
+    ev.publish_track = &cb;
+    lk_emit(&ev);
+}
+
+static void emit_published(lk_publication *p, uint64_t async_id, const Livekit__TrackInfo *info)
+{
+    Livekit__Proto__TrackPublicationInfo pi = LIVEKIT__PROTO__TRACK_PUBLICATION_INFO__INIT;
+    pi.sid = p->sid;
+    pi.name = info->name ? info->name : p->track->name;
+    pi.kind = LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
+    pi.source = (Livekit__Proto__TrackSource)info->source;
+    pi.mime_type = info->mime_type ? info->mime_type : "";
+    pi.muted = info->muted;
+    pi.encryption_type = LIVEKIT__PROTO__ENCRYPTION_TYPE__NONE;
+    /* The server's feature numbers are the FFI's. */
+    pi.n_audio_features = info->n_audio_features;
+    pi.audio_features = (Livekit__Proto__AudioTrackFeature *)info->audio_features;
+    Livekit__Proto__FfiOwnedHandle h = LIVEKIT__PROTO__FFI_OWNED_HANDLE__INIT;
+    h.id = lk_handle_insert(lk_ref(&p->base));
+    Livekit__Proto__OwnedTrackPublication owned = LIVEKIT__PROTO__OWNED_TRACK_PUBLICATION__INIT;
+    owned.handle = &h;
+    owned.info = &pi;
+    Livekit__Proto__PublishTrackCallback cb = LIVEKIT__PROTO__PUBLISH_TRACK_CALLBACK__INIT;
+    cb.async_id = async_id;
+    cb.message_case = LIVEKIT__PROTO__PUBLISH_TRACK_CALLBACK__MESSAGE_PUBLICATION;
+    cb.publication = &owned;
+    Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
+    ev.message_case = EV(PUBLISH_TRACK);
+    ev.publish_track = &cb;
+    if (!lk_emit(&ev))
+        lk_handle_drop(h.id);
+    Livekit__Proto__LocalTrackPublished e = LIVEKIT__PROTO__LOCAL_TRACK_PUBLISHED__INIT;
+    e.track_sid = p->sid;
+    lk_room_event(p->room, RE(LOCAL_TRACK_PUBLISHED), &e);
+}
+
+/* --- the engine's reports (room.c passes them on) ----------------------------------- */
+
+static void job_free(lk_publish_job *j)
+{
+    lk_unref(&j->track->base);
+    lk_unref(&j->room->base);
+    free(j->stream);
+    free(j);
+}
+
+static lk_publish_job *take_waiting(lk_room *r, uint64_t async_id)
+{
+    for (lk_publish_job **pp = &r->publishing; *pp; pp = &(*pp)->next)
+        if ((*pp)->async_id == async_id) {
+            lk_publish_job *j = *pp;
+            *pp = j->next;
+            return j;
+        }
+    return NULL;
+}
+
+void lk_room_track_published(lk_room *r, uint64_t token, lkroom_audio_track *t,
+                             const Livekit__TrackInfo *info, const char *error)
+{
+    lk_publish_job *j = take_waiting(r, token);
+    if (!j)
+        return;
+    if (error) {
+        emit_publish_error(j->async_id, error);
+        job_free(j);
+        return;
+    }
+    lk_publication *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    lk_object_init(&p->base, &publication_kind);
+    lk_ref(&r->base);
+    p->room = r;
+    lk_ref(&j->track->base);
+    p->track = j->track;
+    p->source = p->track->source;
+    p->engine = t;
+    p->resampler = lk_audio_resampler_new();
+    snprintf(p->sid, sizeof p->sid, "%s", info->sid);
+    lk_queue_init(&p->queue, &p->base, r->w, QUEUE_FRAMES, on_frame, on_eos);
+    p->sub.track = p->track;
+    p->sub.deliver = on_source_frame;
+    p->sub.ended = on_track_ended;
+    p->next = r->publications; /* the object's first reference */
+    r->publications = p;
+    emit_published(p, j->async_id, info);
+    lk_audio_source_subscribe(p->source, &p->sub);
+    job_free(j);
+}
+
+void lk_room_publications_end(lk_room *r, const char *why)
+{
+    while (r->publishing) {
+        lk_publish_job *j = r->publishing;
+        r->publishing = j->next;
+        emit_publish_error(j->async_id, why);
+        job_free(j);
+    }
+    while (r->publications) {
+        lk_publication *p = r->publications;
+        r->publications = p->next;
+        publication_stop(p);
+    }
+}
+
+/* --- requests ------------------------------------------------------------------------- */
+
+static void publish_run(lkio_task *task)
+{
+    lk_publish_job *j = lk_container_of(task, lk_publish_job, task);
+    lk_room *r = j->room;
+    char err[300];
+    if (!r->engine || r->over) {
+        emit_publish_error(j->async_id, "cannot publish: the room is not connected");
+        job_free(j);
+        return;
+    }
+    j->next = r->publishing; /* before the call: the report may come within */
+    r->publishing = j;
+    if (!lkroom_publish_audio(r->engine, j->async_id, &j->opts, err, sizeof err) &&
+        take_waiting(r, j->async_id)) {
+        emit_publish_error(j->async_id, err);
+        job_free(j);
+    }
+}
+
+int lk_on_publish_track(lk_call *c)
+{
+    const Livekit__Proto__PublishTrackRequest *req = c->req->publish_track;
+    if (!req->has_local_participant_handle || !req->has_track_handle)
+        return lk_fail("PublishTrackRequest needs local_participant_handle and track_handle");
+    lk_object *o = lk_handle_get(req->track_handle, &lk_track_kind);
+    if (!o)
+        return -1;
+    lk_track *track = lk_container_of(o, lk_track, base);
+    if (track->kind != LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO) {
+        lk_unref(o);
+        return lk_fail("publishing video tracks is not supported by this build yet");
+    }
+    lk_room *r = lk_room_of_local(req->local_participant_handle);
+    if (!r) {
+        lk_unref(o);
+        return -1;
+    }
+    const Livekit__Proto__TrackPublishOptions *opt = req->options;
+    lk_publish_job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort();
+    j->room = r;
+    j->track = track;
+    j->async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
+    /* upstream's defaults: DTX on, source unknown, 48 kbps */
+    j->opts.name = track->name;
+    j->opts.dtx = !opt || !opt->has_dtx || opt->dtx;
+    j->opts.source = opt && opt->has_source ? (Livekit__TrackSource)opt->source
+                                            : LIVEKIT__TRACK_SOURCE__UNKNOWN;
+    j->opts.muted = lk_track_muted(track);
+    if (opt && opt->audio_encoding && opt->audio_encoding->max_bitrate)
+        j->opts.max_bitrate = opt->audio_encoding->max_bitrate > 510000
+                                  ? 510000
+                                  : (uint32_t)opt->audio_encoding->max_bitrate;
+    if (opt && opt->stream)
+        j->opts.stream = j->stream = strdup(opt->stream);
+    Livekit__Proto__PublishTrackResponse *res =
+        lk_call_new(c, &livekit__proto__publish_track_response__descriptor);
+    res->async_id = j->async_id;
+    c->res->message_case = LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_PUBLISH_TRACK;
+    c->res->publish_track = res;
+    lkio_post(r->w, &j->task, publish_run);
+    return 0;
+}
+
+typedef struct unlk_publish_job {
+    lkio_task task;
+    lk_room *room; /* a reference */
+    uint64_t async_id;
+    char *sid;
+} unlk_publish_job;
+
+static void unpublish_run(lkio_task *task)
+{
+    unlk_publish_job *j = lk_container_of(task, unlk_publish_job, task);
+    lk_room *r = j->room;
+    const char *error = "no track with this sid is published";
+    for (lk_publication **pp = &r->publications; *pp; pp = &(*pp)->next) {
+        lk_publication *p = *pp;
+        if (strcmp(p->sid, j->sid) != 0)
+            continue;
+        *pp = p->next;
+        if (p->engine && r->engine)
+            lkroom_audio_track_unpublish(p->engine);
+        Livekit__Proto__LocalTrackUnpublished e = LIVEKIT__PROTO__LOCAL_TRACK_UNPUBLISHED__INIT;
+        e.publication_sid = p->sid;
+        lk_room_event(r, RE(LOCAL_TRACK_UNPUBLISHED), &e);
+        publication_stop(p);
+        error = NULL;
+        break;
+    }
+    Livekit__Proto__UnpublishTrackCallback cb = LIVEKIT__PROTO__UNPUBLISH_TRACK_CALLBACK__INIT;
+    cb.async_id = j->async_id;
+    cb.error = (char *)error;
+    Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
+    ev.message_case = EV(UNPUBLISH_TRACK);
+    ev.unpublish_track = &cb;
+    lk_emit(&ev);
+    lk_unref(&r->base);
+    free(j->sid);
+    free(j);
+}
+
+int lk_on_unpublish_track(lk_call *c)
+{
+    const Livekit__Proto__UnpublishTrackRequest *req = c->req->unpublish_track;
+    if (!req->has_local_participant_handle || !req->track_sid)
+        return lk_fail("UnpublishTrackRequest needs local_participant_handle and track_sid");
+    lk_room *r = lk_room_of_local(req->local_participant_handle);
+    if (!r)
+        return -1;
+    unlk_publish_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->sid = strdup(req->track_sid)))
+        abort();
+    j->room = r;
+    j->async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
+    Livekit__Proto__UnpublishTrackResponse *res =
+        lk_call_new(c, &livekit__proto__unpublish_track_response__descriptor);
+    res->async_id = j->async_id;
+    c->res->message_case = LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_UNPUBLISH_TRACK;
+    c->res->unpublish_track = res;
+    lkio_post(r->w, &j->task, unpublish_run);
+    return 0;
+}
