@@ -1,0 +1,185 @@
+"""A participant publishing or receiving a microphone track through the
+upstream Python SDK (livekit.rtc), on whichever library LIVEKIT_LIB_PATH
+names (unset: the wheel's own Rust library).
+
+    audio_peer.py publisher URL TOKEN    publish "mic"; once "listener" says
+                                         it is subscribed, TONE_S of 440 Hz,
+                                         then muted for MUTE_S, unmuted for
+                                         UNMUTED_S, then unpublish and "done"
+    audio_peer.py listener URL TOKEN     read the first audio track it is
+                                         given until "done"; measure it
+
+Prints READY once connected, then one JSON object at the end: what it saw
+(events in order, and for the listener the measurements of the audio)."""
+import asyncio
+import json
+import math
+import sys
+import time
+
+import numpy as np
+from livekit import rtc
+
+BOUND_S = 60
+RATE = 48000
+FRAME = RATE // 100
+TONE_HZ = 440.0
+TONE_DBFS = -10.0
+TONE_S, MUTE_S, UNMUTED_S = 10.0, 1.5, 1.5
+QUEUE_MS = 50
+
+
+def tone(start, n):
+    t = (np.arange(start, start + n) / RATE).astype(np.float64)
+    amp = 32767 * 10 ** (TONE_DBFS / 20)
+    return (amp * np.sin(2 * math.pi * TONE_HZ * t)).astype(np.int16)
+
+
+async def publisher(room, out):
+    lp = room.local_participant
+    subscribed = asyncio.Event()
+    room.on("data_received", lambda p: p.topic == "subscribed" and subscribed.set())
+    events = out["events"] = []
+    room.on("local_track_published", lambda pub, track: events.append(["published", pub.sid]))
+    room.on("local_track_subscribed", lambda track: events.append(["subscribed", track.sid]))
+    room.on("local_track_unpublished", lambda pub: events.append(["unpublished", pub.sid]))
+
+    # A short queue: mute and unmute then apply to what is being captured,
+    # not to a second of audio still queued.
+    source = rtc.AudioSource(RATE, 1, queue_size_ms=QUEUE_MS)
+    track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    pub = await lp.publish_track(track, opts)
+    out["publication"] = {"sid": pub.sid, "name": pub.name, "kind": pub.kind,
+                          "source": pub.source, "muted": pub.muted}
+    print("READY", flush=True)
+    await asyncio.wait_for(subscribed.wait(), BOUND_S)
+
+    # A microphone: frames keep coming, muted or not; each capture waits
+    # until the source's queue has room, so this runs at real time.
+    sent = 0
+
+    async def capture(seconds):
+        nonlocal sent
+        for _ in range(round(seconds * 100)):
+            pcm = tone(sent, FRAME)
+            await source.capture_frame(rtc.AudioFrame(pcm.tobytes(), RATE, 1, FRAME))
+            sent += FRAME
+
+    await capture(TONE_S)
+    track.mute()
+    await capture(MUTE_S)
+    track.unmute()
+    await capture(UNMUTED_S)
+    await source.wait_for_playout()
+    await lp.unpublish_track(pub.sid)
+    await lp.publish_data("", reliable=True, topic="done")
+    await asyncio.sleep(0.5)  # let "done" leave before the disconnect
+
+
+def runs_of(loud):
+    """[[loud, frames], ...]: the frames as runs of loud and quiet."""
+    runs = []
+    for v in loud:
+        if runs and runs[-1][0] == bool(v):
+            runs[-1][1] += 1
+        else:
+            runs.append([bool(v), 1])
+    return runs
+
+
+def measure(pcm):
+    """The audio a listener got, as runs of loud and quiet 10 ms frames
+    (the tone, the mute, the tone again), and the first loud run's
+    frequency, level and SNR per 100 ms window (the 440 Hz sinusoid fitted
+    by least squares against what is left)."""
+    x = pcm.astype(np.float64) / 32768
+    frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
+    rms_db = 20 * np.log10(np.sqrt((frames ** 2).mean(axis=1)) + 1e-9)
+    runs = runs_of(rms_db > -30)
+    res = {"runs_ms": [[("loud" if l else "quiet"), n * 10] for l, n in runs]}
+    loud = [i for i, r in enumerate(runs) if r[0]]
+    if not loud:
+        return res
+    first = sum(n for _, n in runs[: loud[0]])
+    body = frames[first + 10: first + runs[loud[0]][1] - 10]  # less onset and end
+    if len(body) < 10:
+        return res
+    flat = body.reshape(-1)
+    spectrum = np.abs(np.fft.rfft(flat * np.hanning(len(flat))))
+    res["peak_hz"] = float(np.argmax(spectrum) * RATE / len(flat))
+    res["level_dbfs"] = float(np.median(rms_db[first + 10: first + runs[loud[0]][1] - 10]) + 3.01)
+    t = np.arange(FRAME * 10) / RATE
+    basis = np.stack([np.sin(2 * math.pi * TONE_HZ * t), np.cos(2 * math.pi * TONE_HZ * t)], 1)
+    snrs = []
+    for w in range(len(body) // 10):
+        seg = body[w * 10: (w + 1) * 10].reshape(-1)
+        coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)
+        fit = basis @ coef
+        noise = ((seg - fit) ** 2).mean()
+        snrs.append(10 * math.log10(max((fit ** 2).mean(), 1e-12) / max(noise, 1e-12)))
+    res["snr_db_min"] = float(min(snrs))
+    res["snr_db_median"] = float(np.median(snrs))
+    res["snr_30db_share"] = float(np.mean(np.array(snrs) >= 30))
+    return res
+
+
+async def listener(room, out):
+    lp = room.local_participant
+    events = out["events"] = []
+    done = asyncio.Event()
+    got, reading = [], []
+    t0 = time.monotonic()
+
+    def at():
+        return round(time.monotonic() - t0, 3)
+
+    async def read(track):
+        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+        await lp.publish_data("", reliable=True, topic="subscribed")
+        async for ev in stream:
+            got.append(np.frombuffer(ev.frame.data, dtype=np.int16).copy())
+            if done.is_set():
+                break
+
+    def on_subscribed(track, pub, participant):
+        events.append(["track_subscribed", participant.identity, pub.sid, pub.name,
+                       pub.source, pub.mime_type, at()])
+        if track.kind == rtc.TrackKind.KIND_AUDIO and not reading:
+            reading.append(asyncio.ensure_future(read(track)))
+
+    room.on("track_published", lambda pub, p: events.append(
+        ["track_published", p.identity, pub.sid, pub.name, pub.source, at()]))
+    room.on("track_subscribed", on_subscribed)
+    room.on("track_muted", lambda p, pub: events.append(["track_muted", pub.sid, at()]))
+    room.on("track_unmuted", lambda p, pub: events.append(["track_unmuted", pub.sid, at()]))
+    room.on("track_unsubscribed", lambda t, pub, p: events.append(
+        ["track_unsubscribed", pub.sid, at()]))
+    room.on("track_unpublished", lambda pub, p: events.append(
+        ["track_unpublished", pub.sid, at()]))
+    room.on("data_received", lambda p: p.topic == "done" and done.set())
+    print("READY", flush=True)
+    await asyncio.wait_for(done.wait(), BOUND_S)
+    await asyncio.sleep(0.2)
+    out["audio"] = measure(np.concatenate(got)) if got else {"runs_ms": []}
+
+
+async def main(role, url, token):
+    room = rtc.Room()
+    out = {"error": None}
+    try:
+        await asyncio.wait_for(room.connect(url, token), BOUND_S)
+    except Exception as e:  # the test reads the error text
+        out["error"] = str(e) or repr(e)
+        print(json.dumps(out), flush=True)
+        return
+    try:
+        await {"publisher": publisher, "listener": listener}[role](room, out)
+    except Exception as e:
+        out["error"] = repr(e)
+    await room.disconnect()
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:4]))
