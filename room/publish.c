@@ -231,7 +231,7 @@ void lkroom_publisher_on_answer(lkroom_publisher *p)
     for (lkroom_audio_track *t = p->tracks; t; t = t->next) {
         if (t->section < 0)
             continue;
-        const lkpeer_rtp_params *rp = lkpeer_sender_params(peer_of(p), t->section);
+        const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(p), t->section);
         if (rp->negotiated && !t->opus)
             start_sending(t, rp);
     }

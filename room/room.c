@@ -31,7 +31,7 @@ static const uint64_t UPDATE_TIMEOUT_MS = 10000;
 /* How long a leave waits for the server to acknowledge our reliable data
  * (a few retransmissions on a lossy path) before it goes anyway. */
 static const uint64_t LEAVE_LINGER_MS = 2000;
-/* An offer: the data section and up to LKPEER_MAX_SENDERS audio sections. */
+/* An offer: the data section and up to LKPEER_MAX_SECTIONS audio sections. */
 enum { LKROOM_OFFER_CAP = 24576 };
 
 struct lkroom {
@@ -418,7 +418,7 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
         snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
     } else {
         lkroom_transport_callbacks tcb = {
-            r, on_transport_state, on_channels_ready, on_message, on_sent, on_drained};
+            r, on_transport_state, on_channels_ready, on_message, on_sent, on_drained, NULL, NULL};
         r->tr = lkroom_transport_new(w, &tcb, err, sizeof err);
         lkroom_publisher_env env = {r, publisher_signal, publisher_negotiate,
                                     publisher_published};

@@ -177,6 +177,21 @@ static void flush(lkroom_transport *t)
     }
 }
 
+/* Media goes straight up: the room knows the tracks. */
+static void peer_rtp(void *ctx, int section, const uint8_t *pkt, size_t len)
+{
+    lkroom_transport *t = ctx;
+    if (t->cb.rtp)
+        t->cb.rtp(t->cb.ctx, section, pkt, len);
+}
+
+static void peer_rtcp(void *ctx, const uint8_t *pkt, size_t len)
+{
+    lkroom_transport *t = ctx;
+    if (t->cb.rtcp)
+        t->cb.rtcp(t->cb.ctx, pkt, len);
+}
+
 static void peer_writable(void *ctx)
 {
     flush(ctx);
@@ -271,8 +286,9 @@ lkroom_transport *lkroom_transport_new(lkio_worker *w, const lkroom_transport_ca
     t->reliable = t->lossy = t->in_reliable = t->in_lossy = -1;
     t->queue_tail = &t->queue;
     lkio_timer_init(&t->timer, on_timer);
-    lkpeer_callbacks pcb = {t,           peer_send,    peer_state, peer_channel_open,
-                            peer_message, NULL,        peer_writable};
+    lkpeer_callbacks pcb = {t,           peer_send,     peer_state, peer_channel_open,
+                            peer_message, NULL,         peer_writable, peer_rtp,
+                            peer_rtcp};
     t->peer = lkpeer_new(&pcb);
     if (!t->peer) {
         snprintf(err, errlen, "cannot create a DTLS certificate");

@@ -28,6 +28,9 @@ typedef struct lkroom_transport_callbacks {
     void (*sent)(void *ctx, uint64_t token, const char *error);
     /* What lkroom_transport_drain waited for happened. */
     void (*drained)(void *ctx);
+    /* Decrypted media from the server (lkpeer_callbacks' rtp and rtcp). */
+    void (*rtp)(void *ctx, int section, const uint8_t *pkt, size_t len);
+    void (*rtcp)(void *ctx, const uint8_t *pkt, size_t len);
 } lkroom_transport_callbacks;
 
 /* NULL with err when no socket or certificate can be had. */

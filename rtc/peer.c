@@ -24,16 +24,20 @@
 #include "cert.h"
 #include "dtls.h"
 #include "ice.h"
+#include "rtp.h"
 #include "sdp.h"
 #include "srtp.h"
 
-/* One sendonly RTP section of ours. */
-typedef struct sender {
-    char track_id[64];
+/* One RTP section: ours to send on (sendonly, a track id and SSRC), or
+ * the server's to send on (recvonly: what the answer says it sends). */
+typedef struct section {
+    bool receive;
     char mid[4];
-    uint32_t ssrc; /* 0 once stopped */
+    char track_id[64]; /* sending: the a=msid track id */
+    uint32_t ssrc;     /* sending: ours, 0 once stopped; receiving: the server's, 0: none */
     lkpeer_rtp_params params;
-} sender;
+    char remote_msid[128]; /* receiving: the answer's a=msid ("<stream> <track>") */
+} section;
 
 struct lkpeer {
     lkpeer_callbacks cb;
@@ -57,8 +61,9 @@ struct lkpeer {
     char remote_mid[32];
     bool offer_pending;
 
-    sender senders[LKPEER_MAX_SENDERS];
-    unsigned n_senders;
+    section sections[LKPEER_MAX_SECTIONS];
+    unsigned n_sections;
+    _Alignas(4) uint8_t media_buf[1500]; /* an incoming SRTP packet, decrypted in place */
     char cname[20];
     lksrtp *srtp;
     char media_error[160];
@@ -270,21 +275,22 @@ static size_t write_description(lkpeer *p, char *out, size_t cap, const char *se
         lkice_local_candidate(p->ice, i, lines[i], sizeof lines[i]);
         cands[i] = lines[i];
     }
-    lksdp_rtp_section rtp[LKPEER_MAX_SENDERS];
-    for (unsigned i = 0; i < p->n_senders; i++) {
-        const sender *x = &p->senders[i];
+    lksdp_rtp_section rtp[LKPEER_MAX_SECTIONS];
+    for (unsigned i = 0; i < p->n_sections; i++) {
+        const section *x = &p->sections[i];
+        bool sending = !x->receive && x->ssrc;
         rtp[i] = (lksdp_rtp_section){.kind = "audio",
                                      .mid = x->mid,
-                                     .direction = x->ssrc ? "sendonly" : "recvonly",
-                                     .track_id = x->ssrc ? x->track_id : NULL,
-                                     .ssrc = x->ssrc,
+                                     .direction = sending ? "sendonly" : "recvonly",
+                                     .track_id = sending ? x->track_id : NULL,
+                                     .ssrc = sending ? x->ssrc : 0,
                                      .cname = p->cname};
     }
     lksdp_offer o = {.session_id = p->session_id, .version = ++p->version, .setup = setup,
                      .mid = mid, .ice_ufrag = lkice_local_ufrag(p->ice),
                      .ice_pwd = lkice_local_pwd(p->ice), .fingerprint = p->cert.fingerprint,
                      .candidates = cands, .n_candidates = p->n_local,
-                     .rtp = rtp, .n_rtp = p->n_senders};
+                     .rtp = rtp, .n_rtp = p->n_sections};
     return lksdp_write_offer(out, cap, &o);
 }
 
@@ -370,20 +376,28 @@ static int apply_transport(lkpeer *p, const lksdp *s, bool is_answer, char *err,
     return 0;
 }
 
-/* What the answer says of each of our RTP sections: whether it took it,
- * and what its Opus fmtp asks of the encoder. */
+/* What the answer says of each of our RTP sections: for a sender, whether
+ * it took it and what its Opus fmtp asks of the encoder; for a receiver,
+ * what the server sends there (its SSRC and msid; none when idle). */
 static void apply_media(lkpeer *p, const lksdp *s)
 {
-    for (unsigned i = 0; i < p->n_senders; i++) {
-        sender *x = &p->senders[i];
+    for (unsigned i = 0; i < p->n_sections; i++) {
+        section *x = &p->sections[i];
         memset(&x->params, 0, sizeof x->params);
         const lksdp_media *m = NULL;
         for (unsigned k = 0; k < s->n_media && !m; k++)
             if (!strcmp(s->media[k].mid, x->mid))
                 m = &s->media[k];
         const lksdp_codec *opus = m && m->port ? lksdp_codec_find(m, "opus") : NULL;
-        if (!opus || !x->ssrc ||
-            (strcmp(m->direction, "recvonly") && strcmp(m->direction, "sendrecv")))
+        const char *dir = m ? m->direction : "";
+        bool ok = opus && (x->receive ? !strcmp(dir, "sendonly") || !strcmp(dir, "sendrecv")
+                                      : x->ssrc && (!strcmp(dir, "recvonly") ||
+                                                    !strcmp(dir, "sendrecv")));
+        if (x->receive) {
+            x->ssrc = ok ? m->ssrc : 0;
+            snprintf(x->remote_msid, sizeof x->remote_msid, "%s", ok && m->ssrc ? m->msid : "");
+        }
+        if (!ok)
             continue;
         x->params = (lkpeer_rtp_params){
             .negotiated = true,
@@ -473,31 +487,70 @@ int lkpeer_send(lkpeer *p, uint16_t id, bool binary, const uint8_t *data, size_t
 
 /* --- media ------------------------------------------------------------------------------ */
 
+static section *add_section(lkpeer *p)
+{
+    if (p->n_sections == LKPEER_MAX_SECTIONS)
+        return NULL;
+    section *x = &p->sections[p->n_sections];
+    memset(x, 0, sizeof *x);
+    snprintf(x->mid, sizeof x->mid, "%u", p->n_sections + 1); /* the data section is "0" */
+    return x;
+}
+
 int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc)
 {
-    if (p->n_senders == LKPEER_MAX_SENDERS || !ssrc || !track_id ||
-        strlen(track_id) >= sizeof p->senders[0].track_id)
+    if (!ssrc || !track_id || strlen(track_id) >= sizeof p->sections[0].track_id)
         return -1;
-    sender *x = &p->senders[p->n_senders];
-    memset(x, 0, sizeof *x);
+    section *x = add_section(p);
+    if (!x)
+        return -1;
     strcpy(x->track_id, track_id);
-    snprintf(x->mid, sizeof x->mid, "%u", p->n_senders + 1); /* the data section is "0" */
     x->ssrc = ssrc;
-    return (int)p->n_senders++;
+    return (int)p->n_sections++;
+}
+
+int lkpeer_add_audio_receiver(lkpeer *p)
+{
+    section *x = add_section(p);
+    if (!x)
+        return -1;
+    x->receive = true;
+    return (int)p->n_sections++;
 }
 
 void lkpeer_stop_sender(lkpeer *p, int index)
 {
-    if (index >= 0 && (unsigned)index < p->n_senders) {
-        p->senders[index].ssrc = 0;
-        p->senders[index].params.negotiated = false;
+    if (index >= 0 && (unsigned)index < p->n_sections && !p->sections[index].receive) {
+        p->sections[index].ssrc = 0;
+        p->sections[index].params.negotiated = false;
     }
 }
 
-const lkpeer_rtp_params *lkpeer_sender_params(const lkpeer *p, int index)
+static const section *section_at(const lkpeer *p, int index)
+{
+    return index >= 0 && (unsigned)index < p->n_sections ? &p->sections[index] : NULL;
+}
+
+const lkpeer_rtp_params *lkpeer_section_params(const lkpeer *p, int index)
 {
     static const lkpeer_rtp_params none;
-    return index >= 0 && (unsigned)index < p->n_senders ? &p->senders[index].params : &none;
+    const section *x = section_at(p, index);
+    return x ? &x->params : &none;
+}
+
+unsigned lkpeer_section_count(const lkpeer *p)
+{
+    return p->n_sections;
+}
+
+bool lkpeer_receiver(const lkpeer *p, int index, uint32_t *ssrc, const char **msid)
+{
+    const section *x = section_at(p, index);
+    if (!x || !x->receive)
+        return false;
+    *ssrc = x->ssrc;
+    *msid = x->remote_msid;
+    return true;
 }
 
 bool lkpeer_offer_pending(const lkpeer *p)
@@ -538,6 +591,38 @@ int lkpeer_send_rtcp(lkpeer *p, uint8_t *pkt, size_t len, size_t cap)
     return send_srtp(p, pkt, len, cap, true);
 }
 
+/* SRTP from the server: RTP for a receiving section whose SSRC the answer
+ * named (anything else is dropped before it is decrypted: RTP may come
+ * just before the answer does), and SRTCP. Decrypted in a copy, since
+ * the caller's datagram is not ours to change. */
+static void on_media(lkpeer *p, const uint8_t *data, size_t len)
+{
+    if (len > sizeof p->media_buf)
+        return;
+    enum lkrtp_kind kind = lkrtp_demux(data, len);
+    if (kind == LKRTP_RTCP) {
+        memcpy(p->media_buf, data, len);
+        int n = lksrtp_unprotect_rtcp(p->srtp, p->media_buf, len);
+        if (n > 0 && p->cb.rtcp)
+            p->cb.rtcp(p->cb.ctx, p->media_buf, (size_t)n);
+        return;
+    }
+    if (kind != LKRTP_RTP || len < LKRTP_HEADER_SIZE)
+        return;
+    uint32_t ssrc = (uint32_t)data[8] << 24 | (uint32_t)data[9] << 16 | (uint32_t)data[10] << 8 |
+                    data[11];
+    for (unsigned i = 0; i < p->n_sections; i++) {
+        const section *x = &p->sections[i];
+        if (!x->receive || x->ssrc != ssrc || !ssrc)
+            continue;
+        memcpy(p->media_buf, data, len);
+        int n = lksrtp_unprotect_rtp(p->srtp, p->media_buf, len);
+        if (n > 0 && p->cb.rtp)
+            p->cb.rtp(p->cb.ctx, (int)i, p->media_buf, (size_t)n);
+        return;
+    }
+}
+
 /* --- datagrams ------------------------------------------------------------------------ */
 
 static bool same_remote(const lkpeer *p, const struct sockaddr *from, socklen_t len)
@@ -557,9 +642,11 @@ void lkpeer_on_datagram(lkpeer *p, uint64_t now_ns, unsigned local, const struct
     } else if (b >= 20 && b <= 63) {
         if (p->dtls && local == p->path_local && same_remote(p, from, fromlen))
             lkdtls_on_datagram(p->dtls, now_ns, data, len);
+    } else if (b >= 128 && b <= 191) {
+        if (p->srtp && local == p->path_local && same_remote(p, from, fromlen))
+            on_media(p, data, len);
     }
-    /* 128-191 is SRTP/SRTCP: we only send media so far, and the server's
-     * reports (RR) are not read yet; anything else is not ours */
+    /* anything else is not ours */
 }
 
 uint64_t lkpeer_next_deadline(lkpeer *p, uint64_t now_ns)

@@ -42,6 +42,10 @@ typedef struct lkpeer_callbacks {
     /* What was buffered fell to the low-water mark after a send was
      * refused with -EAGAIN: sending can resume. */
     void (*writable)(void *ctx);
+    /* A decrypted RTP packet for a receiving section (its index), and a
+     * decrypted RTCP compound. Valid during the call. */
+    void (*rtp)(void *ctx, int section, const uint8_t *pkt, size_t len);
+    void (*rtcp)(void *ctx, const uint8_t *pkt, size_t len);
 } lkpeer_callbacks;
 
 /* NULL if no certificate could be made. */
@@ -83,8 +87,11 @@ size_t lkpeer_unread_by_remote(const lkpeer *p);
 
 /* --- media ----------------------------------------------------------------------
  * Sections are append-only (mids "1", "2", ... after the data section's
- * "0"), never removed or reused for another kind, as JSEP wants. */
-enum { LKPEER_MAX_SENDERS = 15 };
+ * "0"), never removed or reused for another kind, as JSEP wants. Each is
+ * ours to send on (a sender) or the server's (a receiver: recvonly in our
+ * offers; the server binds a subscribed track to an idle one). Indexes
+ * count from 0 in the order sections were added. */
+enum { LKPEER_MAX_SECTIONS = 15 };
 
 typedef struct lkpeer_rtp_params {
     bool negotiated;         /* an answer accepted the section */
@@ -100,8 +107,17 @@ int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc);
 /* The section goes recvonly without an SSRC from the next offer on: the
  * server ends the track. */
 void lkpeer_stop_sender(lkpeer *p, int index);
-/* What the last answer negotiated for a sender (negotiated false before). */
-const lkpeer_rtp_params *lkpeer_sender_params(const lkpeer *p, int index);
+/* A recvonly audio section (Opus only, so the server never sends us RED),
+ * in every offer from the next on. Its index, or -1 when there is no room. */
+int lkpeer_add_audio_receiver(lkpeer *p);
+/* What the last answer negotiated for a section (negotiated false before):
+ * for a receiver, the Opus payload type the server sends. */
+const lkpeer_rtp_params *lkpeer_section_params(const lkpeer *p, int index);
+unsigned lkpeer_section_count(const lkpeer *p);
+/* A receiver's SSRC and a=msid ("<participant sid>|<track sid> <track
+ * sid>" from livekit-server) in the last answer; 0 and "" while idle.
+ * false if index is not a receiver. */
+bool lkpeer_receiver(const lkpeer *p, int index, uint32_t *ssrc, const char **msid);
 /* true from lkpeer_create_offer until its answer is set: offers must not
  * overlap. */
 bool lkpeer_offer_pending(const lkpeer *p);

@@ -117,7 +117,8 @@ static void start(lkio_task *t)
 {
     session *s = lkio_container_of(t, session, task);
     char err[256];
-    lkroom_transport_callbacks tcb = {s, on_transport_state, on_ready, NULL, NULL, on_drained};
+    lkroom_transport_callbacks tcb = {s, on_transport_state, on_ready, NULL, NULL, on_drained,
+                                      NULL, NULL};
     s->tr = lkroom_transport_new(s->w, &tcb, err, sizeof err);
     if (!s->tr) {
         snprintf(s->why, sizeof s->why, "no transport: %s", err);

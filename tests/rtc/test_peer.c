@@ -47,6 +47,9 @@ typedef struct side {
     bool last_binary;
     int media_sent; /* SRTP/SRTCP datagrams (first byte 128-191) */
     size_t media_len;
+    int rtp_in, rtcp_in, rtp_section;
+    uint8_t rtp[64];
+    size_t rtp_len;
 } side;
 
 static void on_send(void *ctx, unsigned local, const struct sockaddr *to, socklen_t tolen,
@@ -87,6 +90,21 @@ static void on_message(void *ctx, uint16_t id, bool binary, const uint8_t *data,
     s->last_binary = binary;
 }
 
+static void on_rtp(void *ctx, int section, const uint8_t *pkt, size_t len)
+{
+    side *s = ctx;
+    s->rtp_in++;
+    s->rtp_section = section;
+    s->rtp_len = len < sizeof s->rtp ? len : sizeof s->rtp;
+    memcpy(s->rtp, pkt, s->rtp_len);
+}
+
+static void on_rtcp(void *ctx, const uint8_t *pkt, size_t len)
+{
+    side *s = ctx;
+    s->rtcp_in++;
+}
+
 static void make(side *s, side *other, const char *ip, uint16_t port)
 {
     memset(s, 0, sizeof *s);
@@ -94,7 +112,7 @@ static void make(side *s, side *other, const char *ip, uint16_t port)
     s->addr.sin_family = AF_INET;
     s->addr.sin_port = htons(port);
     inet_pton(AF_INET, ip, &s->addr.sin_addr);
-    lkpeer_callbacks cb = {s, on_send, on_state, on_open, on_message, NULL, NULL};
+    lkpeer_callbacks cb = {s, on_send, on_state, on_open, on_message, NULL, NULL, on_rtp, on_rtcp};
     s->p = lkpeer_new(&cb);
     assert_non_null(s->p);
     assert_int_equal(lkpeer_add_local(s->p, (struct sockaddr *)&s->addr, sizeof s->addr), 0);
@@ -245,6 +263,100 @@ static size_t answer_with_audio(side *b, char *out, size_t cap, const char *dire
     return n + (size_t)k;
 }
 
+/* The server's answer for a recvonly section it sends a subscribed track
+ * on (as livekit-server writes it), or leaves idle (ssrc 0). */
+static size_t answer_sending_audio(side *b, char *out, size_t cap, uint32_t ssrc)
+{
+    size_t n = lkpeer_create_answer(b->p, out, cap);
+    assert_true(n > 0);
+    int k = snprintf(out + n, cap - n,
+                     "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+                     "a=mid:1\r\na=rtcp-mux\r\n"
+                     "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"
+                     "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n");
+    assert_true(k > 0);
+    n += (size_t)k;
+    if (ssrc) {
+        k = snprintf(out + n, cap - n,
+                     "a=ssrc:%u cname:PA_x|TR_AMy\r\n"
+                     "a=ssrc:%u msid:PA_x|TR_AMy TR_AMy\r\n"
+                     "a=msid:PA_x|TR_AMy TR_AMy\r\n",
+                     ssrc, ssrc);
+        assert_true(k > 0);
+        n += (size_t)k;
+    }
+    k = snprintf(out + n, cap - n, "a=sendonly\r\n");
+    assert_true(k > 0 && (size_t)k < cap - n);
+    return n + (size_t)k;
+}
+
+static bool rtp_arrived(side *a, side *b)
+{
+    return a->rtp_in > 0 && a->rtcp_in > 0;
+}
+
+static bool delivered(side *a, side *b)
+{
+    return a->head == a->tail && b->head == b->tail;
+}
+
+static void receiver_gets_the_servers_rtp(void **state)
+{
+    side a, b;
+    make(&a, &b, "10.0.0.1", 5001);
+    make(&b, &a, "10.0.0.2", 5002);
+    /* in the first offer: a recvonly section, answered with a track */
+    int r = lkpeer_add_audio_receiver(a.p);
+    assert_int_equal(r, 0);
+    char offer[8192], answer[8192], err[200];
+    size_t n = lkpeer_create_offer(a.p, offer, sizeof offer);
+    assert_non_null(strstr(offer, "a=recvonly\r\n"));
+    assert_null(strstr(offer, "a=ssrc:"));
+    assert_int_equal(lkpeer_set_offer(b.p, offer, n, now_ns(), err, sizeof err), 0);
+    n = answer_sending_audio(&b, answer, sizeof answer, 555);
+    assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
+    uint32_t ssrc;
+    const char *msid;
+    assert_true(lkpeer_receiver(a.p, r, &ssrc, &msid));
+    assert_int_equal(ssrc, 555);
+    assert_string_equal(msid, "PA_x|TR_AMy TR_AMy");
+    assert_true(lkpeer_section_params(a.p, r)->negotiated);
+    assert_int_equal(lkpeer_section_params(a.p, r)->payload_type, 111);
+    pump(&a, &b, connected);
+    assert_true(connected(&a, &b));
+
+    /* b sends as the server would: RTP on that SSRC, one on another, RTCP */
+    uint8_t pkt[64 + LKSRTP_MAX_TRAILER] = {0x80, 111, 0x12, 0x34, 0, 0, 0, 9, 0, 0, 0x02, 0x2b,
+                                             'o', 'p', 'u', 's'};
+    uint8_t other[64 + LKSRTP_MAX_TRAILER];
+    memcpy(other, pkt, 16);
+    other[11] = 0x2c; /* SSRC 556: not in the answer */
+    uint8_t sr[64 + LKSRTP_MAX_TRAILER] = {0x80, 200, 0, 6, 0, 0, 0x02, 0x2b};
+    assert_int_equal(lkpeer_send_rtp(b.p, other, 16, sizeof other), 0);
+    assert_int_equal(lkpeer_send_rtp(b.p, pkt, 16, sizeof pkt), 0);
+    assert_int_equal(lkpeer_send_rtcp(b.p, sr, 28, sizeof sr), 0);
+    pump(&a, &b, rtp_arrived);
+    assert_int_equal(a.rtp_in, 1);
+    assert_int_equal(a.rtp_section, r);
+    assert_int_equal(a.rtp_len, 16);
+    assert_memory_equal(a.rtp, "\x80\x6f\x12\x34\0\0\0\x09\0\0\x02\x2bopus", 16);
+    assert_int_equal(a.rtcp_in, 1);
+
+    /* the track leaves: the section goes idle, its SSRC is no longer taken */
+    n = lkpeer_create_offer(a.p, offer, sizeof offer);
+    n = answer_sending_audio(&b, answer, sizeof answer, 0);
+    assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
+    assert_true(lkpeer_receiver(a.p, r, &ssrc, &msid));
+    assert_int_equal(ssrc, 0);
+    assert_string_equal(msid, "");
+    pkt[3] = 0x35;
+    assert_int_equal(lkpeer_send_rtp(b.p, pkt, 16, sizeof pkt), 0);
+    pump(&a, &b, delivered);
+    assert_int_equal(a.rtp_in, 1);
+    lkpeer_free(a.p);
+    lkpeer_free(b.p);
+}
+
 static void renegotiation_adds_audio_sent_as_srtp(void **state)
 {
     side a, b;
@@ -261,7 +373,7 @@ static void renegotiation_adds_audio_sent_as_srtp(void **state)
     /* a sender: in the next offer, sendonly with its track id and SSRC */
     int s = lkpeer_add_audio_sender(a.p, "track-1", 0x11223344);
     assert_int_equal(s, 0);
-    assert_false(lkpeer_sender_params(a.p, s)->negotiated);
+    assert_false(lkpeer_section_params(a.p, s)->negotiated);
     char offer[8192], answer[8192], err[200];
     size_t n = lkpeer_create_offer(a.p, offer, sizeof offer);
     assert_true(n > 0);
@@ -280,7 +392,7 @@ static void renegotiation_adds_audio_sent_as_srtp(void **state)
     assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
     assert_false(lkpeer_offer_pending(a.p));
     assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), -1);
-    const lkpeer_rtp_params *rp = lkpeer_sender_params(a.p, s);
+    const lkpeer_rtp_params *rp = lkpeer_section_params(a.p, s);
     assert_true(rp->negotiated);
     assert_int_equal(rp->payload_type, 111);
     assert_int_equal(rp->ext_audio_level, 1);
@@ -307,7 +419,7 @@ static void renegotiation_adds_audio_sent_as_srtp(void **state)
     assert_null(strstr(offer, "a=ssrc:"));
     n = answer_with_audio(&b, answer, sizeof answer, "inactive");
     assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
-    assert_false(lkpeer_sender_params(a.p, s)->negotiated);
+    assert_false(lkpeer_section_params(a.p, s)->negotiated);
 
     /* sections are never reused: the next sender gets mid 2 */
     assert_int_equal(lkpeer_add_audio_sender(a.p, "track-2", 7), 1);
@@ -323,6 +435,7 @@ int main(void)
         cmocka_unit_test(offer_answer_connect_and_carry_data),
         cmocka_unit_test(unusable_answers_are_refused),
         cmocka_unit_test(renegotiation_adds_audio_sent_as_srtp),
+        cmocka_unit_test(receiver_gets_the_servers_rtp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
