@@ -69,6 +69,15 @@ static void on_session_participant(void *ctx, lkroom_change c, const Livekit__Pa
         r->obs.participant(r->obs.ctx, c, p, local);
 }
 
+/* Tracks too: the connect callback brings those already published. */
+static void on_session_track(void *ctx, lkroom_track_change c, const Livekit__ParticipantInfo *p,
+                             const Livekit__TrackInfo *t)
+{
+    lkroom *r = ctx;
+    if (r->state == CONNECTED && r->obs.remote_track)
+        r->obs.remote_track(r->obs.ctx, c, p, t);
+}
+
 static void on_session_update_done(void *ctx, uint64_t token, const char *error)
 {
     lkroom *r = ctx;
@@ -402,7 +411,8 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
         abort();
     r->w = w;
     r->obs = *obs;
-    lkroom_session_observer sobs = {r, on_session_participant, on_session_update_done};
+    lkroom_session_observer sobs = {r, on_session_participant, on_session_update_done,
+                                    on_session_track};
     r->session = lkroom_session_new(&sobs);
     lkio_timer_init(&r->timer, on_timer);
     uint64_t timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
@@ -464,6 +474,12 @@ size_t lkroom_remote_count(const lkroom *r)
 const Livekit__ParticipantInfo *lkroom_remote(const lkroom *r, size_t i)
 {
     return lkroom_session_remote(r->session, i);
+}
+
+const Livekit__TrackInfo *lkroom_remote_track(const lkroom *r, const char *track_sid,
+                                              const Livekit__ParticipantInfo **owner)
+{
+    return lkroom_session_find_track(r->session, track_sid, owner);
 }
 
 const char *lkroom_server_version(const lkroom *r)

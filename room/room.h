@@ -48,6 +48,11 @@ typedef struct lkroom_observer {
                             const Livekit__TrackInfo *info, const char *error);
     /* Someone subscribed to one of our tracks, the first time. */
     void (*local_track_subscribed)(void *ctx, const char *track_sid);
+    /* A remote participant's track was published, unpublished, muted or
+     * unmuted (session.h says when and in what order; the records live
+     * until the call returns). */
+    void (*remote_track)(void *ctx, lkroom_track_change change,
+                         const Livekit__ParticipantInfo *participant, const Livekit__TrackInfo *track);
 } lkroom_observer;
 
 lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
@@ -58,6 +63,9 @@ const Livekit__Room *lkroom_info(const lkroom *r);
 const Livekit__ParticipantInfo *lkroom_local(const lkroom *r);
 size_t lkroom_remote_count(const lkroom *r);
 const Livekit__ParticipantInfo *lkroom_remote(const lkroom *r, size_t i);
+/* A remote participant's track by sid, and (owner not NULL) its record. */
+const Livekit__TrackInfo *lkroom_remote_track(const lkroom *r, const char *track_sid,
+                                              const Livekit__ParticipantInfo **owner);
 
 /* Sets metadata, name or attributes (NULL leaves one as it is; attributes
  * as n key/value pairs). update_done(token) follows. */

@@ -2,8 +2,8 @@
  * session.c: the room's state from the server's messages (session.h).
  *
  * An update replaces a participant's whole record; what differs from the
- * previous one (metadata, name, attributes) is reported as such, in that
- * order, once the new record is in the table.
+ * previous one (metadata, name, attributes, then its tracks) is reported as
+ * such, in that order, once the new record is in the table.
  */
 #include "session.h"
 
@@ -37,9 +37,38 @@ struct lkroom_session {
 
 /* --- records -------------------------------------------------------------------- */
 
+static const Livekit__TrackInfo *track_in(const Livekit__TrackInfo *const *tracks, size_t n,
+                                          const char *sid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(tracks[i]->sid, sid))
+            return tracks[i];
+    return NULL;
+}
+
+/* The kept form of a record's tracks (session.h): each nameable, of a kind
+ * a client can be shown, and listed once, so that comparing two records
+ * and every reader of the table can take the list as it is. */
+static void keep_nameable_tracks(Livekit__ParticipantInfo *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        Livekit__TrackInfo *t = p->tracks[i];
+        bool shown = t->type == LIVEKIT__TRACK_TYPE__AUDIO || t->type == LIVEKIT__TRACK_TYPE__VIDEO;
+        if (t->sid[0] && shown && !track_in((const Livekit__TrackInfo *const *)p->tracks, n, t->sid))
+            p->tracks[n++] = t;
+        else
+            livekit__track_info__free_unpacked(t, NULL);
+    }
+    p->n_tracks = n;
+}
+
 static Livekit__ParticipantInfo *copy_info(const Livekit__ParticipantInfo *p)
 {
-    return lkroom_pb_copy(&p->base);
+    Livekit__ParticipantInfo *c = lkroom_pb_copy(&p->base);
+    if (c)
+        keep_nameable_tracks(c);
+    return c;
 }
 
 static void free_info(Livekit__ParticipantInfo *p)
@@ -84,6 +113,33 @@ static void report(lkroom_session *s, lkroom_change c, const Livekit__Participan
         s->obs.participant(s->obs.ctx, c, p, local);
 }
 
+static void report_track(lkroom_session *s, lkroom_track_change c,
+                         const Livekit__ParticipantInfo *p, const Livekit__TrackInfo *t)
+{
+    if (s->obs.track)
+        s->obs.track(s->obs.ctx, c, p, t);
+}
+
+/* A remote participant's tracks from old to now, in upstream's order:
+ * now's tracks as listed (new ones published, mute flips), then old's
+ * that now lacks. */
+static void diff_tracks(lkroom_session *s, const Livekit__ParticipantInfo *old,
+                        const Livekit__ParticipantInfo *now)
+{
+    const Livekit__TrackInfo *const *was = (const Livekit__TrackInfo *const *)old->tracks;
+    const Livekit__TrackInfo *const *is = (const Livekit__TrackInfo *const *)now->tracks;
+    for (size_t i = 0; i < now->n_tracks; i++) {
+        const Livekit__TrackInfo *o = track_in(was, old->n_tracks, is[i]->sid);
+        if (!o)
+            report_track(s, LKROOM_TRACK_PUBLISHED, now, is[i]);
+        else if (o->muted != is[i]->muted)
+            report_track(s, is[i]->muted ? LKROOM_TRACK_MUTED : LKROOM_TRACK_UNMUTED, now, is[i]);
+    }
+    for (size_t i = 0; i < old->n_tracks; i++)
+        if (!track_in(is, now->n_tracks, was[i]->sid))
+            report_track(s, LKROOM_TRACK_UNPUBLISHED, now, was[i]);
+}
+
 /* Reports what changed from old to now. */
 static void diff(lkroom_session *s, const Livekit__ParticipantInfo *old,
                  const Livekit__ParticipantInfo *now, bool local)
@@ -94,6 +150,8 @@ static void diff(lkroom_session *s, const Livekit__ParticipantInfo *old,
         report(s, LKROOM_NAME_CHANGED, now, local);
     if (!same_attributes(old, now))
         report(s, LKROOM_ATTRIBUTES_CHANGED, now, local);
+    if (!local)
+        diff_tracks(s, old, now);
 }
 
 /* --- the remote table ------------------------------------------------------------ */
@@ -127,15 +185,18 @@ static void add_remote(lkroom_session *s, Livekit__ParticipantInfo *p)
     s->remote[s->n_remote++] = p;
 }
 
-/* Entry k left: out of the table (order is not kept), then reported as
- * last describes it. */
+/* Entry k left: out of the table (order is not kept), its tracks
+ * unpublished, then reported as last describes it. */
 static void remove_remote(lkroom_session *s, size_t k, const Livekit__ParticipantInfo *last,
                           bool quiet)
 {
     Livekit__ParticipantInfo *gone = s->remote[k];
     s->remote[k] = s->remote[--s->n_remote];
-    if (!quiet)
+    if (!quiet) {
+        for (size_t i = 0; i < gone->n_tracks; i++)
+            report_track(s, LKROOM_TRACK_UNPUBLISHED, gone, gone->tracks[i]);
         report(s, LKROOM_PARTICIPANT_DISCONNECTED, last, false);
+    }
     free_info(gone);
 }
 
@@ -168,8 +229,11 @@ static void apply_remote(lkroom_session *s, const Livekit__ParticipantInfo *p, b
     if (k < 0) {
         drop_same_identity(s, now, quiet);
         add_remote(s, now);
-        if (!quiet)
-            report(s, LKROOM_PARTICIPANT_CONNECTED, now, false);
+        if (quiet)
+            return;
+        report(s, LKROOM_PARTICIPANT_CONNECTED, now, false);
+        for (size_t i = 0; i < now->n_tracks; i++)
+            report_track(s, LKROOM_TRACK_PUBLISHED, now, now->tracks[i]);
         return;
     }
     Livekit__ParticipantInfo *old = s->remote[k];
@@ -348,6 +412,22 @@ const Livekit__ParticipantInfo *lkroom_session_find_identity(const lkroom_sessio
 {
     ptrdiff_t k = find_remote_identity(s, identity);
     return k < 0 ? NULL : s->remote[k];
+}
+
+const Livekit__TrackInfo *lkroom_session_find_track(const lkroom_session *s, const char *track_sid,
+                                                    const Livekit__ParticipantInfo **owner)
+{
+    for (size_t i = 0; i < s->n_remote; i++) {
+        const Livekit__ParticipantInfo *p = s->remote[i];
+        const Livekit__TrackInfo *t =
+            track_in((const Livekit__TrackInfo *const *)p->tracks, p->n_tracks, track_sid);
+        if (t) {
+            if (owner)
+                *owner = p;
+            return t;
+        }
+    }
+    return NULL;
 }
 
 const char *lkroom_session_server_version(const lkroom_session *s)

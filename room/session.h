@@ -30,6 +30,32 @@
  * - A record that protobuf-c cannot read back once copied (a field
  *   numbered 0 on the wire) is ignored as if never sent; in a JoinResponse
  *   the room or our record so makes it incomplete.
+ *
+ * Tracks (a remote participant's TrackInfo list, ParticipantInfo.tracks)
+ * are reported as upstream's RemoteParticipant::update_info and
+ * Room::handle_participant_disconnect report them (remote_participant.rs,
+ * room/mod.rs), by comparing the kept record with the one that replaces it:
+ * - A kept record holds only tracks that could be named and shown: a track
+ *   with an empty sid, or of a type other than audio or video (upstream's
+ *   conversion fails on one), is left out, and a sid repeated within one
+ *   record counts once, as first listed.
+ * - An update reports its participant's own changes first (metadata, name,
+ *   attributes), then for each track of the new record in its order: a sid
+ *   not kept is published, a kept one whose mute flipped is muted or
+ *   unmuted; then each kept sid the new record lacks is unpublished. Any
+ *   other change to a kept track (its mime type, its size) replaces it
+ *   quietly.
+ * - A newcomer is reported connected, then each of its tracks published.
+ * - A participant leaving (its DISCONNECTED record, or an identity joining
+ *   again) has each of its kept tracks unpublished, then is reported
+ *   disconnected; the departing record's own track list is not looked at
+ *   (upstream diffs it first, which can only change tracks it then
+ *   unpublishes anyway).
+ * - What is ignored above (a stale or renamed record, an empty sid, a
+ *   record before the join) changes no track either; the join itself
+ *   reports none (the tracks already there are the starting state).
+ * - Our own record's tracks are kept but never reported: our publications
+ *   are the publisher's (publish.h), and their mute is the client's.
  */
 #ifndef LKROOM_SESSION_H
 #define LKROOM_SESSION_H
@@ -48,6 +74,13 @@ typedef enum lkroom_change {
     LKROOM_ATTRIBUTES_CHANGED,
 } lkroom_change;
 
+typedef enum lkroom_track_change {
+    LKROOM_TRACK_PUBLISHED,
+    LKROOM_TRACK_UNPUBLISHED,
+    LKROOM_TRACK_MUTED,
+    LKROOM_TRACK_UNMUTED,
+} lkroom_track_change;
+
 typedef struct lkroom_session_observer {
     void *ctx;
     /* A participant, local (local = true) or remote, changed. info lives
@@ -57,6 +90,12 @@ typedef struct lkroom_session_observer {
     /* A local update (lkroom_session_expect) finished: error NULL when the
      * server applied it. */
     void (*update_done)(void *ctx, uint64_t token, const char *error);
+    /* A remote participant's track changed (the rules above). participant
+     * is its record (when it leaves, the last one kept), track the
+     * TrackInfo (when unpublished, as last kept); both live until the call
+     * returns, and the table already shows the change. */
+    void (*track)(void *ctx, lkroom_track_change change, const Livekit__ParticipantInfo *participant,
+                  const Livekit__TrackInfo *track);
 } lkroom_session_observer;
 
 typedef struct lkroom_session lkroom_session;
@@ -92,6 +131,10 @@ const Livekit__ParticipantInfo *lkroom_session_remote(const lkroom_session *s, s
 const Livekit__ParticipantInfo *lkroom_session_find_sid(const lkroom_session *s, const char *sid);
 const Livekit__ParticipantInfo *lkroom_session_find_identity(const lkroom_session *s,
                                                              const char *identity);
+/* The remote track with this sid, NULL if none; *owner (when owner is not
+ * NULL) is the record listing it (the first in the table if several do). */
+const Livekit__TrackInfo *lkroom_session_find_track(const lkroom_session *s, const char *track_sid,
+                                                    const Livekit__ParticipantInfo **owner);
 /* From the JoinResponse's server info ("" if none). */
 const char *lkroom_session_server_version(const lkroom_session *s);
 

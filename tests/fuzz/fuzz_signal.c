@@ -6,7 +6,10 @@
  * updates wait from the start, so that answers, our own record and the
  * clock (one tick per message) finish them; a Leave ends them. After each
  * message the table must hold no empty, repeated or own sid and no
- * identity twice. */
+ * identity twice, each record's tracks must be nameable, audio or video
+ * and listed once, and the track reports since the join, replayed on the
+ * join's tracks, must give exactly the tracks (and mute states) the table
+ * holds. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,19 +61,135 @@ static void fz_update_done(void *ctx, uint64_t token, const char *error)
                               NULL, 0);
 }
 
+/* The remote tracks as reported: the join's, then each report applied. */
+typedef struct shadow_track {
+    char *participant, *sid;
+    bool muted;
+} shadow_track;
+
+static shadow_track *shadow;
+static size_t n_shadow, cap_shadow;
+
+static ptrdiff_t shadow_find(const char *participant, const char *sid)
+{
+    for (size_t i = 0; i < n_shadow; i++)
+        if (!strcmp(shadow[i].participant, participant) && !strcmp(shadow[i].sid, sid))
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+static void shadow_add(const char *participant, const char *sid, bool muted)
+{
+    if (n_shadow == cap_shadow) {
+        cap_shadow = cap_shadow ? 2 * cap_shadow : 16;
+        shadow = realloc(shadow, cap_shadow * sizeof *shadow);
+        if (!shadow)
+            abort();
+    }
+    shadow[n_shadow++] = (shadow_track){strdup(participant), strdup(sid), muted};
+}
+
+static void shadow_clear(void)
+{
+    for (size_t i = 0; i < n_shadow; i++) {
+        free(shadow[i].participant);
+        free(shadow[i].sid);
+    }
+    n_shadow = 0;
+}
+
+static void fz_track(void *ctx, lkroom_track_change c, const Livekit__ParticipantInfo *p,
+                     const Livekit__TrackInfo *t)
+{
+    (void)ctx;
+    touch(p->sid);
+    touch(p->identity);
+    touch(t->sid);
+    touch(t->name);
+    touch(t->mime_type);
+    ptrdiff_t k = shadow_find(p->sid, t->sid);
+    /* each report fits what was reported before */
+    switch (c) {
+    case LKROOM_TRACK_PUBLISHED:
+        if (k >= 0)
+            abort();
+        shadow_add(p->sid, t->sid, t->muted);
+        break;
+    case LKROOM_TRACK_UNPUBLISHED:
+        if (k < 0)
+            abort();
+        free(shadow[k].participant);
+        free(shadow[k].sid);
+        shadow[k] = shadow[--n_shadow];
+        break;
+    case LKROOM_TRACK_MUTED:
+    case LKROOM_TRACK_UNMUTED:
+        if (k < 0 || shadow[k].muted == (c == LKROOM_TRACK_MUTED) ||
+            t->muted != (c == LKROOM_TRACK_MUTED))
+            abort();
+        shadow[k].muted = t->muted;
+        break;
+    }
+    /* the table already shows it */
+    const Livekit__ParticipantInfo *owner = lkroom_session_find_sid(S, p->sid);
+    const Livekit__TrackInfo *kept = NULL;
+    for (size_t i = 0; owner && i < owner->n_tracks && !kept; i++)
+        if (!strcmp(owner->tracks[i]->sid, t->sid))
+            kept = owner->tracks[i];
+    if ((kept != NULL) != (c != LKROOM_TRACK_UNPUBLISHED))
+        abort();
+    if (kept && !lkroom_session_find_track(S, t->sid, NULL))
+        abort();
+}
+
+static void check_tracks(const Livekit__ParticipantInfo *p, bool reported)
+{
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        const Livekit__TrackInfo *t = p->tracks[i];
+        if (!t->sid[0] ||
+            (t->type != LIVEKIT__TRACK_TYPE__AUDIO && t->type != LIVEKIT__TRACK_TYPE__VIDEO))
+            abort();
+        for (size_t j = i + 1; j < p->n_tracks; j++)
+            if (!strcmp(t->sid, p->tracks[j]->sid))
+                abort();
+        ptrdiff_t k = reported ? shadow_find(p->sid, t->sid) : 0;
+        if (k < 0 || (reported && shadow[k].muted != t->muted))
+            abort();
+    }
+}
+
 static void check_table(void)
 {
     const Livekit__ParticipantInfo *local = lkroom_session_local(S);
-    size_t n = lkroom_session_remote_count(S);
+    size_t n = lkroom_session_remote_count(S), tracks = 0;
+    if (local)
+        check_tracks(local, false);
     for (size_t i = 0; i < n; i++) {
         const Livekit__ParticipantInfo *a = lkroom_session_remote(S, i);
         if (!a->sid[0] || (local && !strcmp(a->sid, local->sid)))
             abort();
+        check_tracks(a, true);
+        tracks += a->n_tracks;
         for (size_t j = i + 1; j < n; j++) {
             const Livekit__ParticipantInfo *b = lkroom_session_remote(S, j);
             if (!strcmp(a->sid, b->sid) || (a->identity[0] && !strcmp(a->identity, b->identity)))
                 abort();
         }
+    }
+    /* nothing reported that the table does not hold */
+    if (tracks != n_shadow)
+        abort();
+}
+
+/* The join reports nothing: its tracks are where the reports start from. */
+static void join(const Livekit__JoinResponse *j)
+{
+    if (lkroom_session_join(S, j) != LKROOM_JOIN_OK)
+        return;
+    for (size_t i = 0; i < lkroom_session_remote_count(S); i++) {
+        const Livekit__ParticipantInfo *p = lkroom_session_remote(S, i);
+        for (size_t k = 0; k < p->n_tracks; k++)
+            shadow_add(p->sid, p->tracks[k]->sid, p->tracks[k]->muted);
     }
 }
 
@@ -87,7 +206,7 @@ static void handle(const Livekit__SignalResponse *m)
 {
     switch (m->message_case) {
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_JOIN:
-        lkroom_session_join(S, m->join);
+        join(m->join);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_UPDATE:
         lkroom_session_participant_update(S, m->update);
@@ -111,7 +230,7 @@ static void handle(const Livekit__SignalResponse *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    lkroom_session_observer obs = {NULL, fz_participant, fz_update_done};
+    lkroom_session_observer obs = {NULL, fz_participant, fz_update_done, fz_track};
     S = lkroom_session_new(&obs);
     static const char *const keys[] = {"k"}, *const values[] = {"v"};
     lkroom_session_expect(S, 1, 1, 20, "meta", NULL, NULL, NULL, 0);
@@ -137,5 +256,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         touch(room->sid);
     touch(lkroom_session_server_version(S));
     lkroom_session_free(S);
+    shadow_clear();
     return 0;
 }

@@ -2,8 +2,10 @@
  * test_session.c: the room's session state (room/session.c) fed signal
  * messages by hand, as the room would, and what it reports: the join,
  * each kind of update, stale versions, local updates and their ends, the
- * odd sequences session.h decides on; and the trickle candidate's
- * extraction (room/trickle.c). No server, no worker.
+ * odd sequences session.h decides on, remote tracks (published,
+ * unpublished, muted, unmuted, and their order among the participant's
+ * own reports); and the trickle candidate's extraction (room/trickle.c).
+ * No server, no worker.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,12 +21,14 @@
 
 /* --- messages --------------------------------------------------------------------- */
 
-enum { MAX_ATTRS = 4, MAX_OTHERS = 8 };
+enum { MAX_ATTRS = 4, MAX_OTHERS = 8, MAX_TRACKS = 6 };
 
 typedef struct person {
     Livekit__ParticipantInfo info;
     Livekit__ParticipantInfo__AttributesEntry e[MAX_ATTRS];
     Livekit__ParticipantInfo__AttributesEntry *ep[MAX_ATTRS];
+    Livekit__TrackInfo t[MAX_TRACKS];
+    Livekit__TrackInfo *tp[MAX_TRACKS];
 } person;
 
 static void person_init(person *p, const char *sid, const char *identity, uint32_t version)
@@ -35,6 +39,22 @@ static void person_init(person *p, const char *sid, const char *identity, uint32
     p->info.version = version;
     p->info.state = LIVEKIT__PARTICIPANT_INFO__STATE__ACTIVE;
     p->info.attributes = p->ep;
+    p->info.tracks = p->tp;
+}
+
+/* An audio track (change its type or the rest on the result). */
+static Livekit__TrackInfo *person_track(person *p, const char *sid, bool muted)
+{
+    size_t i = p->info.n_tracks++;
+    assert_true(i < MAX_TRACKS);
+    livekit__track_info__init(&p->t[i]);
+    p->t[i].sid = (char *)sid;
+    p->t[i].name = (char *)"mic";
+    p->t[i].type = LIVEKIT__TRACK_TYPE__AUDIO;
+    p->t[i].source = LIVEKIT__TRACK_SOURCE__MICROPHONE;
+    p->t[i].muted = muted;
+    p->tp[i] = &p->t[i];
+    return &p->t[i];
 }
 
 static void person_attr(person *p, const char *key, const char *value)
@@ -125,7 +145,25 @@ static struct {
     size_t n_reports;
     done dones[MAX_REPORTS];
     size_t n_dones;
+    /* every report, participant and track, in order: "connected:PA_x
+     * published:PA_x/TR_y ..."; a track report the table did not already
+     * show ends in '!' */
+    char log[1024];
 } T;
+
+static void log_add(const char *fmt, ...)
+{
+    size_t n = strlen(T.log);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(T.log + n, sizeof T.log - n, fmt, ap);
+    va_end(ap);
+}
+
+static const char *const change_names[] = {"connected", "disconnected", "metadata", "name",
+                                           "attributes"};
+static const char *const track_change_names[] = {"published", "unpublished", "muted",
+                                                 "unmuted"};
 
 static void on_participant(void *ctx, lkroom_change c, const Livekit__ParticipantInfo *info,
                            bool local)
@@ -140,6 +178,21 @@ static void on_participant(void *ctx, lkroom_change c, const Livekit__Participan
     r->reason = info->disconnect_reason;
     r->remote_count = lkroom_session_remote_count(T.s);
     r->in_table = lkroom_session_find_sid(T.s, info->sid) != NULL;
+    log_add("%s%s:%s", T.log[0] ? " " : "", change_names[c], info->sid);
+}
+
+static void on_track(void *ctx, lkroom_track_change c, const Livekit__ParticipantInfo *p,
+                     const Livekit__TrackInfo *t)
+{
+    (void)ctx;
+    const Livekit__ParticipantInfo *owner = NULL;
+    const Livekit__TrackInfo *kept = lkroom_session_find_track(T.s, t->sid, &owner);
+    bool shown = c == LKROOM_TRACK_UNPUBLISHED
+                     ? !kept
+                     : kept && !strcmp(owner->sid, p->sid) && kept->muted == t->muted &&
+                           (c == LKROOM_TRACK_PUBLISHED || t->muted == (c == LKROOM_TRACK_MUTED));
+    log_add("%s%s:%s/%s%s", T.log[0] ? " " : "", track_change_names[c], p->sid, t->sid,
+            shown ? "" : "!");
 }
 
 static void on_update_done(void *ctx, uint64_t token, const char *error)
@@ -155,7 +208,7 @@ static int setup(void **state)
 {
     (void)state;
     memset(&T, 0, sizeof T);
-    lkroom_session_observer obs = {NULL, on_participant, on_update_done};
+    lkroom_session_observer obs = {NULL, on_participant, on_update_done, on_track};
     T.s = lkroom_session_new(&obs);
     return 0;
 }
@@ -519,6 +572,173 @@ static void room_update_replaces_the_room(void **state)
     assert_string_equal(lkroom_session_room(T.s)->metadata, "new");
 }
 
+/* --- tracks ------------------------------------------------------------------------------ */
+
+static void join_tracks_are_the_starting_state(void **state)
+{
+    (void)state;
+    person_init(&us, "PA_us", "me", 1);
+    person_init(&alice, "PA_alice", "alice", 1);
+    person_track(&alice, "TR_a", false);
+    person_track(&alice, "TR_v", true)->type = LIVEKIT__TRACK_TYPE__VIDEO;
+    update(T.s, &alice, NULL); /* before the join: dropped */
+    join j;
+    join_init(&j, "RM_1", &us);
+    join_other(&j, &alice);
+    assert_int_equal(lkroom_session_join(T.s, &j.msg), LKROOM_JOIN_OK);
+    assert_string_equal(T.log, "");
+    const Livekit__ParticipantInfo *owner = NULL;
+    const Livekit__TrackInfo *t = lkroom_session_find_track(T.s, "TR_v", &owner);
+    assert_non_null(t);
+    assert_string_equal(owner->sid, "PA_alice");
+    assert_int_equal(t->type, LIVEKIT__TRACK_TYPE__VIDEO);
+    assert_true(t->muted);
+    assert_non_null(lkroom_session_find_track(T.s, "TR_a", NULL));
+    assert_null(lkroom_session_find_track(T.s, "TR_none", NULL));
+    /* the same record again: nothing */
+    update(T.s, &alice, NULL);
+    assert_string_equal(T.log, "");
+}
+
+static void newcomer_is_connected_then_its_tracks_published(void **state)
+{
+    (void)state;
+    joined();
+    person carol;
+    person_init(&carol, "PA_carol", "carol", 1);
+    person_track(&carol, "TR_1", false);
+    person_track(&carol, "TR_2", true);
+    update(T.s, &carol, NULL);
+    assert_string_equal(T.log, "connected:PA_carol published:PA_carol/TR_1 published:PA_carol/TR_2");
+}
+
+static void track_changes_come_in_upstream_order(void **state)
+{
+    (void)state;
+    joined();
+    person a2, a3, a4;
+    person_init(&a2, "PA_alice", "alice", 2);
+    person_track(&a2, "TR_1", false);
+    person_track(&a2, "TR_2", false);
+    update(T.s, &a2, NULL);
+    assert_string_equal(T.log, "published:PA_alice/TR_1 published:PA_alice/TR_2");
+    T.log[0] = '\0';
+    /* the participant's own change first; then the new list as listed (a
+     * new sid, a mute); then what it lacks */
+    person_init(&a3, "PA_alice", "alice", 3);
+    a3.info.metadata = (char *)"m";
+    person_track(&a3, "TR_3", false);
+    person_track(&a3, "TR_2", true);
+    update(T.s, &a3, NULL);
+    assert_string_equal(T.log, "metadata:PA_alice published:PA_alice/TR_3 muted:PA_alice/TR_2 "
+                               "unpublished:PA_alice/TR_1");
+    T.log[0] = '\0';
+    /* unmuted; a new mime type alone is taken quietly */
+    person_init(&a4, "PA_alice", "alice", 4);
+    a4.info.metadata = (char *)"m";
+    person_track(&a4, "TR_3", false)->mime_type = (char *)"audio/opus";
+    person_track(&a4, "TR_2", false);
+    update(T.s, &a4, NULL);
+    assert_string_equal(T.log, "unmuted:PA_alice/TR_2");
+    assert_string_equal(lkroom_session_find_track(T.s, "TR_3", NULL)->mime_type, "audio/opus");
+}
+
+static void odd_tracks_are_left_out(void **state)
+{
+    (void)state;
+    joined();
+    person a2;
+    person_init(&a2, "PA_alice", "alice", 2);
+    person_track(&a2, "", false);                                      /* no sid */
+    person_track(&a2, "TR_d", false)->type = LIVEKIT__TRACK_TYPE__DATA; /* not shown */
+    person_track(&a2, "TR_1", false);
+    person_track(&a2, "TR_1", true); /* repeated: the first counts */
+    person_track(&a2, "TR_7", false)->type = (Livekit__TrackType)7;
+    update(T.s, &a2, NULL);
+    assert_string_equal(T.log, "published:PA_alice/TR_1");
+    const Livekit__ParticipantInfo *kept = lkroom_session_find_sid(T.s, "PA_alice");
+    assert_int_equal(kept->n_tracks, 1);
+    assert_false(kept->tracks[0]->muted);
+    assert_null(lkroom_session_find_track(T.s, "TR_d", NULL));
+}
+
+static void departure_unpublishes_tracks_first(void **state)
+{
+    (void)state;
+    person_init(&us, "PA_us", "me", 1);
+    person_init(&bob, "PA_bob", "bob", 1);
+    person_track(&bob, "TR_b1", false);
+    person_track(&bob, "TR_b2", true);
+    join j;
+    join_init(&j, "RM_1", &us);
+    join_other(&j, &bob);
+    assert_int_equal(lkroom_session_join(T.s, &j.msg), LKROOM_JOIN_OK);
+    /* the departing record's tracks are not looked at */
+    person gone;
+    person_init(&gone, "PA_bob", "bob", 2);
+    gone.info.state = LIVEKIT__PARTICIPANT_INFO__STATE__DISCONNECTED;
+    person_track(&gone, "TR_b1", true);
+    person_track(&gone, "TR_b3", false);
+    update(T.s, &gone, NULL);
+    assert_string_equal(T.log, "unpublished:PA_bob/TR_b1 unpublished:PA_bob/TR_b2 "
+                               "disconnected:PA_bob");
+    assert_null(lkroom_session_find_track(T.s, "TR_b1", NULL));
+}
+
+static void identity_joining_again_unpublishes_the_old_tracks(void **state)
+{
+    (void)state;
+    joined();
+    person a2, again;
+    person_init(&a2, "PA_alice", "alice", 2);
+    person_track(&a2, "TR_a", false);
+    update(T.s, &a2, NULL);
+    T.log[0] = '\0';
+    person_init(&again, "PA_alice2", "alice", 1);
+    person_track(&again, "TR_a2", false);
+    update(T.s, &again, NULL);
+    assert_string_equal(T.log, "unpublished:PA_alice/TR_a disconnected:PA_alice "
+                               "connected:PA_alice2 published:PA_alice2/TR_a2");
+}
+
+static void stale_or_renamed_records_change_no_track(void **state)
+{
+    (void)state;
+    joined();
+    person a5, a3, renamed, a0;
+    person_init(&a5, "PA_alice", "alice", 5);
+    person_track(&a5, "TR_x", false);
+    update(T.s, &a5, NULL);
+    T.log[0] = '\0';
+    person_init(&a3, "PA_alice", "alice", 3);
+    person_init(&renamed, "PA_alice", "mallory", 6);
+    update(T.s, &a3, &renamed, NULL);
+    assert_string_equal(T.log, "");
+    assert_non_null(lkroom_session_find_track(T.s, "TR_x", NULL));
+    /* version 0 is taken */
+    person_init(&a0, "PA_alice", "alice", 0);
+    update(T.s, &a0, NULL);
+    assert_string_equal(T.log, "unpublished:PA_alice/TR_x");
+}
+
+static void our_own_tracks_are_kept_but_not_reported(void **state)
+{
+    (void)state;
+    joined();
+    person me;
+    person_init(&me, "PA_us", "me", 2);
+    person_track(&me, "TR_mine", false);
+    person_track(&me, "", false);
+    update(T.s, &me, NULL);
+    person_init(&me, "PA_us", "me", 3);
+    person_track(&me, "TR_mine", true);
+    update(T.s, &me, NULL);
+    assert_string_equal(T.log, "");
+    assert_int_equal(lkroom_session_local(T.s)->n_tracks, 1);
+    assert_true(lkroom_session_local(T.s)->tracks[0]->muted);
+    assert_null(lkroom_session_find_track(T.s, "TR_mine", NULL)); /* remote ones only */
+}
+
 /* --- local updates -------------------------------------------------------------------- */
 
 static void server_answer_finishes_an_update(void **state)
@@ -718,6 +938,14 @@ int main(void)
         T_(identity_joining_again_replaces_its_old_self),
         T_(record_that_cannot_be_copied_is_ignored),
         T_(room_update_replaces_the_room),
+        T_(join_tracks_are_the_starting_state),
+        T_(newcomer_is_connected_then_its_tracks_published),
+        T_(track_changes_come_in_upstream_order),
+        T_(odd_tracks_are_left_out),
+        T_(departure_unpublishes_tracks_first),
+        T_(identity_joining_again_unpublishes_the_old_tracks),
+        T_(stale_or_renamed_records_change_no_track),
+        T_(our_own_tracks_are_kept_but_not_reported),
         T_(server_answer_finishes_an_update),
         T_(our_record_showing_it_finishes_an_update),
         T_(updates_time_out_and_end_with_the_session),
