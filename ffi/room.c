@@ -7,9 +7,9 @@
  * the client says ReadyForRoomEvent (it installs its listener in between),
  * RoomSidChanged comes first after that, and a room's last event is EOS.
  * Participants are handles of their own; the local one names the room in
- * SetLocal* requests. Remote track publications are not carried yet.
- * Data packets and RPC: data.c; data streams: stream.c; publishing our
- * audio tracks: publish.c.
+ * SetLocal* requests. Data packets and RPC: data.c; data streams:
+ * stream.c; publishing our audio tracks: publish.c; remote participants'
+ * track publications: remote_track.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +232,7 @@ static void emit_connected(lk_room *r)
         ro[i].info = &remote[i].msg;
         livekit__proto__connect_callback__participant_with_tracks__init(&pw[i]);
         pw[i].participant = &ro[i];
+        lk_room_connect_publications(r, lkroom_remote(r->engine, i), &pw[i]);
         pwp[i] = &pw[i];
     }
     Livekit__Proto__ConnectCallback__Result result = LIVEKIT__PROTO__CONNECT_CALLBACK__RESULT__INIT;
@@ -247,8 +248,10 @@ static void emit_connected(lk_room *r)
     ev.message_case = EV(CONNECT);
     ev.connect = &cb;
     lk_emit(&ev);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         pinfo_done(&remote[i]);
+        lk_room_connect_publications_done(&pw[i]);
+    }
     pinfo_done(&local);
     free(remote);
     free(rh);
@@ -453,6 +456,12 @@ static void on_track_published(void *ctx, uint64_t token, lkroom_audio_track *t,
     lk_room_track_published(ctx, token, t, info, error);
 }
 
+static void on_remote_track(void *ctx, lkroom_track_change c, const Livekit__ParticipantInfo *p,
+                            const Livekit__TrackInfo *t)
+{
+    lk_room_remote_track(ctx, c, p, t);
+}
+
 static void on_local_track_subscribed(void *ctx, const char *sid)
 {
     Livekit__Proto__LocalTrackSubscribed e = LIVEKIT__PROTO__LOCAL_TRACK_SUBSCRIBED__INIT;
@@ -473,7 +482,8 @@ static void start(lkio_task *t)
                            .packet = on_packet,
                            .packet_sent = on_packet_sent,
                            .track_published = on_track_published,
-                           .local_track_subscribed = on_local_track_subscribed};
+                           .local_track_subscribed = on_local_track_subscribed,
+                           .remote_track = on_remote_track};
     r->engine = lkroom_connect(r->w, r->url, r->token, &r->opts, &obs);
 }
 

@@ -79,5 +79,14 @@ void lk_room_stream_done(lk_room *r, uint64_t job, const char *error);
 void lk_room_track_published(lk_room *r, uint64_t token, lkroom_audio_track *t,
                              const Livekit__TrackInfo *info, const char *error);
 void lk_room_publications_end(lk_room *r, const char *why);
+/* remote_track.c: the engine's reports on remote tracks, as room events;
+ * and in a ConnectCallback entry, participant p's publications, each with
+ * a new handle (the messages borrow p's strings; _done frees them, not the
+ * handles). */
+void lk_room_remote_track(lk_room *r, lkroom_track_change c, const Livekit__ParticipantInfo *p,
+                          const Livekit__TrackInfo *t);
+void lk_room_connect_publications(lk_room *r, const Livekit__ParticipantInfo *p,
+                                  Livekit__Proto__ConnectCallback__ParticipantWithTracks *out);
+void lk_room_connect_publications_done(Livekit__Proto__ConnectCallback__ParticipantWithTracks *out);
 
 #endif

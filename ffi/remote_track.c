@@ -1,0 +1,181 @@
+/*
+ * remote_track.c: remote participants' track publications over the FFI:
+ * the TrackPublished, TrackUnpublished, TrackMuted and TrackUnmuted room
+ * events, and the publications a ConnectCallback lists for each
+ * participant already in the room.
+ *
+ * As upstream's FFI server does (livekit-ffi server/room.rs): each
+ * TrackPublished and each ConnectCallback entry carries a new handle on a
+ * publication of its own; the other events name the publication by sid.
+ * The engine (room/session.h) decides when and in what order, and holds
+ * the state: a publication object only remembers its room and sids, so
+ * dropping its handle frees nothing the room needs. No media yet: nothing
+ * is subscribed, whatever the room's auto_subscribe says.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "room_handle.h"
+
+#define RE(x) LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_##x
+
+typedef struct lk_remote_publication {
+    lk_object base;
+    lk_room *room; /* a reference: later requests on the publication name it */
+    char *participant_sid, *sid;
+} lk_remote_publication;
+
+static void remote_publication_free(lk_object *o)
+{
+    lk_remote_publication *p = lk_container_of(o, lk_remote_publication, base);
+    lk_unref(&p->room->base);
+    free(p->participant_sid);
+    free(p->sid);
+    free(p);
+}
+
+static const lk_kind remote_publication_kind = {"remote track publication", NULL,
+                                                remote_publication_free};
+
+static FfiHandleId new_publication(lk_room *r, const Livekit__ParticipantInfo *owner,
+                                   const Livekit__TrackInfo *t)
+{
+    lk_remote_publication *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    lk_object_init(&p->base, &remote_publication_kind);
+    p->room = lk_container_of(lk_ref(&r->base), lk_room, base);
+    p->participant_sid = strdup(owner->sid);
+    p->sid = strdup(t->sid);
+    if (!p->participant_sid || !p->sid)
+        abort();
+    return lk_handle_insert(&p->base);
+}
+
+/* --- conversion --------------------------------------------------------------------- */
+
+/* A publication as an OwnedTrackPublication, in one block: the message
+ * borrows the TrackInfo's strings. */
+typedef struct owned_publication {
+    Livekit__Proto__OwnedTrackPublication owned; /* first: the block's address */
+    Livekit__Proto__FfiOwnedHandle handle;
+    Livekit__Proto__TrackPublicationInfo info;
+    Livekit__Proto__AudioTrackFeature features[];
+} owned_publication;
+
+/* As upstream's is_simulcasted (publication/mod.rs): the track's own flag,
+ * or more than one layer, on the track or in any of its codecs. */
+static bool simulcasted(const Livekit__TrackInfo *t)
+{
+    if (t->simulcast || t->n_layers > 1)
+        return true;
+    for (size_t i = 0; i < t->n_codecs; i++)
+        if (t->codecs[i]->n_layers > 1)
+            return true;
+    return false;
+}
+
+static owned_publication *owned_publication_new(lk_room *r, const Livekit__ParticipantInfo *owner,
+                                                const Livekit__TrackInfo *t)
+{
+    owned_publication *o = calloc(1, sizeof *o + t->n_audio_features * sizeof *o->features);
+    if (!o)
+        abort();
+    livekit__proto__ffi_owned_handle__init(&o->handle);
+    o->handle.id = new_publication(r, owner, t);
+    Livekit__Proto__TrackPublicationInfo *pi = &o->info;
+    livekit__proto__track_publication_info__init(pi);
+    pi->sid = t->sid;
+    pi->name = t->name;
+    /* The server numbers kinds from AUDIO = 0, the FFI from UNKNOWN = 0;
+     * the session keeps audio and video tracks only. */
+    pi->kind = t->type == LIVEKIT__TRACK_TYPE__VIDEO ? LIVEKIT__PROTO__TRACK_KIND__KIND_VIDEO
+                                                      : LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
+    /* Sources, encryption types and audio features are numbered alike on
+     * both sides; a value the FFI lacks reads as its default, as prost
+     * reads it upstream (a feature it lacks is left out). */
+    pi->source = (unsigned)t->source <= LIVEKIT__TRACK_SOURCE__SCREEN_SHARE_AUDIO
+                     ? (Livekit__Proto__TrackSource)t->source
+                     : LIVEKIT__PROTO__TRACK_SOURCE__SOURCE_UNKNOWN;
+    pi->encryption_type = (unsigned)t->encryption <= LIVEKIT__ENCRYPTION__TYPE__CUSTOM
+                              ? (Livekit__Proto__EncryptionType)t->encryption
+                              : LIVEKIT__PROTO__ENCRYPTION_TYPE__NONE;
+    for (size_t i = 0; i < t->n_audio_features; i++) {
+        unsigned f = (unsigned)t->audio_features[i];
+        if (f <= LIVEKIT__AUDIO_TRACK_FEATURE__TF_PRECONNECT_BUFFER)
+            o->features[pi->n_audio_features++] = (Livekit__Proto__AudioTrackFeature)f;
+    }
+    pi->audio_features = o->features;
+    pi->simulcasted = simulcasted(t);
+    pi->width = t->width;
+    pi->height = t->height;
+    pi->mime_type = t->mime_type;
+    pi->muted = t->muted;
+    pi->remote = true;
+    livekit__proto__owned_track_publication__init(&o->owned);
+    o->owned.handle = &o->handle;
+    o->owned.info = pi;
+    return o;
+}
+
+/* --- the engine's reports ------------------------------------------------------------- */
+
+void lk_room_remote_track(lk_room *r, lkroom_track_change c, const Livekit__ParticipantInfo *p,
+                          const Livekit__TrackInfo *t)
+{
+    switch (c) {
+    case LKROOM_TRACK_PUBLISHED: {
+        owned_publication *o = owned_publication_new(r, p, t);
+        Livekit__Proto__TrackPublished e = LIVEKIT__PROTO__TRACK_PUBLISHED__INIT;
+        e.participant_identity = p->identity;
+        e.publication = &o->owned;
+        lk_room_event(r, RE(TRACK_PUBLISHED), &e);
+        free(o);
+        break;
+    }
+    case LKROOM_TRACK_UNPUBLISHED: {
+        Livekit__Proto__TrackUnpublished e = LIVEKIT__PROTO__TRACK_UNPUBLISHED__INIT;
+        e.participant_identity = p->identity;
+        e.publication_sid = t->sid;
+        lk_room_event(r, RE(TRACK_UNPUBLISHED), &e);
+        break;
+    }
+    case LKROOM_TRACK_MUTED: {
+        Livekit__Proto__TrackMuted e = LIVEKIT__PROTO__TRACK_MUTED__INIT;
+        e.participant_identity = p->identity;
+        e.track_sid = t->sid;
+        lk_room_event(r, RE(TRACK_MUTED), &e);
+        break;
+    }
+    case LKROOM_TRACK_UNMUTED: {
+        Livekit__Proto__TrackUnmuted e = LIVEKIT__PROTO__TRACK_UNMUTED__INIT;
+        e.participant_identity = p->identity;
+        e.track_sid = t->sid;
+        lk_room_event(r, RE(TRACK_UNMUTED), &e);
+        break;
+    }
+    }
+}
+
+/* --- the ConnectCallback ---------------------------------------------------------------- */
+
+void lk_room_connect_publications(lk_room *r, const Livekit__ParticipantInfo *p,
+                                  Livekit__Proto__ConnectCallback__ParticipantWithTracks *out)
+{
+    size_t n = p->n_tracks;
+    out->publications = calloc(n ? n : 1, sizeof *out->publications);
+    if (!out->publications)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        out->publications[i] = &owned_publication_new(r, p, p->tracks[i])->owned;
+    out->n_publications = n;
+}
+
+void lk_room_connect_publications_done(Livekit__Proto__ConnectCallback__ParticipantWithTracks *out)
+{
+    for (size_t i = 0; i < out->n_publications; i++)
+        free(lk_container_of(out->publications[i], owned_publication, owned));
+    free(out->publications);
+    out->publications = NULL;
+    out->n_publications = 0;
+}
