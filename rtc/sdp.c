@@ -415,6 +415,23 @@ static bool writable(const lksdp_rtp_section *r)
            (!r->track_id || token(r->track_id)) && (!r->ssrc || token(r->cname));
 }
 
+bool lksdp_msid_split(const char *msid, char *stream, size_t stream_cap, char *track,
+                      size_t track_cap)
+{
+    if (stream_cap)
+        *stream = '\0';
+    if (track_cap)
+        *track = '\0';
+    const char *sp = strchr(msid, ' ');
+    if (!sp || sp == msid || !sp[1] || strchr(sp + 1, ' ') || (size_t)(sp - msid) >= stream_cap ||
+        strlen(sp + 1) >= track_cap)
+        return false;
+    memcpy(stream, msid, (size_t)(sp - msid));
+    stream[sp - msid] = '\0';
+    strcpy(track, sp + 1);
+    return true;
+}
+
 size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
 {
     for (unsigned i = 0; i < o->n_rtp; i++)

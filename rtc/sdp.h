@@ -105,6 +105,12 @@ uint8_t lksdp_extmap_id(const lksdp_media *m, const char *uri);
  * server's answer asking our Opus encoder for "usedtx" "1". */
 bool lksdp_fmtp_has(const lksdp_codec *c, const char *key, const char *value);
 
+/* An a=msid value's two parts (RFC 8830: "<stream id> <track id>") into
+ * stream and track; false (both "") when it has not exactly two non-empty
+ * parts or either does not fit. */
+bool lksdp_msid_split(const char *msid, char *stream, size_t stream_cap, char *track,
+                      size_t track_cap);
+
 /* --- writing ---------------------------------------------------------------------- */
 
 /* One RTP section of an offer: Opus only (no RED: we send plain Opus,

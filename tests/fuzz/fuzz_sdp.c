@@ -58,6 +58,12 @@ static void check_media(const lksdp_media *m)
     TERMINATED(m->mid);
     TERMINATED(m->direction);
     TERMINATED(m->msid);
+    char stream[64], track[64];
+    if (lksdp_msid_split(m->msid, stream, sizeof stream, track, sizeof track))
+        check(stream[0] && track[0] && !strchr(stream, ' ') && !strchr(track, ' ') &&
+              strlen(stream) + 1 + strlen(track) == strlen(m->msid));
+    else
+        check(!stream[0] && !track[0]);
     check(m->n_fmts <= LKSDP_MAX_CODECS && m->n_codecs <= m->n_fmts &&
           m->n_extmaps <= LKSDP_MAX_EXTMAPS);
     unsigned f = 0;

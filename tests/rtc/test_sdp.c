@@ -490,6 +490,21 @@ static void bounded_sections_and_candidates(void **state)
     free(s);
 }
 
+static void msid_splits_into_stream_and_track(void **state)
+{
+    char stream[16], track[16];
+    assert_true(lksdp_msid_split("PA_x|TR_y TR_y", stream, sizeof stream, track, sizeof track));
+    assert_string_equal(stream, "PA_x|TR_y");
+    assert_string_equal(track, "TR_y");
+    const char *bad[] = {"", "one", " lead", "trail ", "a b c", "0123456789abcdef x",
+                         "x 0123456789abcdef"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(lksdp_msid_split(bad[i], stream, sizeof stream, track, sizeof track));
+        assert_string_equal(stream, "");
+        assert_string_equal(track, "");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +517,7 @@ int main(void)
         cmocka_unit_test(unwritable_sections_are_refused),
         cmocka_unit_test(malformed_input_names_its_line),
         cmocka_unit_test(bounded_sections_and_candidates),
+        cmocka_unit_test(msid_splits_into_stream_and_track),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
