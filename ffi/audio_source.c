@@ -309,6 +309,33 @@ static void source_free(lk_object *o)
  * captures, not the audio already flowing to a track's streams. */
 const lk_kind lk_audio_source_kind = {"audio source", source_close, source_free};
 
+/* --- sources fed from inside (remote tracks) ------------------------------ */
+
+lk_object *lk_audio_source_new_fed(lkio_worker *w, uint32_t sample_rate, uint32_t num_channels)
+{
+    lk_audio_source *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    lk_object_init(&s->base, &lk_audio_source_kind);
+    s->worker = w;
+    s->sample_rate = sample_rate;
+    s->num_channels = num_channels;
+    s->chunk10 = (size_t)(sample_rate / 100) * num_channels;
+    lkio_timer_init(&s->tick, on_tick); /* never started: no captures */
+    lk_fanout_init(&s->subs);
+    return &s->base;
+}
+
+bool lk_audio_source_idle(lk_object *source)
+{
+    return lk_fanout_empty(&source_of(source)->subs);
+}
+
+void lk_audio_source_deliver(lk_object *source, lk_audio_frame *f)
+{
+    lk_fanout_publish(&source_of(source)->subs, &f->base);
+}
+
 /* --- requests ------------------------------------------------------------ */
 
 int lk_on_new_audio_source(lk_call *c)

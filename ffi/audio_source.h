@@ -5,6 +5,7 @@
 #ifndef LK_AUDIO_SOURCE_H
 #define LK_AUDIO_SOURCE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "audio_frame.h"
@@ -22,5 +23,13 @@ void lk_audio_source_end_track(lk_object *source, const void *track);
 
 /* The worker the source ticks on. */
 lkio_worker *lk_audio_source_worker(lk_object *source);
+
+/* A source fed from inside the library (a remote track's decoded audio) on
+ * worker w: no captures, no pacing of its own; each frame delivered goes
+ * to the subscribers at once. One reference, the caller's. */
+lk_object *lk_audio_source_new_fed(lkio_worker *w, uint32_t sample_rate, uint32_t num_channels);
+void lk_audio_source_deliver(lk_object *source, lk_audio_frame *f);
+/* No stream reads the source (a frame delivered now would go nowhere). */
+bool lk_audio_source_idle(lk_object *source);
 
 #endif

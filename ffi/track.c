@@ -2,11 +2,12 @@
  * track.c: CreateAudioTrack, CreateVideoTrack, LocalTrackMute,
  * EnableRemoteTrack, GetStats.
  *
- * Tracks here are local and unpublished, so their TrackInfo is what upstream
- * reports for such a track: sid "TR_unknown" (the server assigns sids on
- * publish), stream_state active, not remote. Muting flips the flag, as
- * upstream's set_enabled(false) does; what muting does to the media streams
- * see is decided by the audio and video streams.
+ * A local track's TrackInfo is what upstream reports for one: sid
+ * "TR_unknown" (the server assigns sids on publish), stream_state active,
+ * not remote; remote (subscribed) tracks are made by ffi/subscribe.c.
+ * Muting flips the flag, as upstream's set_enabled(false) does; what
+ * muting does to the media streams see is decided by the audio and video
+ * streams, and to a publication by ffi/publish.c.
  */
 #include "track.h"
 
@@ -40,6 +41,7 @@ static void track_free(lk_object *o)
     lk_track *t = track_of(o);
     lk_unref(t->source);
     free(t->name);
+    free(t->sid);
     free(t);
 }
 
@@ -65,12 +67,12 @@ static void describe(lk_call *c, lk_track *t, Livekit__Proto__OwnedTrack *owned)
     owned->handle = lk_call_new(c, &livekit__proto__ffi_owned_handle__descriptor);
     owned->info = lk_call_new(c, &livekit__proto__track_info__descriptor);
     Livekit__Proto__TrackInfo *info = owned->info;
-    info->sid = (char *)LOCAL_TRACK_SID;
+    info->sid = t->sid ? t->sid : (char *)LOCAL_TRACK_SID;
     info->name = t->name;
     info->kind = t->kind;
     info->stream_state = LIVEKIT__PROTO__STREAM_STATE__STATE_ACTIVE;
     info->muted = lk_track_muted(t);
-    info->remote = false;
+    info->remote = t->remote;
 }
 
 /* Creates a track on the source behind source_handle; fills `owned`. */
@@ -141,8 +143,10 @@ int lk_on_enable_remote_track(lk_call *c)
     lk_object *o = lk_handle_get(c->req->enable_remote_track->track_handle, &lk_track_kind);
     if (!o)
         return -1;
+    bool remote = track_of(o)->remote;
     lk_unref(o);
-    return lk_fail("track is not a remote track"); /* every track here is local */
+    return lk_fail(remote ? "enabling or disabling a remote track is not supported yet"
+                          : "track is not a remote track");
 }
 
 /* --- GetStats: an unpublished local track has no transport to report on -- */

@@ -17,6 +17,8 @@ typedef struct lk_track {
     Livekit__Proto__TrackKind kind;
     lk_object *source; /* a reference: an lk_audio_source or a video source */
     char *name;
+    char *sid;   /* a remote track's; NULL for a local one (upstream's "TR_unknown") */
+    bool remote; /* a subscribed track: its source is fed by the room */
     _Atomic bool muted;
 } lk_track;
 
