@@ -13,6 +13,7 @@
 #include "io.h"
 #include "opus_sender.h"
 #include "peer.h"
+#include "rtp.h"
 #include "srtp.h"
 
 static const uint64_t MS = 1000000u;
@@ -234,6 +235,31 @@ void lkroom_publisher_on_answer(lkroom_publisher *p)
         const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(p), t->section);
         if (rp->negotiated && !t->opus)
             start_sending(t, rp);
+    }
+}
+
+/* The loss the server reports for one of our tracks tunes its encoder's
+ * FEC (RR, or the report blocks of an SR). */
+static void report_loss(lkroom_publisher *p, const lkrtcp_report *rb, uint8_t n)
+{
+    for (uint8_t i = 0; i < n; i++)
+        for (lkroom_audio_track *t = p->tracks; t; t = t->next)
+            if (t->opus && t->ssrc == rb[i].ssrc)
+                lkopus_sender_set_packet_loss(t->opus, (rb[i].fraction_lost * 100u + 255) / 256);
+}
+
+void lkroom_publisher_on_rtcp(lkroom_publisher *p, const uint8_t *pkt, size_t len)
+{
+    lkrtcp_iter it;
+    lkrtcp_packet rp;
+    lkrtcp_iter_init(&it, pkt, len);
+    while (lkrtcp_next(&it, &rp) == 1) {
+        lkrtcp_rr rr;
+        lkrtcp_sr sr;
+        if (lkrtcp_parse_rr(&rp, &rr) == 0)
+            report_loss(p, rr.reports, rr.n_reports);
+        else if (lkrtcp_parse_sr(&rp, &sr) == 0)
+            report_loss(p, sr.reports, sr.n_reports);
     }
 }
 

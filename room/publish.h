@@ -65,6 +65,9 @@ void lkroom_publisher_on_refused(lkroom_publisher *p, const Livekit__RequestResp
 /* After each answer: tracks whose section it negotiated start sending. */
 void lkroom_publisher_on_answer(lkroom_publisher *p);
 
+/* The server's RTCP: its receiver reports' loss tunes our encoders' FEC. */
+void lkroom_publisher_on_rtcp(lkroom_publisher *p, const uint8_t *pkt, size_t len);
+
 uint64_t lkroom_publisher_next_deadline(const lkroom_publisher *p);
 void lkroom_publisher_expire(lkroom_publisher *p, uint64_t now);
 

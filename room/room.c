@@ -23,6 +23,7 @@
 #include "publish.h"
 #include "session.h"
 #include "signal_client.h"
+#include "subscribe.h"
 #include "transport.h"
 #include "url.h"
 
@@ -32,7 +33,7 @@ static const uint64_t UPDATE_TIMEOUT_MS = 10000;
  * (a few retransmissions on a lossy path) before it goes anyway. */
 static const uint64_t LEAVE_LINGER_MS = 2000;
 /* An offer: the data section and up to LKPEER_MAX_SECTIONS audio sections. */
-enum { LKROOM_OFFER_CAP = 24576 };
+enum { LKROOM_OFFER_CAP = 24576, JOIN_OFFER_CAP = 12288 };
 
 struct lkroom {
     lkio_worker *w;
@@ -40,10 +41,11 @@ struct lkroom {
     lkroom_signal *sig;
     lkroom_transport *tr;
     lkroom_session *session;
-    lkroom_publisher *publisher; /* with the transport */
+    lkroom_publisher *publisher;   /* with the transport */
+    lkroom_subscriber *subscriber; /* the same */
     enum { CONNECTING, CONNECTED, OVER } state;
     bool ready, leaving;
-    bool offer_again; /* the sections changed while an offer awaited its answer */
+    bool offer_again; /* sections changed while joining, or while an offer awaited its answer */
     Livekit__DisconnectReason leave_reason;
     char early_error[400]; /* a failure at connect, reported from the timer */
     lkio_timer timer;      /* connect timeout, pending updates, leave linger */
@@ -74,6 +76,10 @@ static void on_session_track(void *ctx, lkroom_track_change c, const Livekit__Pa
                              const Livekit__TrackInfo *t)
 {
     lkroom *r = ctx;
+    /* As upstream: a track that goes is unsubscribed before it is
+     * unpublished (the server stops sending; the next answer shows it). */
+    if (c == LKROOM_TRACK_UNPUBLISHED && t->sid)
+        lkroom_subscriber_forget(r->subscriber, t->sid);
     if (r->state == CONNECTED && r->obs.remote_track)
         r->obs.remote_track(r->obs.ctx, c, p, t);
 }
@@ -117,6 +123,14 @@ static void maybe_connected(lkroom *r)
     lkio_timer_stop(r->w, &r->timer);
     if (r->obs.connected)
         r->obs.connected(r->obs.ctx, r, NULL);
+    /* What the first answer bound, and an offer asked for meanwhile, now
+     * that they can be reported and sent. */
+    if (r->state == CONNECTED)
+        lkroom_subscriber_on_answer(r->subscriber);
+    if (r->state == CONNECTED && r->offer_again) {
+        r->offer_again = false;
+        send_offer(r);
+    }
 }
 
 /* --- signal ------------------------------------------------------------------------------ */
@@ -147,6 +161,8 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
             break;
         }
         lkroom_publisher_on_answer(r->publisher);
+        if (r->state == CONNECTED) /* else when connected */
+            lkroom_subscriber_on_answer(r->subscriber);
         if (r->offer_again) {
             r->offer_again = false;
             send_offer(r);
@@ -156,8 +172,12 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
         lkroom_publisher_on_published(r->publisher, m->track_published);
         arm_timer(r);
         break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_MEDIA_SECTIONS_REQUIREMENT:
+        lkroom_subscriber_on_requirement(r->subscriber, m->media_sections_requirement);
+        break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRACK_SUBSCRIBED:
-        if (r->state == CONNECTED && r->obs.local_track_subscribed && m->track_subscribed->track_sid)
+        if (r->state == CONNECTED && r->obs.local_track_subscribed &&
+            m->track_subscribed->track_sid)
             r->obs.local_track_subscribed(r->obs.ctx, m->track_subscribed->track_sid);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRICKLE:
@@ -295,10 +315,10 @@ static void on_timer(lkio_timer *t)
 /* Renegotiation: we offer, the server answers; one offer at a time. */
 static void send_offer(lkroom *r)
 {
-    if (r->state != CONNECTED)
+    if (r->state == OVER)
         return;
-    if (lkpeer_offer_pending(lkroom_transport_peer(r->tr))) {
-        r->offer_again = true;
+    if (r->state == CONNECTING || lkpeer_offer_pending(lkroom_transport_peer(r->tr))) {
+        r->offer_again = true; /* once connected, or after the answer */
         return;
     }
     char *sdp = malloc(LKROOM_OFFER_CAP);
@@ -333,6 +353,40 @@ static void publisher_published(void *ctx, uint64_t token, lkroom_audio_track *t
     lkroom *r = ctx;
     if (r->obs.track_published)
         r->obs.track_published(r->obs.ctx, token, t, info, error);
+}
+
+static void subscriber_subscribed(void *ctx, const char *participant_sid, const char *track_sid)
+{
+    lkroom *r = ctx;
+    if (r->obs.track_subscribed)
+        r->obs.track_subscribed(r->obs.ctx, participant_sid, track_sid, true);
+}
+
+static void subscriber_unsubscribed(void *ctx, const char *participant_sid, const char *track_sid)
+{
+    lkroom *r = ctx;
+    if (r->obs.track_subscribed)
+        r->obs.track_subscribed(r->obs.ctx, participant_sid, track_sid, false);
+}
+
+static void subscriber_audio(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples)
+{
+    lkroom *r = ctx;
+    if (r->obs.audio)
+        r->obs.audio(r->obs.ctx, track_sid, pcm, samples);
+}
+
+static void on_rtp(void *ctx, int section, const uint8_t *pkt, size_t len)
+{
+    lkroom *r = ctx;
+    lkroom_subscriber_on_rtp(r->subscriber, section, pkt, len);
+}
+
+static void on_rtcp(void *ctx, const uint8_t *pkt, size_t len)
+{
+    lkroom *r = ctx;
+    lkroom_publisher_on_rtcp(r->publisher, pkt, len);
+    lkroom_subscriber_on_rtcp(r->subscriber, pkt, len);
 }
 
 lkroom_audio_track *lkroom_publish_audio(lkroom *r, uint64_t token, const lkroom_audio_options *o,
@@ -420,20 +474,26 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
     char err[300];
     lknet_url check;
     size_t n = 0;
-    char offer[8192]; /* the join offer: the data section only */
+    char offer[JOIN_OFFER_CAP]; /* the data section and idle receivers */
     if (!*token) {
         snprintf(r->early_error, sizeof r->early_error, "could not join: no access token");
     } else if (lknet_url_parse(&check, url, err, sizeof err) < 0) {
         /* refused before any socket or certificate is made */
         snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
     } else {
-        lkroom_transport_callbacks tcb = {
-            r, on_transport_state, on_channels_ready, on_message, on_sent, on_drained, NULL, NULL};
+        lkroom_transport_callbacks tcb = {r,       on_transport_state, on_channels_ready,
+                                          on_message, on_sent,      on_drained,
+                                          on_rtp,  on_rtcp};
         r->tr = lkroom_transport_new(w, &tcb, err, sizeof err);
         lkroom_publisher_env env = {r, publisher_signal, publisher_negotiate,
                                     publisher_published};
-        if (r->tr)
+        lkroom_subscriber_env senv = {r, publisher_negotiate, subscriber_subscribed,
+                                      subscriber_unsubscribed, subscriber_audio};
+        if (r->tr) {
             r->publisher = lkroom_publisher_new(r->tr, &env);
+            r->subscriber = lkroom_subscriber_new(w, r->tr, &senv);
+            lkroom_subscriber_prepare_join(r->subscriber);
+        }
         n = r->tr ? lkroom_transport_offer(r->tr, offer, sizeof offer) : 0;
         if (!r->tr)
             snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
@@ -559,6 +619,7 @@ void lkroom_destroy(lkroom *r)
     if (r->sig)
         lkroom_signal_destroy(r->sig);
     lkroom_publisher_free(r->publisher);
+    lkroom_subscriber_free(r->subscriber);
     if (r->tr)
         lkroom_transport_destroy(r->tr);
     lkroom_session_free(r->session);

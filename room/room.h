@@ -53,6 +53,11 @@ typedef struct lkroom_observer {
      * until the call returns). */
     void (*remote_track)(void *ctx, lkroom_track_change change,
                          const Livekit__ParticipantInfo *participant, const Livekit__TrackInfo *track);
+    /* A remote audio track started (subscribed) or stopped arriving. */
+    void (*track_subscribed)(void *ctx, const char *participant_sid, const char *track_sid,
+                             bool subscribed);
+    /* 10 ms of a subscribed track, 48 kHz mono, every 10 ms while it is. */
+    void (*audio)(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples);
 } lkroom_observer;
 
 lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,

@@ -1,0 +1,268 @@
+/*
+ * subscribe.c: the remote audio tracks the server sends us (see
+ * subscribe.h).
+ */
+#include "subscribe.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opus_receiver.h"
+#include "peer.h"
+#include "rtp.h"
+#include "sdp.h"
+#include "srtp.h"
+
+/* Idle recvonly sections in the join offer: upstream's three. A receiver
+ * report every REPORT_TICKS (5 s, libwebrtc's for audio), from which the
+ * server rates our connection and measures its round trip. */
+enum { JOIN_RECEIVERS = 3, FRAME = 480, REPORT_TICKS = 500 };
+/* An RR with a block per section and an SDES with the CNAME. */
+enum { LKRTCP_RR_ROOM = 8 + 24 * LKPEER_MAX_SECTIONS + 8 + 256 };
+static const uint64_t TICK_NS = 10000000u;
+/* Behind by more than this (a stopped process): a fresh schedule rather
+ * than a burst of catching up. */
+static const uint64_t RESYNC_NS = 200000000u;
+
+typedef struct remote_track {
+    bool active;
+    bool gone; /* unpublished while the section still names it */
+    uint32_t ssrc;
+    char participant_sid[64], track_sid[64];
+    lkopus_receiver *rx;
+    uint32_t lsr;   /* the middle of the last SR's NTP time, for our reports */
+    uint64_t sr_at; /* when it came */
+} remote_track;
+
+struct lkroom_subscriber {
+    lkio_worker *w;
+    lkroom_transport *tr;
+    lkroom_subscriber_env env;
+    remote_track tracks[LKPEER_MAX_SECTIONS]; /* by section index */
+    unsigned n_active;
+    lkio_timer tick;
+    uint64_t next_tick;
+    unsigned ticks;       /* since the last receiver report */
+    uint32_t report_ssrc; /* ours in receiver reports: we may send nothing */
+    int16_t pcm[FRAME];
+    _Alignas(4) uint8_t rtcp[LKRTCP_RR_ROOM + LKSRTP_MAX_TRAILER];
+};
+
+static lkpeer *peer_of(const lkroom_subscriber *s)
+{
+    return lkroom_transport_peer(s->tr);
+}
+
+static void on_tick(lkio_timer *t);
+
+lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,
+                                         const lkroom_subscriber_env *env)
+{
+    lkroom_subscriber *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->w = w;
+    s->tr = tr;
+    s->env = *env;
+    lkio_timer_init(&s->tick, on_tick);
+    while (!s->report_ssrc)
+        RAND_bytes((uint8_t *)&s->report_ssrc, sizeof s->report_ssrc);
+    return s;
+}
+
+void lkroom_subscriber_free(lkroom_subscriber *s)
+{
+    if (!s)
+        return;
+    lkio_timer_stop(s->w, &s->tick);
+    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++)
+        lkopus_receiver_free(s->tracks[i].rx);
+    free(s);
+}
+
+void lkroom_subscriber_prepare_join(lkroom_subscriber *s)
+{
+    for (int i = 0; i < JOIN_RECEIVERS; i++)
+        lkpeer_add_audio_receiver(peer_of(s));
+}
+
+void lkroom_subscriber_on_requirement(lkroom_subscriber *s,
+                                      const Livekit__MediaSectionsRequirement *m)
+{
+    /* Video sections are not offered yet: a remote camera stays unbound
+     * (the server gives up on it after a while and says so). */
+    for (uint32_t i = 0; i < m->num_audios && i < LKPEER_MAX_SECTIONS; i++)
+        if (lkpeer_add_audio_receiver(peer_of(s)) < 0)
+            break;
+    s->env.negotiate(s->env.ctx);
+}
+
+/* --- reports ----------------------------------------------------------------------- */
+
+static void send_report(lkroom_subscriber *s, uint64_t now)
+{
+    lkrtcp_rr rr = {.ssrc = s->report_ssrc};
+    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS && rr.n_reports < LKRTCP_MAX_REPORTS; i++) {
+        remote_track *x = &s->tracks[i];
+        if (!x->active)
+            continue;
+        lkrtcp_report *rb = &rr.reports[rr.n_reports++];
+        lkopus_receiver_report(x->rx, rb);
+        if (x->lsr) {
+            rb->lsr = x->lsr;
+            rb->dlsr = (uint32_t)((now - x->sr_at) * 65536 / 1000000000u);
+        }
+    }
+    lkpeer *p = peer_of(s);
+    int n = lkrtcp_write_rr(s->rtcp, LKRTCP_RR_ROOM, &rr);
+    const char *cname = lkpeer_cname(p);
+    int m = n > 0 ? lkrtcp_write_sdes_cname(s->rtcp + n, LKRTCP_RR_ROOM - (size_t)n,
+                                            s->report_ssrc, cname, strlen(cname))
+                  : -1;
+    if (m > 0)
+        lkpeer_send_rtcp(p, s->rtcp, (size_t)(n + m), sizeof s->rtcp);
+}
+
+/* The server's sender reports: the reference our reports give back. */
+void lkroom_subscriber_on_rtcp(lkroom_subscriber *s, const uint8_t *pkt, size_t len)
+{
+    lkrtcp_iter it;
+    lkrtcp_packet rp;
+    lkrtcp_sr sr;
+    lkrtcp_iter_init(&it, pkt, len);
+    while (lkrtcp_next(&it, &rp) == 1) {
+        if (lkrtcp_parse_sr(&rp, &sr) != 0)
+            continue;
+        for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++)
+            if (s->tracks[i].active && s->tracks[i].ssrc == sr.ssrc) {
+                s->tracks[i].lsr = lkrtcp_ntp_middle(sr.ntp);
+                s->tracks[i].sr_at = lkio_now_ns();
+            }
+    }
+}
+
+/* --- the clock ------------------------------------------------------------------- */
+
+static void on_tick(lkio_timer *t)
+{
+    lkroom_subscriber *s = lkio_container_of(t, lkroom_subscriber, tick);
+    uint64_t now = lkio_now_ns();
+    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++) {
+        remote_track *x = &s->tracks[i];
+        if (!x->active)
+            continue;
+        lkopus_receiver_pull(x->rx, now, s->pcm);
+        s->env.audio(s->env.ctx, x->track_sid, s->pcm, FRAME);
+    }
+    if (!s->n_active)
+        return;
+    if (++s->ticks == REPORT_TICKS) {
+        s->ticks = 0;
+        send_report(s, now);
+    }
+    s->next_tick += TICK_NS;
+    if (now > s->next_tick + RESYNC_NS)
+        s->next_tick = now + TICK_NS;
+    lkio_timer_start(s->w, &s->tick, s->next_tick);
+}
+
+/* --- tracks ------------------------------------------------------------------------ */
+
+static void end_track(lkroom_subscriber *s, remote_track *x)
+{
+    x->active = false;
+    lkopus_receiver_free(x->rx);
+    x->rx = NULL;
+    if (--s->n_active == 0)
+        lkio_timer_stop(s->w, &s->tick);
+    s->env.unsubscribed(s->env.ctx, x->participant_sid, x->track_sid);
+}
+
+/* livekit-server's msid: "<participant sid>|<track sid> <track sid>". */
+static bool parse_msid(const char *msid, char *participant, char *track)
+{
+    char stream[64 + 64];
+    if (!lksdp_msid_split(msid, stream, sizeof stream, track, 64))
+        return false;
+    char *bar = strchr(stream, '|');
+    if (!bar || bar == stream || (size_t)(bar - stream) >= 64)
+        return false;
+    *bar = '\0';
+    strcpy(participant, stream);
+    return true;
+}
+
+static void start_track(lkroom_subscriber *s, remote_track *x, uint32_t ssrc,
+                        const char *participant, const char *track)
+{
+    char err[160];
+    lkopus_receiver_config cfg = {.channels = 1};
+    x->rx = lkopus_receiver_new(&cfg, err, sizeof err);
+    if (!x->rx)
+        return;
+    x->active = true;
+    x->ssrc = ssrc;
+    x->lsr = 0;
+    snprintf(x->participant_sid, sizeof x->participant_sid, "%s", participant);
+    snprintf(x->track_sid, sizeof x->track_sid, "%s", track);
+    if (s->n_active++ == 0) {
+        s->next_tick = lkio_now_ns() + TICK_NS;
+        lkio_timer_start(s->w, &s->tick, s->next_tick);
+    }
+    s->env.subscribed(s->env.ctx, x->participant_sid, x->track_sid);
+}
+
+/* What the last answer says section i carries; false when idle. */
+static bool carried(lkroom_subscriber *s, unsigned i, uint32_t *ssrc, char *participant,
+                    char *track)
+{
+    const char *msid;
+    return lkpeer_receiver(peer_of(s), (int)i, ssrc, &msid) && *ssrc &&
+           parse_msid(msid, participant, track);
+}
+
+/* Ends first, then starts: a track the server moved to another section is
+ * unsubscribed before it is subscribed again, never twice at once. */
+void lkroom_subscriber_on_answer(lkroom_subscriber *s)
+{
+    unsigned n = lkpeer_section_count(peer_of(s));
+    if (n > LKPEER_MAX_SECTIONS)
+        n = LKPEER_MAX_SECTIONS;
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < n; i++) {
+            uint32_t ssrc = 0;
+            char participant[64] = "", track[64] = "";
+            bool carries = carried(s, i, &ssrc, participant, track);
+            remote_track *x = &s->tracks[i];
+            bool same = carries && x->ssrc == ssrc && !strcmp(x->track_sid, track);
+            if (pass == 0 && x->active && !same)
+                end_track(s, x);
+            if (pass == 0 && !same)
+                x->gone = false;
+            else if (pass == 1 && carries && !x->active && !x->gone)
+                start_track(s, x, ssrc, participant, track);
+        }
+}
+
+void lkroom_subscriber_forget(lkroom_subscriber *s, const char *track_sid)
+{
+    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++) {
+        remote_track *x = &s->tracks[i];
+        if (x->active && !strcmp(x->track_sid, track_sid)) {
+            x->gone = true;
+            end_track(s, x);
+        }
+    }
+}
+
+void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *pkt, size_t len)
+{
+    if (section < 0 || section >= LKPEER_MAX_SECTIONS || !s->tracks[section].active)
+        return;
+    lkrtp_packet rtp;
+    const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(s), section);
+    if (lkrtp_parse(&rtp, pkt, len) == 0 && rtp.h.payload_type == rp->payload_type)
+        lkopus_receiver_put_rtp(s->tracks[section].rx, &rtp, lkio_now_ns());
+}

@@ -1,0 +1,67 @@
+/*
+ * subscribe.h: the remote audio tracks the server sends us.
+ *
+ * In single-PeerConnection mode the server binds each subscribed track to
+ * one of our idle recvonly sections and asks for an offer
+ * (MediaSectionsRequirement: how many sections to add first; often none).
+ * We join with JOIN_RECEIVERS of them, as upstream does, so the first
+ * subscriptions cost one offer and answer. Each answer says what the
+ * server sends on each section: its SSRC and msid ("<participant
+ * sid>|<track sid> <track sid>"); a section that starts carrying a track
+ * is that track subscribed, one that stops (idle or another track) is it
+ * unsubscribed.
+ *
+ * Each subscribed track's RTP goes to its own jitter buffer and Opus
+ * decoder (media/opus_receiver.h). One clock, a 10 ms timer on an absolute
+ * schedule that runs while any track is subscribed, pulls 10 ms of 48 kHz
+ * mono from every track and hands it up: the listener hears a steady
+ * stream (concealment over loss, silence over DTX), as upstream's
+ * listeners do.
+ *
+ * On the room's worker.
+ */
+#ifndef LKROOM_SUBSCRIBE_H
+#define LKROOM_SUBSCRIBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "livekit_rtc.pb-c.h"
+#include "transport.h"
+
+typedef struct lkroom_subscriber lkroom_subscriber;
+
+typedef struct lkroom_subscriber_env {
+    void *ctx;
+    /* The sections changed: an offer is needed. */
+    void (*negotiate)(void *ctx);
+    /* A track started or stopped arriving. */
+    void (*subscribed)(void *ctx, const char *participant_sid, const char *track_sid);
+    void (*unsubscribed)(void *ctx, const char *participant_sid, const char *track_sid);
+    /* 10 ms (480 samples) of a subscribed track, 48 kHz mono. */
+    void (*audio)(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples);
+} lkroom_subscriber_env;
+
+lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,
+                                         const lkroom_subscriber_env *env);
+/* Frees everything, reporting nothing. */
+void lkroom_subscriber_free(lkroom_subscriber *s);
+
+/* Before the join offer: the idle sections it carries. */
+void lkroom_subscriber_prepare_join(lkroom_subscriber *s);
+/* The server's MediaSectionsRequirement: sections added, then an offer. */
+void lkroom_subscriber_on_requirement(lkroom_subscriber *s,
+                                      const Livekit__MediaSectionsRequirement *m);
+/* After each answer: which track each section now carries. */
+void lkroom_subscriber_on_answer(lkroom_subscriber *s);
+/* The track was unpublished: it is unsubscribed now, not at the next
+ * answer, and stays so while answers still name it. */
+void lkroom_subscriber_forget(lkroom_subscriber *s, const char *track_sid);
+/* The server's RTCP: its sender reports, which our receiver reports (one
+ * every 5 s while a track is subscribed) refer to. */
+void lkroom_subscriber_on_rtcp(lkroom_subscriber *s, const uint8_t *pkt, size_t len);
+/* Decrypted RTP for a section. */
+void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *pkt, size_t len);
+
+#endif
