@@ -1,6 +1,6 @@
 /*
- * audio_stream.c: NewAudioStream (on a local track) and
- * AudioStreamFromParticipant (refused: it needs a room).
+ * audio_stream.c: NewAudioStream (on a local or a remote track) and
+ * AudioStreamFromParticipant.
  *
  * The source hands each 10 ms frame to the stream on the source's worker;
  * the stream queues it (a bounded queue: when full, the oldest frame is
@@ -9,7 +9,13 @@
  * and sends AudioStreamEvent{frame_received}. A slow client therefore
  * delays only its own stream, never the source's cadence, and costs at most
  * queue_size_frames frames of memory. The stream ends with
- * AudioStreamEvent{eos} when its handle or its track's handle is dropped.
+ * AudioStreamEvent{eos} when its handle or its track's handle is dropped,
+ * or a remote track stops arriving.
+ *
+ * A stream from a participant reads, as upstream's does, whichever of
+ * that participant's subscribed tracks has the source asked for: it waits
+ * for one, moves to the next when it goes, and ends (eos) when the
+ * participant leaves or the session ends (ffi/subscribe.c's watch).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +28,7 @@
 #include "handlers.h"
 #include "io.h"
 #include "log.h"
+#include "room_handle.h"
 #include "track.h"
 
 enum {
@@ -34,8 +41,14 @@ typedef struct audio_stream {
     lk_object base;
     lk_sub sub;
     lk_queue queue;
-    lk_object *source;       /* a reference: the track's audio source */
-    lk_track *track;         /* a reference */
+    /* From a track: references on it and its audio source. From a
+     * participant: the track it reads now, on the room's worker (NULL
+     * between tracks), and the watch that brings them. */
+    lk_object *source;
+    lk_track *track;
+    lk_room *room; /* from a participant: a reference */
+    lk_track_watch watch;
+    lkio_task watch_task, unwatch_task;
     uint32_t sample_rate, num_channels;
     size_t frame_samples; /* frame_size_ms worth, all channels; 0: as they come */
 
@@ -142,9 +155,24 @@ static void on_track_ended(lk_sub *sub)
 
 /* --- the object ---------------------------------------------------------- */
 
+/* On the room's worker: the stream's handle was dropped. */
+static void unwatch_run(lkio_task *t)
+{
+    audio_stream *st = lk_container_of(t, audio_stream, unwatch_task);
+    if (lk_room_unwatch(st->room, &st->watch))
+        lk_unref(&st->base); /* the watch's: it will not end now */
+    lk_queue_end(&st->queue);
+    lk_unref(&st->base);
+}
+
 static void stream_close(lk_object *o)
 {
     audio_stream *st = stream_of(o);
+    if (st->room) {
+        lk_ref(o); /* for the task */
+        lkio_post(st->room->w, &st->unwatch_task, unwatch_run);
+        return;
+    }
     lk_audio_source_unsubscribe(st->source, &st->sub);
     lk_queue_end(&st->queue); /* upstream sends eos for a dropped stream too */
 }
@@ -153,8 +181,13 @@ static void stream_free(lk_object *o)
 {
     audio_stream *st = stream_of(o);
     lk_audio_resampler_free(st->resampler);
-    lk_unref(&st->track->base);
-    lk_unref(st->source);
+    if (st->track)
+        lk_unref(&st->track->base);
+    if (st->source)
+        lk_unref(st->source);
+    if (st->room)
+        lk_unref(&st->room->base);
+    free(st->watch.identity);
     lk_queue_destroy(&st->queue);
     free(st->pending);
     free(st);
@@ -164,62 +197,91 @@ static const lk_kind audio_stream_kind = {"audio stream", stream_close, stream_f
 
 /* --- requests ------------------------------------------------------------ */
 
+typedef struct stream_params {
+    uint32_t rate, channels;
+    bool has_frame_size;
+    uint32_t frame_size_ms;
+    size_t queue_frames;
+} stream_params;
+
+/* What both requests share; NULL when it is fine. */
+static const char *check_params(bool filter, bool has_type, int type, bool has_rate,
+                                uint32_t rate, bool has_channels, uint32_t channels,
+                                bool has_frame, uint32_t frame_ms, bool has_queue,
+                                uint32_t queue, stream_params *out)
+{
+    out->rate = has_rate ? rate : 48000;
+    out->channels = has_channels ? channels : 1;
+    out->has_frame_size = has_frame;
+    out->frame_size_ms = frame_ms;
+    size_t cap = !has_queue ? DEFAULT_QUEUE_FRAMES : queue ? queue : UNBOUNDED_QUEUE_FRAMES;
+    out->queue_frames = cap > UNBOUNDED_QUEUE_FRAMES ? UNBOUNDED_QUEUE_FRAMES : cap;
+    if (filter)
+        return "audio filters are not supported by this build";
+    if (has_type && type != LIVEKIT__PROTO__AUDIO_STREAM_TYPE__AUDIO_STREAM_NATIVE)
+        return "unsupported audio stream type";
+    if (out->rate < 100 || out->rate > LK_AUDIO_MAX_RATE)
+        return "sample_rate out of range (100..768000 Hz)";
+    if (out->channels == 0 || out->channels > LK_AUDIO_MAX_CHANNELS)
+        return "num_channels out of range (1..64)";
+    if (has_frame && (frame_ms == 0 || frame_ms > 10000))
+        return "frame_size_ms must be 1..10000 when set";
+    return NULL;
+}
+
+/* A stream with its queue on a worker other than `avoid`, not yet reading. */
+static audio_stream *stream_new(const stream_params *p, lkio_worker *avoid)
+{
+    audio_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        abort();
+    lk_object_init(&st->base, &audio_stream_kind);
+    st->sample_rate = p->rate;
+    st->num_channels = p->channels;
+    if (p->has_frame_size) {
+        st->frame_samples = (size_t)p->rate * p->frame_size_ms / 1000 * p->channels;
+        if (!(st->pending = malloc(st->frame_samples * sizeof *st->pending)))
+            abort();
+    }
+    lk_queue_init(&st->queue, &st->base, lkio_pick_worker_except(avoid), p->queue_frames,
+                  convert_frame, send_eos);
+    st->resampler = lk_audio_resampler_new();
+    st->sub.deliver = on_source_frame;
+    st->sub.ended = on_track_ended;
+    return st;
+}
+
+static void respond(lk_call *c, audio_stream *st, Livekit__Proto__OwnedAudioStream **out)
+{
+    *out = lk_call_new(c, &livekit__proto__owned_audio_stream__descriptor);
+    (*out)->handle = lk_call_new(c, &livekit__proto__ffi_owned_handle__descriptor);
+    (*out)->info = lk_call_new(c, &livekit__proto__audio_stream_info__descriptor);
+    (*out)->info->type = LIVEKIT__PROTO__AUDIO_STREAM_TYPE__AUDIO_STREAM_NATIVE;
+    (*out)->handle->id = lk_handle_insert(&st->base);
+}
+
 int lk_on_new_audio_stream(lk_call *c)
 {
     const Livekit__Proto__NewAudioStreamRequest *req = c->req->new_audio_stream;
     lk_track *track = lk_track_get(req->track_handle, LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO);
     if (!track)
         return -1;
-    const char *problem = NULL;
-    uint32_t rate = req->has_sample_rate ? req->sample_rate : 48000;
-    uint32_t channels = req->has_num_channels ? req->num_channels : 1;
-    if (req->audio_filter_module_id)
-        problem = "this track has no room information"; /* filters need a room */
-    else if (req->has_type && req->type != LIVEKIT__PROTO__AUDIO_STREAM_TYPE__AUDIO_STREAM_NATIVE)
-        problem = "unsupported audio stream type";
-    else if (rate < 100 || rate > LK_AUDIO_MAX_RATE)
-        problem = "sample_rate out of range (100..768000 Hz)";
-    else if (channels == 0 || channels > LK_AUDIO_MAX_CHANNELS)
-        problem = "num_channels out of range (1..64)";
-    else if (req->has_frame_size_ms && (req->frame_size_ms == 0 || req->frame_size_ms > 10000))
-        problem = "frame_size_ms must be 1..10000 when set";
+    stream_params p;
+    const char *problem = check_params(
+        req->audio_filter_module_id != NULL, req->has_type, req->type, req->has_sample_rate,
+        req->sample_rate, req->has_num_channels, req->num_channels, req->has_frame_size_ms,
+        req->frame_size_ms, req->has_queue_size_frames, req->queue_size_frames, &p);
     if (problem) {
         lk_unref(&track->base);
         return lk_fail("%s", problem);
     }
-
-    audio_stream *st = calloc(1, sizeof *st);
-    if (!st)
-        abort();
-    lk_object_init(&st->base, &audio_stream_kind);
+    audio_stream *st = stream_new(&p, lk_audio_source_worker(track->source));
     st->track = track;
     st->source = lk_ref(track->source);
-    st->sample_rate = rate;
-    st->num_channels = channels;
-    if (req->has_frame_size_ms) {
-        st->frame_samples = (size_t)rate * req->frame_size_ms / 1000 * channels;
-        if (!(st->pending = malloc(st->frame_samples * sizeof *st->pending)))
-            abort();
-    }
-    size_t cap = !req->has_queue_size_frames ? DEFAULT_QUEUE_FRAMES
-                 : req->queue_size_frames ? req->queue_size_frames
-                                          : UNBOUNDED_QUEUE_FRAMES;
-    if (cap > UNBOUNDED_QUEUE_FRAMES)
-        cap = UNBOUNDED_QUEUE_FRAMES;
-    lk_queue_init(&st->queue, &st->base, lkio_pick_worker_except(lk_audio_source_worker(st->source)),
-                  cap, convert_frame, send_eos);
-    st->resampler = lk_audio_resampler_new();
     st->sub.track = track;
-    st->sub.deliver = on_source_frame;
-    st->sub.ended = on_track_ended;
-
     Livekit__Proto__NewAudioStreamResponse *res =
         lk_call_new(c, &livekit__proto__new_audio_stream_response__descriptor);
-    res->stream = lk_call_new(c, &livekit__proto__owned_audio_stream__descriptor);
-    res->stream->handle = lk_call_new(c, &livekit__proto__ffi_owned_handle__descriptor);
-    res->stream->info = lk_call_new(c, &livekit__proto__audio_stream_info__descriptor);
-    res->stream->info->type = LIVEKIT__PROTO__AUDIO_STREAM_TYPE__AUDIO_STREAM_NATIVE;
-    res->stream->handle->id = lk_handle_insert(&st->base);
+    respond(c, st, &res->stream);
     /* Subscribed once it has its id: events name the stream by it. */
     lk_audio_source_subscribe(st->source, &st->sub);
     c->res->message_case = LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_NEW_AUDIO_STREAM;
@@ -227,8 +289,72 @@ int lk_on_new_audio_stream(lk_call *c)
     return 0;
 }
 
+/* --- from a participant: the watch's reports, on the room's worker -------- */
+
+static void watch_attach(lk_track_watch *w, lk_track *t)
+{
+    audio_stream *st = lk_container_of(w, audio_stream, watch);
+    lk_ref(&t->base);
+    st->track = t;
+    st->source = lk_ref(t->source);
+    st->sub.track = t;
+    lk_audio_source_subscribe(st->source, &st->sub);
+}
+
+static void watch_detach(lk_track_watch *w)
+{
+    audio_stream *st = lk_container_of(w, audio_stream, watch);
+    lk_audio_source_unsubscribe(st->source, &st->sub);
+    lk_unref(st->source);
+    lk_unref(&st->track->base);
+    st->source = NULL;
+    st->track = NULL;
+}
+
+static void watch_ended(lk_track_watch *w)
+{
+    audio_stream *st = lk_container_of(w, audio_stream, watch);
+    lk_queue_end(&st->queue);
+    lk_unref(&st->base); /* the watch's */
+}
+
+static void watch_run(lkio_task *t)
+{
+    audio_stream *st = lk_container_of(t, audio_stream, watch_task);
+    if (st->room->over)
+        watch_ended(&st->watch); /* the session is gone: nothing will come */
+    else
+        lk_room_watch(st->room, &st->watch);
+}
+
 int lk_on_audio_stream_from_participant(lk_call *c)
 {
-    return lk_fail("audio_stream_from_participant needs a room participant: rooms are not "
-                   "supported by this build of liblivekit_ffi");
+    const Livekit__Proto__AudioStreamFromParticipantRequest *req =
+        c->req->audio_stream_from_participant;
+    stream_params p;
+    const char *problem = check_params(
+        req->audio_filter_module_id != NULL, req->has_type, req->type, req->has_sample_rate,
+        req->sample_rate, req->has_num_channels, req->num_channels, req->has_frame_size_ms,
+        req->frame_size_ms, req->has_queue_size_frames, req->queue_size_frames, &p);
+    if (problem)
+        return lk_fail("%s", problem);
+    char *identity;
+    lk_room *r = lk_room_of_participant(req->participant_handle, &identity);
+    if (!r)
+        return -1;
+    audio_stream *st = stream_new(&p, r->w);
+    st->room = r;
+    st->watch.identity = identity;
+    st->watch.source = req->has_track_source ? (int)req->track_source : 0;
+    st->watch.attach = watch_attach;
+    st->watch.detach = watch_detach;
+    st->watch.ended = watch_ended;
+    Livekit__Proto__AudioStreamFromParticipantResponse *res =
+        lk_call_new(c, &livekit__proto__audio_stream_from_participant_response__descriptor);
+    respond(c, st, &res->stream);
+    lk_ref(&st->base); /* the watch's, until it ends or is dropped */
+    lkio_post(r->w, &st->watch_task, watch_run);
+    c->res->message_case = LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_AUDIO_STREAM_FROM_PARTICIPANT;
+    c->res->audio_stream_from_participant = res;
+    return 0;
 }

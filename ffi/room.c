@@ -36,6 +36,7 @@ typedef struct lk_participant {
     lk_object base;
     lk_room *room; /* a reference */
     bool local;
+    char *identity;
 } lk_participant;
 
 static lk_room *room_of(lk_object *o)
@@ -70,15 +71,16 @@ static void participant_free(lk_object *o)
 {
     lk_participant *p = lk_container_of(o, lk_participant, base);
     lk_unref(&p->room->base);
+    free(p->identity);
     free(p);
 }
 
 static const lk_kind participant_kind = {"participant", NULL, participant_free};
 
-static FfiHandleId new_participant(lk_room *r, bool local)
+static FfiHandleId new_participant(lk_room *r, bool local, const char *identity)
 {
     lk_participant *p = calloc(1, sizeof *p);
-    if (!p)
+    if (!p || !(p->identity = strdup(identity ? identity : "")))
         abort();
     lk_object_init(&p->base, &participant_kind);
     p->room = room_of(lk_ref(&r->base));
@@ -204,7 +206,7 @@ static void emit_connected(lk_room *r)
     size_t n = lkroom_remote_count(r->engine);
     Livekit__Proto__FfiOwnedHandle room_h = LIVEKIT__PROTO__FFI_OWNED_HANDLE__INIT, local_h = room_h;
     room_h.id = r->handle;
-    local_h.id = r->local_handle = new_participant(r, true);
+    local_h.id = r->local_handle = new_participant(r, true, lkroom_local(r->engine)->identity);
     Livekit__Proto__RoomInfo info;
     room_info_make(&info, lkroom_info(r->engine));
     Livekit__Proto__OwnedRoom owned_room = LIVEKIT__PROTO__OWNED_ROOM__INIT;
@@ -226,7 +228,7 @@ static void emit_connected(lk_room *r)
     for (size_t i = 0; i < n; i++) {
         pinfo_make(&remote[i], lkroom_remote(r->engine, i));
         livekit__proto__ffi_owned_handle__init(&rh[i]);
-        rh[i].id = new_participant(r, false);
+        rh[i].id = new_participant(r, false, lkroom_remote(r->engine, i)->identity);
         livekit__proto__owned_participant__init(&ro[i]);
         ro[i].handle = &rh[i];
         ro[i].info = &remote[i].msg;
@@ -265,7 +267,7 @@ static void emit_participant_connected(lk_room *r, const Livekit__ParticipantInf
     pinfo p;
     pinfo_make(&p, in);
     Livekit__Proto__FfiOwnedHandle h = LIVEKIT__PROTO__FFI_OWNED_HANDLE__INIT;
-    h.id = new_participant(r, false);
+    h.id = new_participant(r, false, in->identity);
     Livekit__Proto__OwnedParticipant op = LIVEKIT__PROTO__OWNED_PARTICIPANT__INIT;
     op.handle = &h;
     op.info = &p.msg;
@@ -288,6 +290,7 @@ static void on_participant(void *ctx, lkroom_change change, const Livekit__Parti
             lkrpc_participant_left(r->rpc, in->identity);
         if (r->streams)
             lkstreams_participant_left(r->streams, in->identity);
+        lk_room_participant_streams_end(r, in->identity);
         Livekit__Proto__ParticipantDisconnected pd = LIVEKIT__PROTO__PARTICIPANT_DISCONNECTED__INIT;
         pd.participant_identity = in->identity;
         pd.disconnect_reason = (Livekit__Proto__DisconnectReason)in->disconnect_reason;
@@ -346,6 +349,7 @@ static void drop_engine(lk_room *r)
     lkrpc_free(r->rpc);
     lk_room_streams_stop(r);
     lk_room_publications_end(r, "the room was disconnected");
+    lk_room_remote_tracks_end(r);
     r->rpc = NULL;
     lkroom_destroy(r->engine);
     r->engine = NULL;
@@ -390,6 +394,7 @@ static void on_disconnected(void *ctx, Livekit__DisconnectReason reason)
         lkrpc_session_ended(r->rpc);
     lk_room_streams_stop(r);
     lk_room_publications_end(r, "the room was disconnected");
+    lk_room_remote_tracks_end(r);
     Livekit__Proto__ConnectionStateChanged cs = LIVEKIT__PROTO__CONNECTION_STATE_CHANGED__INIT;
     cs.state = LIVEKIT__PROTO__CONNECTION_STATE__CONN_DISCONNECTED;
     lk_room_event(r, RE(CONNECTION_STATE_CHANGED), &cs);
@@ -462,6 +467,17 @@ static void on_remote_track(void *ctx, lkroom_track_change c, const Livekit__Par
     lk_room_remote_track(ctx, c, p, t);
 }
 
+static void on_track_subscribed(void *ctx, const char *participant_sid, const char *track_sid,
+                                bool on)
+{
+    lk_room_track_subscribed(ctx, track_sid, on);
+}
+
+static void on_audio(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples)
+{
+    lk_room_track_audio(ctx, track_sid, pcm, samples);
+}
+
 static void on_local_track_subscribed(void *ctx, const char *sid)
 {
     Livekit__Proto__LocalTrackSubscribed e = LIVEKIT__PROTO__LOCAL_TRACK_SUBSCRIBED__INIT;
@@ -483,7 +499,9 @@ static void start(lkio_task *t)
                            .packet_sent = on_packet_sent,
                            .track_published = on_track_published,
                            .local_track_subscribed = on_local_track_subscribed,
-                           .remote_track = on_remote_track};
+                           .remote_track = on_remote_track,
+                           .track_subscribed = on_track_subscribed,
+                           .audio = on_audio};
     r->engine = lkroom_connect(r->w, r->url, r->token, &r->opts, &obs);
 }
 
@@ -677,6 +695,19 @@ lk_room *lk_room_of_local(uint64_t handle)
     lk_unref(o);
     if (!r)
         lk_fail("not the local participant's handle");
+    return r;
+}
+
+lk_room *lk_room_of_participant(uint64_t handle, char **identity)
+{
+    lk_object *o = lk_handle_get(handle, &participant_kind);
+    if (!o)
+        return NULL;
+    lk_participant *p = lk_container_of(o, lk_participant, base);
+    lk_room *r = room_of(lk_ref(&p->room->base));
+    if (!(*identity = strdup(p->identity)))
+        abort();
+    lk_unref(o);
     return r;
 }
 

@@ -17,11 +17,14 @@
 #include "room.h"
 #include "rpc.h"
 #include "stream.h"
+#include "track.h"
 
 typedef struct lk_room_queued_event lk_room_queued_event;
 typedef struct lk_stream_reader lk_stream_reader;
 typedef struct lk_publication lk_publication;
 typedef struct lk_publish_job lk_publish_job;
+typedef struct lk_remote_track lk_remote_track;
+typedef struct lk_track_watch lk_track_watch;
 
 typedef struct lk_room {
     lk_object base;
@@ -50,6 +53,8 @@ typedef struct lk_room {
     /* publish.c: our publications, and PublishTracks waiting for the server */
     lk_publication *publications;
     lk_publish_job *publishing;
+    lk_remote_track *remote_tracks; /* subscribe.c: the tracks we receive */
+    lk_track_watch *watches;        /* subscribe.c: streams from a participant */
     lkio_task start_task, close_task, destroy_task;
 } lk_room;
 
@@ -88,5 +93,34 @@ void lk_room_remote_track(lk_room *r, lkroom_track_change c, const Livekit__Part
 void lk_room_connect_publications(lk_room *r, const Livekit__ParticipantInfo *p,
                                   Livekit__Proto__ConnectCallback__ParticipantWithTracks *out);
 void lk_room_connect_publications_done(Livekit__Proto__ConnectCallback__ParticipantWithTracks *out);
+/* subscribe.c: the engine's subscribed tracks and their audio; the end of
+ * them all when the session or the engine ends. */
+void lk_room_track_subscribed(lk_room *r, const char *track_sid, bool on);
+void lk_room_track_audio(lk_room *r, const char *track_sid, const int16_t *pcm, size_t samples);
+void lk_room_remote_tracks_end(lk_room *r);
+
+/* Any thread: the room behind a participant's handle (local or remote),
+ * with a new reference, and its identity (the caller frees it); NULL
+ * after lk_fail(). */
+lk_room *lk_room_of_participant(uint64_t handle, char **identity);
+
+/* subscribe.c: a watch on a participant's subscribed track of one source
+ * (AudioStreamFromParticipant), on the room's worker. attach comes for
+ * each such track subscribed (at once if one is), detach when it goes,
+ * ended once, when the participant or the session does (after a detach);
+ * then the watch is forgotten. */
+struct lk_track_watch {
+    lk_track_watch *next;
+    char *identity;
+    int source; /* Livekit__Proto__TrackSource */
+    lk_track *attached;
+    void (*attach)(lk_track_watch *w, lk_track *t);
+    void (*detach)(lk_track_watch *w);
+    void (*ended)(lk_track_watch *w);
+};
+void lk_room_watch(lk_room *r, lk_track_watch *w);
+/* Detaches (no ended); false, and nothing, if the watch already ended. */
+bool lk_room_unwatch(lk_room *r, lk_track_watch *w);
+void lk_room_participant_streams_end(lk_room *r, const char *identity);
 
 #endif

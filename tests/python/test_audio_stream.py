@@ -209,8 +209,8 @@ def test_streams_end_with_eos(lib):
     assert lib.drop(b) and lib.drop(src)
 
 
-def test_stream_from_participant_is_refused(lib):
-    with pytest.raises(lkffi.FfiError, match="room"):
+def test_stream_from_an_unknown_participant_is_refused(lib):
+    with pytest.raises(lkffi.FfiError, match="handle"):
         lib.request(audio_stream_from_participant=audio.AudioStreamFromParticipantRequest(
             participant_handle=1))
 
