@@ -8,6 +8,11 @@ names (unset: the wheel's own Rust library).
                                          UNMUTED_S, then unpublish and "done"
     audio_peer.py listener URL TOKEN     read the first audio track it is
                                          given until "done"; measure it
+    audio_peer.py participant-listener URL TOKEN
+                                         the same through an AudioStream
+                                         opened on "publisher" and its
+                                         microphone when it joins, before
+                                         any track is there
 
 Prints READY once connected, then one JSON object at the end: what it saw
 (events in order, and for the listener the measurements of the audio)."""
@@ -124,7 +129,7 @@ def measure(pcm):
     return res
 
 
-async def listener(room, out):
+async def listener(room, out, by_participant=False):
     lp = room.local_participant
     events = out["events"] = []
     done = asyncio.Event()
@@ -134,9 +139,7 @@ async def listener(room, out):
     def at():
         return round(time.monotonic() - t0, 3)
 
-    async def read(track):
-        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
-        await lp.publish_data("", reliable=True, topic="subscribed")
+    async def read(stream):
         async for ev in stream:
             got.append(np.frombuffer(ev.frame.data, dtype=np.int16).copy())
             if done.is_set():
@@ -145,8 +148,22 @@ async def listener(room, out):
     def on_subscribed(track, pub, participant):
         events.append(["track_subscribed", participant.identity, pub.sid, pub.name,
                        pub.source, pub.mime_type, at()])
-        if track.kind == rtc.TrackKind.KIND_AUDIO and not reading:
-            reading.append(asyncio.ensure_future(read(track)))
+        if track.kind != rtc.TrackKind.KIND_AUDIO or len(reading) > 1:
+            return
+        if not by_participant:
+            stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+            reading.append(asyncio.ensure_future(read(stream)))
+        reading.append(asyncio.ensure_future(
+            lp.publish_data("", reliable=True, topic="subscribed")))
+
+    def on_joined(participant):
+        if by_participant and participant.identity == "publisher" and not reading:
+            stream = rtc.AudioStream.from_participant(
+                participant=participant, track_source=rtc.TrackSource.SOURCE_MICROPHONE,
+                sample_rate=RATE, num_channels=1)
+            reading.append(asyncio.ensure_future(read(stream)))
+
+    room.on("participant_connected", on_joined)
 
     room.on("track_published", lambda pub, p: events.append(
         ["track_published", p.identity, pub.sid, pub.name, pub.source, at()]))
@@ -174,7 +191,10 @@ async def main(role, url, token):
         print(json.dumps(out), flush=True)
         return
     try:
-        await {"publisher": publisher, "listener": listener}[role](room, out)
+        if role == "participant-listener":
+            await listener(room, out, by_participant=True)
+        else:
+            await {"publisher": publisher, "listener": listener}[role](room, out)
     except Exception as e:
         out["error"] = repr(e)
     await room.disconnect()

@@ -1,15 +1,15 @@
 """A microphone published through the upstream Python SDK unchanged, in one
-room of a real livekit-server, heard by a participant on upstream's library:
-the publisher on upstream's library (the reference) and on this one. The
-listener hears the 440 Hz tone whole (no gap, at its level, SNR >= 30 dB),
-sees the publication as upstream describes it, and sees the mute, the
-unmute and the unpublish; the publisher gets its callback and events in
-upstream's order. Runs of loud or quiet audio shorter than 100 ms are
-merged into their neighbours: the listener's jitter buffer makes a few on a
-loaded machine, with upstream on both ends too.
-
-Receiving into this library is not built yet (issue 14): the listener is
-always upstream's."""
+room of a real livekit-server, heard by a listener reading an AudioStream;
+publisher and listener each on upstream's library or this one (upstream on
+both ends is the reference). The listener's stream is opened on the
+subscribed track, or (AudioStreamFromParticipant) on the publisher and its
+microphone as soon as it joins, before any track exists. The listener
+hears the 440 Hz tone whole (no gap, at its level, SNR >= 30 dB), sees the
+publication as upstream describes it, and sees the mute, the unmute and
+the unpublish; the publisher gets its callback and events in upstream's
+order. Runs of loud or quiet audio shorter than 100 ms are merged into
+their neighbours: a jitter buffer makes a few on a loaded machine, with
+upstream on both ends too."""
 import os
 
 import pytest
@@ -22,14 +22,22 @@ SOURCE_MICROPHONE = 2
 KIND_AUDIO = 1
 
 
-@pytest.fixture(scope="module", params=[UPSTREAM, OURS], ids=lambda p: f"{p}-to-upstream")
+# (publisher, listener, how the listener opens its stream)
+PAIRS = [(UPSTREAM, UPSTREAM, "listener"), (OURS, UPSTREAM, "listener"),
+         (UPSTREAM, OURS, "listener"), (OURS, OURS, "listener"),
+         (UPSTREAM, UPSTREAM, "participant-listener"), (UPSTREAM, OURS, "participant-listener")]
+
+
+@pytest.fixture(scope="module", params=PAIRS,
+                ids=lambda p: f"{p[0]}-to-{p[1]}" + ("-by-participant" if p[2] != "listener" else ""))
 def exchange(request, server):
-    if request.param == OURS and not os.environ.get("LIVEKIT_FFI_OURS"):
+    publisher_lib, listener_lib, role = request.param
+    if OURS in request.param and not os.environ.get("LIVEKIT_FFI_OURS"):
         pytest.skip("LIVEKIT_FFI_OURS is not set (run through ctest)")
-    room = f"audio-{request.param}"
-    listener = spawn(PEER, UPSTREAM, "listener", server.url, server.token("listener", room=room))
+    room = f"audio-{publisher_lib}-{listener_lib}-{role}"
+    listener = spawn(PEER, listener_lib, role, server.url, server.token("listener", room=room))
     wait_ready(listener)
-    publisher = spawn(PEER, request.param, "publisher", server.url,
+    publisher = spawn(PEER, publisher_lib, "publisher", server.url,
                       server.token("publisher", room=room))
     wait_ready(publisher)
     sent = finish(publisher, timeout=90)
