@@ -19,8 +19,8 @@
  * report every REPORT_TICKS (5 s, libwebrtc's for audio), from which the
  * server rates our connection and measures its round trip. */
 enum { JOIN_RECEIVERS = 3, FRAME = 480, REPORT_TICKS = 500 };
-/* An RR with a block per section and an SDES with the CNAME. */
-enum { LKRTCP_RR_ROOM = 8 + 24 * LKPEER_MAX_SECTIONS + 8 + 256 };
+/* An RR (a block per track, the first 31) and an SDES with the CNAME. */
+enum { LKRTCP_RR_ROOM = 8 + 24 * LKRTCP_MAX_REPORTS + 8 + 256 };
 static const uint64_t TICK_NS = 10000000u;
 /* Behind by more than this (a stopped process): a fresh schedule rather
  * than a burst of catching up. */

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { LKSDP_MAX_MEDIA = 16, LKSDP_MAX_CANDIDATES = 32 };
+enum { LKSDP_MAX_MEDIA = 64, LKSDP_MAX_CANDIDATES = 32 };
 enum { LKSDP_MAX_CODECS = 8, LKSDP_MAX_EXTMAPS = 8 };
 
 /* What our audio sections offer. The RTP sender must write the same

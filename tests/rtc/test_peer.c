@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "peer.h"
+#include "sdp.h"
 #include "srtp.h"
 
 static uint64_t now_ns(void)
@@ -429,6 +430,29 @@ static void renegotiation_adds_audio_sent_as_srtp(void **state)
     lkpeer_free(b.p);
 }
 
+/* A room with many speakers: every section the peer allows fits in an
+ * offer our own parser (and so the answer's) reads back. */
+static void sections_up_to_the_limit(void **state)
+{
+    side a, b;
+    make(&a, &b, "10.0.0.1", 5001);
+    for (int i = 0; i < LKPEER_MAX_SECTIONS; i++)
+        assert_int_equal(i % 2 ? lkpeer_add_audio_receiver(a.p)
+                               : lkpeer_add_audio_sender(a.p, "t", (uint32_t)i + 1),
+                         i);
+    assert_int_equal(lkpeer_add_audio_receiver(a.p), -1);
+    assert_int_equal(lkpeer_add_audio_sender(a.p, "t", 99), -1);
+    static char offer[65536];
+    size_t n = lkpeer_create_offer(a.p, offer, sizeof offer);
+    assert_true(n > 0);
+    static lksdp parsed;
+    char err[200];
+    assert_int_equal(lksdp_parse(&parsed, offer, n, err, sizeof err), 0);
+    assert_int_equal(parsed.n_media, LKPEER_MAX_SECTIONS + 1);
+    assert_string_equal(parsed.media[LKPEER_MAX_SECTIONS].mid, "63");
+    lkpeer_free(a.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +460,7 @@ int main(void)
         cmocka_unit_test(unusable_answers_are_refused),
         cmocka_unit_test(renegotiation_adds_audio_sent_as_srtp),
         cmocka_unit_test(receiver_gets_the_servers_rtp),
+        cmocka_unit_test(sections_up_to_the_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

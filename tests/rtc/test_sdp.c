@@ -473,7 +473,7 @@ static void bounded_sections_and_candidates(void **state)
     size_t cap = 200000, pos = 0;
     char *text = malloc(cap);
     pos += (size_t)snprintf(text + pos, cap - pos, "v=0\n");
-    for (int i = 0; i < 20; i++)
+    for (int i = 0; i < LKSDP_MAX_MEDIA + 1; i++)
         pos += (size_t)snprintf(text + pos, cap - pos, "m=audio 9 UDP/TLS/RTP/SAVPF 111\n");
     lksdp *s = malloc(sizeof *s);
     char err[200];
