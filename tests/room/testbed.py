@@ -24,13 +24,21 @@ class LiveKitServer:
     def __init__(self, binary=None):
         self.binary = binary or os.environ["LK_TESTBED_SERVER"]
         self.secret = secrets.token_hex(24)  # 48 characters
-        self.http_port = free_port()
-        self.tcp_port = free_port()
-        self.udp_port = free_port(socket.SOCK_DGRAM)
-        self.url = f"ws://127.0.0.1:{self.http_port}"
+        self.pick_ports()
         self.dir = tempfile.mkdtemp(prefix="lkffi-server-")
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
+
+    def pick_ports(self):
+        # Free when asked, but any process may take one before the server
+        # binds it (every outgoing connection draws from the same range):
+        # start() picks again when that happens.
+        self.http_port = free_port()
+        self.tcp_port = free_port()
+        while self.tcp_port == self.http_port:
+            self.tcp_port = free_port()
+        self.udp_port = free_port(socket.SOCK_DGRAM)
+        self.url = f"ws://127.0.0.1:{self.http_port}"
 
     def config(self):
         return (
@@ -46,7 +54,16 @@ class LiveKitServer:
             "logging:\n  level: " + os.environ.get("LK_SERVER_LOG", "info") + "\n"
         )
 
-    def start(self, timeout=30.0):
+    def start(self, timeout=30.0, attempts=5):
+        for attempt in range(attempts):
+            try:
+                return self.start_once(timeout)
+            except RuntimeError:
+                if attempt + 1 == attempts or "address already in use" not in self.tail():
+                    raise
+                self.pick_ports()
+
+    def start_once(self, timeout):
         cfg = os.path.join(self.dir, "config.yaml")
         with open(cfg, "w") as f:
             f.write(self.config())
@@ -57,6 +74,7 @@ class LiveKitServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"livekit-server exited at start:\n{self.tail()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.5):
