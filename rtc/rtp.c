@@ -1009,9 +1009,11 @@ int lkrtcp_write_twcc(uint8_t *buf, size_t cap, const lkrtcp_fb *fb, uint8_t fb_
             return LKRTP_E_INVALID;
         if (i == 0)
             continue;
+        /* Wrapping: any step forward counts, and the span bounds them all
+         * (a step "back" is a step of nearly 65536 forward). */
         uint16_t step = (uint16_t)(pkts[i].seq - pkts[i - 1].seq);
-        if (step == 0 || step >= 0x8000 || (span += step) > 0xfffe)
-            return LKRTP_E_INVALID; /* not ascending, or past 65535 statuses */
+        if (step == 0 || (span += step) > 0xfffe)
+            return LKRTP_E_INVALID; /* a repeat, or past 65535 statuses */
     }
     int64_t ref = pkts[0].arrival_us / 64000;
     twcc_cursor c = {
