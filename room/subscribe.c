@@ -25,6 +25,7 @@ static const uint64_t TICK_NS = 10000000u;
 /* Behind by more than this (a stopped process): a fresh schedule rather
  * than a burst of catching up. */
 static const uint64_t RESYNC_NS = 200000000u;
+static const uint64_t VIDEO_ONLY_GAP_NS = 1000000000u;
 
 typedef struct remote_track {
     bool active;
@@ -46,6 +47,7 @@ struct lkroom_subscriber {
     uint64_t next_tick;
     unsigned ticks;       /* since the last receiver report */
     uint32_t report_ssrc; /* ours in receiver reports: we may send nothing */
+    uint64_t video_only_offer_at; /* the last offer for sections we cannot add */
     int16_t pcm[FRAME];
     _Alignas(4) uint8_t rtcp[LKRTCP_RR_ROOM + LKSRTP_MAX_TRAILER];
 };
@@ -92,7 +94,14 @@ void lkroom_subscriber_on_requirement(lkroom_subscriber *s,
                                       const Livekit__MediaSectionsRequirement *m)
 {
     /* Video sections are not offered yet: a remote camera stays unbound
-     * (the server gives up on it after a while and says so). */
+     * (the server gives up on it after a while and says so). The server
+     * asks again after every answer while one is unbound: such a request
+     * gets an offer at most once a second, not a busy loop. */
+    uint64_t now = lkio_now_ns();
+    if (!m->num_audios && m->num_videos && now - s->video_only_offer_at < VIDEO_ONLY_GAP_NS)
+        return;
+    if (!m->num_audios && m->num_videos)
+        s->video_only_offer_at = now;
     for (uint32_t i = 0; i < m->num_audios && i < LKPEER_MAX_SECTIONS; i++)
         if (lkpeer_add_audio_receiver(peer_of(s)) < 0)
             break;

@@ -21,8 +21,9 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 class LiveKitServer:
-    def __init__(self, binary=None):
+    def __init__(self, binary=None, log_level=None):
         self.binary = binary or os.environ["LK_TESTBED_SERVER"]
+        self.log_level = log_level or os.environ.get("LK_SERVER_LOG", "info")
         self.secret = secrets.token_hex(24)  # 48 characters
         self.pick_ports()
         self.dir = tempfile.mkdtemp(prefix="lkffi-server-")
@@ -51,7 +52,7 @@ class LiveKitServer:
             "  node_ip: 127.0.0.1\n"
             "keys:\n"
             f"  {API_KEY}: {self.secret}\n"
-            "logging:\n  level: " + os.environ.get("LK_SERVER_LOG", "info") + "\n"
+            "logging:\n  level: " + self.log_level + "\n"
         )
 
     def start(self, timeout=30.0, attempts=5):
