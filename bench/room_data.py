@@ -8,24 +8,14 @@ upstream's with upstream's), through the unchanged upstream Python SDK.
     "$LK_TESTBED_PYTHON" bench/room_data.py build/liblivekit_ffi.so [OUT_DIR]
 
 Prints a table and, with OUT_DIR, writes room_data.md and room_data.json."""
-import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "room"))
-import testbed  # noqa: E402
+from room_bench import alternate, pct, report, testbed
 
-PEER = os.path.join(HERE, "room_data_peer.py")
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "room_data_peer.py")
 ROUNDS = 3
-
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
 def one_round(server, lib, n):
@@ -42,12 +32,7 @@ def one_round(server, lib, n):
 
 
 def main(ours, out_dir=None):
-    os.environ["LIVEKIT_FFI_OURS"] = ours
-    runs = {testbed.OURS: [], testbed.UPSTREAM: []}
-    with testbed.LiveKitServer() as server:
-        for n in range(ROUNDS):  # alternated, so drift hits both alike
-            for lib in (testbed.OURS, testbed.UPSTREAM):
-                runs[lib].append(one_round(server, lib, n))
+    runs = alternate(ours, ROUNDS, one_round)
     rows = {}
     for lib, rs in runs.items():
         ping = [x for r in rs for x in r["ping_ms"]]
@@ -56,32 +41,19 @@ def main(ours, out_dir=None):
                      "rpc_p50_ms": pct(rpc, 0.5), "rpc_p99_ms": pct(rpc, 0.99),
                      "bulk_mb_s": statistics.median(r["bulk_mb_s"] for r in rs),
                      "file_mb_s": statistics.median(r["file_mb_s"] for r in rs)}
-    o, u = rows[testbed.OURS], rows[testbed.UPSTREAM]
-    lines = ["| measure | this library | upstream | ratio |", "|---|---|---|---|"]
-    for k, name in (("ping_p50_ms", "data round trip p50 (ms)"),
-                    ("ping_p99_ms", "data round trip p99 (ms)"),
-                    ("rpc_p50_ms", "RPC round trip p50 (ms)"),
-                    ("rpc_p99_ms", "RPC round trip p99 (ms)"),
-                    ("bulk_mb_s", "reliable throughput, median (MB/s)"),
-                    ("file_mb_s", "send_file of 10 MB as a byte stream, median (MB/s)")):
-        lines.append(f"| {name} | {o[k]:.2f} | {u[k]:.2f} | {o[k] / u[k]:.2f} |")
-    table = "\n".join(lines)
-    print(table)
-    if out_dir:
-        with open(os.path.join(out_dir, "room_data.json"), "w") as f:
-            json.dump({"rounds": ROUNDS, "rows": rows}, f, indent=1)
-        with open(os.path.join(out_dir, "room_data.md"), "w") as f:
-            load = os.getloadavg()[0]
-            f.write("# Data in a room: this library vs upstream's\n\n"
-                    f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, load average "
-                    f"{load:.1f} at the end. "
-                    f"`bench/room_data.py`, {ROUNDS} alternating rounds on one local "
-                    "livekit-server; both participants on the library measured, through "
-                    "the upstream Python SDK. Round trips: 300 pings and 200 RPC calls per "
-                    "round, in sequence; throughput: 30 MB in 15 kB reliable packets, and a "
-                    "10 MB file sent with send_file until the peer has read it all. "
-                    "Ratio: this library / upstream (lower is better for times, higher "
-                    "for throughput).\n\n" + table + "\n")
+    report(rows, (("ping_p50_ms", "data round trip p50 (ms)"),
+                  ("ping_p99_ms", "data round trip p99 (ms)"),
+                  ("rpc_p50_ms", "RPC round trip p50 (ms)"),
+                  ("rpc_p99_ms", "RPC round trip p99 (ms)"),
+                  ("bulk_mb_s", "reliable throughput, median (MB/s)"),
+                  ("file_mb_s", "send_file of 10 MB as a byte stream, median (MB/s)")),
+           out_dir, "room_data", "Data in a room: this library vs upstream's",
+           f"`bench/room_data.py`, {ROUNDS} alternating rounds on one local livekit-server; "
+           "both participants on the library measured, through the upstream Python SDK. "
+           "Round trips: 300 pings and 200 RPC calls per round, in sequence; throughput: "
+           "30 MB in 15 kB reliable packets, and a 10 MB file sent with send_file until the "
+           "peer has read it all. Ratio: this library / upstream (lower is better for times, "
+           "higher for throughput).")
 
 
 if __name__ == "__main__":
