@@ -117,8 +117,11 @@ static void send_report(lkroom_subscriber *s, uint64_t now)
         remote_track *x = &s->tracks[i];
         if (!x->active)
             continue;
-        lkrtcp_report *rb = &rr.reports[rr.n_reports++];
+        lkrtcp_report *rb = &rr.reports[rr.n_reports];
         lkopus_receiver_report(x->rx, rb);
+        if (!rb->ssrc)
+            continue; /* nothing received yet: nothing to report */
+        rr.n_reports++;
         if (x->lsr) {
             rb->lsr = x->lsr;
             rb->dlsr = (uint32_t)((now - x->sr_at) * 65536 / 1000000000u);
