@@ -30,7 +30,7 @@ struct lk_remote_track {
     int source; /* the publication's TrackSource (the server's numbers are the FFI's) */
 };
 
-/* The first watch of that participant and source without a track. */
+/* Every watch of that participant and source without a track takes it. */
 static void attach_watches(lk_room *r, lk_remote_track *x)
 {
     for (lk_track_watch *w = r->watches; w; w = w->next)
