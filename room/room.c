@@ -33,7 +33,7 @@ static const uint64_t UPDATE_TIMEOUT_MS = 10000;
  * (a few retransmissions on a lossy path) before it goes anyway. */
 static const uint64_t LEAVE_LINGER_MS = 2000;
 /* An offer: the data section and up to LKPEER_MAX_SECTIONS audio sections. */
-enum { LKROOM_OFFER_CAP = 65536, JOIN_OFFER_CAP = 12288 };
+enum { LKROOM_OFFER_CAP = 131072, JOIN_OFFER_CAP = 12288 };
 
 struct lkroom {
     lkio_worker *w;

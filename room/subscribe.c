@@ -19,7 +19,7 @@
  * report every REPORT_TICKS (5 s, libwebrtc's for audio), from which the
  * server rates our connection and measures its round trip. */
 enum { JOIN_RECEIVERS = 3, FRAME = 480, REPORT_TICKS = 500 };
-/* An RR (a block per track, the first 31) and an SDES with the CNAME. */
+/* An RR (a block per track, up to 31) and an SDES with the CNAME. */
 enum { LKRTCP_RR_ROOM = 8 + 24 * LKRTCP_MAX_REPORTS + 8 + 256 };
 static const uint64_t TICK_NS = 10000000u;
 /* Behind by more than this (a stopped process): a fresh schedule rather
@@ -110,10 +110,13 @@ void lkroom_subscriber_on_requirement(lkroom_subscriber *s,
 
 /* --- reports ----------------------------------------------------------------------- */
 
-static void send_report(lkroom_subscriber *s, uint64_t now)
+/* One RR (up to LKRTCP_MAX_REPORTS blocks) and an SDES for the sections
+ * from *next on; *next ends past the last one it covered. */
+static void send_report_from(lkroom_subscriber *s, uint64_t now, unsigned *next)
 {
     lkrtcp_rr rr = {.ssrc = s->report_ssrc};
-    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS && rr.n_reports < LKRTCP_MAX_REPORTS; i++) {
+    unsigned i = *next;
+    for (; i < LKPEER_MAX_SECTIONS && rr.n_reports < LKRTCP_MAX_REPORTS; i++) {
         remote_track *x = &s->tracks[i];
         if (!x->active)
             continue;
@@ -127,6 +130,9 @@ static void send_report(lkroom_subscriber *s, uint64_t now)
             rb->dlsr = (uint32_t)((now - x->sr_at) * 65536 / 1000000000u);
         }
     }
+    *next = i;
+    if (!rr.n_reports)
+        return;
     lkpeer *p = peer_of(s);
     int n = lkrtcp_write_rr(s->rtcp, LKRTCP_RR_ROOM, &rr);
     const char *cname = lkpeer_cname(p);
@@ -135,6 +141,13 @@ static void send_report(lkroom_subscriber *s, uint64_t now)
                   : -1;
     if (m > 0)
         lkpeer_send_rtcp(p, s->rtcp, (size_t)(n + m), sizeof s->rtcp);
+}
+
+/* Every track's report block: one RR holds 31, so more tracks take more. */
+static void send_report(lkroom_subscriber *s, uint64_t now)
+{
+    for (unsigned next = 0; next < LKPEER_MAX_SECTIONS;)
+        send_report_from(s, now, &next);
 }
 
 /* The server's sender reports: the reference our reports give back. */

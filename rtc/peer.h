@@ -91,7 +91,7 @@ size_t lkpeer_unread_by_remote(const lkpeer *p);
  * ours to send on (a sender) or the server's (a receiver: recvonly in our
  * offers; the server binds a subscribed track to an idle one). Indexes
  * count from 0 in the order sections were added. */
-enum { LKPEER_MAX_SECTIONS = 63 }; /* and the data section: LKSDP_MAX_MEDIA */
+enum { LKPEER_MAX_SECTIONS = 127 }; /* and the data section: LKSDP_MAX_MEDIA */
 
 typedef struct lkpeer_rtp_params {
     bool negotiated;         /* an answer accepted the section */

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { LKSDP_MAX_MEDIA = 64, LKSDP_MAX_CANDIDATES = 32 };
+enum { LKSDP_MAX_MEDIA = 128, LKSDP_MAX_CANDIDATES = 32 };
 enum { LKSDP_MAX_CODECS = 8, LKSDP_MAX_EXTMAPS = 8 };
 
 /* What our audio sections offer. The RTP sender must write the same
@@ -74,7 +74,7 @@ typedef struct lksdp_candidate {
 typedef struct lksdp {
     bool ice_lite;
     char ice_ufrag[64], ice_pwd[128], fingerprint[160], setup[12]; /* session level */
-    char bundle[256]; /* a=group:BUNDLE's mids, space separated */
+    char bundle[1024]; /* a=group:BUNDLE's mids, space separated: ours fit */
     lksdp_media media[LKSDP_MAX_MEDIA];
     unsigned n_media;
     lksdp_candidate candidates[LKSDP_MAX_CANDIDATES];
