@@ -363,6 +363,70 @@ void lkroom_session_room_update(lkroom_session *s, const Livekit__RoomUpdate *u)
     s->room = now;
 }
 
+/* --- speakers ------------------------------------------------------------------------ */
+
+typedef struct speaker {
+    const Livekit__ParticipantInfo *p;
+    size_t slot;  /* in the level table: a remote entry's index, or n_remote for us */
+    size_t order; /* in the message */
+    float level;  /* the participant's last level in the message */
+} speaker;
+
+/* Ascending by level, then as listed: a total order (NaN, which the
+ * server never sends, counts as below every level), so the sort is
+ * stable and well defined. */
+static int by_level(const void *a, const void *b)
+{
+    const speaker *x = a, *y = b;
+    bool xn = x->level != x->level, yn = y->level != y->level;
+    if (xn != yn)
+        return xn ? -1 : 1;
+    if (!xn && x->level != y->level)
+        return x->level < y->level ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+void lkroom_session_speakers(lkroom_session *s, const Livekit__SpeakersChanged *m)
+{
+    if (!s->joined)
+        return;
+    size_t n = m->n_speakers;
+    speaker *active = malloc((n ? n : 1) * sizeof *active);
+    float *last = malloc((s->n_remote + 1) * sizeof *last);
+    const Livekit__ParticipantInfo **out = malloc((n ? n : 1) * sizeof *out);
+    if (!active || !last || !out)
+        abort();
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Livekit__SpeakerInfo *si = m->speakers[i];
+        const Livekit__ParticipantInfo *p = NULL;
+        size_t slot;
+        ptrdiff_t r;
+        if (!strcmp(si->sid, s->local->sid)) {
+            p = s->local;
+            slot = s->n_remote;
+        } else if ((r = find_remote(s, si->sid)) >= 0) {
+            p = s->remote[r];
+            slot = (size_t)r;
+        } else {
+            continue; /* not someone we know */
+        }
+        last[slot] = si->level;
+        if (si->active)
+            active[k++] = (speaker){p, slot, i, 0};
+    }
+    for (size_t i = 0; i < k; i++)
+        active[i].level = last[active[i].slot];
+    qsort(active, k, sizeof *active, by_level);
+    for (size_t i = 0; i < k; i++)
+        out[i] = active[i].p;
+    free(active);
+    free(last);
+    if (s->obs.speakers)
+        s->obs.speakers(s->obs.ctx, out, k);
+    free(out);
+}
+
 void lkroom_session_request_response(lkroom_session *s, const Livekit__RequestResponse *rr)
 {
     const char *error = NULL;

@@ -96,6 +96,16 @@ typedef struct lkroom_session_observer {
      * returns, and the table already shows the change. */
     void (*track)(void *ctx, lkroom_track_change change, const Livekit__ParticipantInfo *participant,
                   const Livekit__TrackInfo *track);
+    /* The server's SpeakersChanged, as upstream's Room reports it
+     * (handle_speakers_changed in room/mod.rs): the participants (us
+     * included) that the message marks active, ordered by their level in
+     * it from the quietest to the loudest (ties as listed; a participant
+     * listed twice takes its last level, and is counted at each active
+     * entry). Speakers we do not know are left out. Every message is
+     * reported, an empty list included (the server sends changes only: a
+     * speaker who stops comes as inactive). The records live until the
+     * call returns. */
+    void (*speakers)(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n);
 } lkroom_session_observer;
 
 typedef struct lkroom_session lkroom_session;
@@ -118,6 +128,8 @@ typedef enum lkroom_join_result {
 lkroom_join_result lkroom_session_join(lkroom_session *s, const Livekit__JoinResponse *j);
 void lkroom_session_participant_update(lkroom_session *s, const Livekit__ParticipantUpdate *u);
 void lkroom_session_room_update(lkroom_session *s, const Livekit__RoomUpdate *u);
+/* The server's SpeakersChanged (nothing before the join). */
+void lkroom_session_speakers(lkroom_session *s, const Livekit__SpeakersChanged *m);
 /* The server's answer to request rr->request_id: finishes that update. */
 void lkroom_session_request_response(lkroom_session *s, const Livekit__RequestResponse *rr);
 

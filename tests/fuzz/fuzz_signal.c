@@ -202,6 +202,18 @@ static void trickle(const char *json)
         abort();
 }
 
+/* Each active speaker is someone in the table, or us. */
+static void fz_speakers(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n)
+{
+    (void)ctx;
+    const Livekit__ParticipantInfo *local = lkroom_session_local(S);
+    for (size_t i = 0; i < n; i++) {
+        if (active[i] != local && lkroom_session_find_sid(S, active[i]->sid) != active[i])
+            abort();
+        touch(active[i]->identity);
+    }
+}
+
 static void handle(const Livekit__SignalResponse *m)
 {
     switch (m->message_case) {
@@ -217,6 +229,9 @@ static void handle(const Livekit__SignalResponse *m)
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_REQUEST_RESPONSE:
         lkroom_session_request_response(S, m->request_response);
         break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_SPEAKERS_CHANGED:
+        lkroom_session_speakers(S, m->speakers_changed);
+        break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRICKLE:
         trickle(m->trickle->candidateinit);
         break;
@@ -230,7 +245,7 @@ static void handle(const Livekit__SignalResponse *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    lkroom_session_observer obs = {NULL, fz_participant, fz_update_done, fz_track};
+    lkroom_session_observer obs = {NULL, fz_participant, fz_update_done, fz_track, fz_speakers};
     S = lkroom_session_new(&obs);
     static const char *const keys[] = {"k"}, *const values[] = {"v"};
     lkroom_session_expect(S, 1, 1, 20, "meta", NULL, NULL, NULL, 0);

@@ -4,7 +4,8 @@
  * each kind of update, stale versions, local updates and their ends, the
  * odd sequences session.h decides on, remote tracks (published,
  * unpublished, muted, unmuted, and their order among the participant's
- * own reports); and the trickle candidate's extraction (room/trickle.c).
+ * own reports), active speakers as upstream orders them; and the trickle
+ * candidate's extraction (room/trickle.c).
  * No server, no worker.
  */
 #include <setjmp.h>
@@ -195,6 +196,14 @@ static void on_track(void *ctx, lkroom_track_change c, const Livekit__Participan
             shown ? "" : "!");
 }
 
+static void on_speakers(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n)
+{
+    (void)ctx;
+    log_add("%sspeakers:", T.log[0] ? " " : "");
+    for (size_t i = 0; i < n; i++)
+        log_add("%s%s", i ? "," : "", active[i]->identity);
+}
+
 static void on_update_done(void *ctx, uint64_t token, const char *error)
 {
     (void)ctx;
@@ -208,7 +217,7 @@ static int setup(void **state)
 {
     (void)state;
     memset(&T, 0, sizeof T);
-    lkroom_session_observer obs = {NULL, on_participant, on_update_done, on_track};
+    lkroom_session_observer obs = {NULL, on_participant, on_update_done, on_track, on_speakers};
     T.s = lkroom_session_new(&obs);
     return 0;
 }
@@ -234,6 +243,28 @@ static void joined(void)
     join_other(&j, &bob);
     assert_int_equal(lkroom_session_join(T.s, &j.msg), LKROOM_JOIN_OK);
     assert_int_equal(T.n_reports, 0);
+}
+
+/* One SpeakersChanged: sid, level, active, ... up to a NULL sid. */
+static void speakers(lkroom_session *s, ...)
+{
+    enum { MAX_SPEAKERS = 8 };
+    Livekit__SpeakerInfo info[MAX_SPEAKERS], *list[MAX_SPEAKERS];
+    Livekit__SpeakersChanged m = LIVEKIT__SPEAKERS_CHANGED__INIT;
+    va_list ap;
+    va_start(ap, s);
+    for (const char *sid; (sid = va_arg(ap, const char *));) {
+        assert_true(m.n_speakers < MAX_SPEAKERS);
+        Livekit__SpeakerInfo *si = &info[m.n_speakers];
+        livekit__speaker_info__init(si);
+        si->sid = (char *)sid;
+        si->level = (float)va_arg(ap, double);
+        si->active = va_arg(ap, int);
+        list[m.n_speakers++] = si;
+    }
+    va_end(ap);
+    m.speakers = list;
+    lkroom_session_speakers(s, &m);
 }
 
 /* --- the join ------------------------------------------------------------------------ */
@@ -919,6 +950,39 @@ static void trickle_refuses_the_malformed(void **state)
                      LKROOM_TRICKLE_FOUND);
 }
 
+/* --- active speakers ---------------------------------------------------------------- */
+
+static void speakers_are_the_active_ones_quietest_first(void **state)
+{
+    (void)state;
+    speakers(T.s, "PA_alice", 0.1, 1, NULL); /* before the join: nobody */
+    assert_string_equal(T.log, "");
+    joined();
+    /* us included; someone unknown left out */
+    speakers(T.s, "PA_alice", 0.5, 1, "PA_us", 0.9, 1, "PA_x", 1.0, 1, "PA_bob", 0.2, 1, NULL);
+    assert_string_equal(T.log, "speakers:bob,alice,me");
+}
+
+static void inactive_speakers_are_left_out_and_every_message_reported(void **state)
+{
+    (void)state;
+    joined();
+    speakers(T.s, "PA_alice", 0.0, 0, "PA_bob", 0.4, 1, NULL);
+    speakers(T.s, "PA_bob", 0.0, 0, NULL); /* the last one stopped */
+    speakers(T.s, NULL);
+    assert_string_equal(T.log, "speakers:bob speakers: speakers:");
+}
+
+static void speakers_of_equal_level_stay_as_listed(void **state)
+{
+    (void)state;
+    joined();
+    speakers(T.s, "PA_us", 0.3, 1, "PA_alice", 0.3, 1, "PA_bob", 0.3, 1, NULL);
+    /* listed twice: counted at each active entry, both at its last level */
+    speakers(T.s, "PA_alice", 0.9, 1, "PA_bob", 0.5, 1, "PA_alice", 0.1, 1, NULL);
+    assert_string_equal(T.log, "speakers:me,alice,bob speakers:alice,alice,bob");
+}
+
 int main(void)
 {
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -950,6 +1014,9 @@ int main(void)
         T_(our_record_showing_it_finishes_an_update),
         T_(updates_time_out_and_end_with_the_session),
         T_(pending_updates_are_bounded),
+        T_(speakers_are_the_active_ones_quietest_first),
+        T_(inactive_speakers_are_left_out_and_every_message_reported),
+        T_(speakers_of_equal_level_stay_as_listed),
         cmocka_unit_test(trickle_finds_the_candidate),
         cmocka_unit_test(trickle_unescapes),
         cmocka_unit_test(trickle_empty_candidate_is_the_end),
