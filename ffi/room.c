@@ -478,6 +478,21 @@ static void on_audio(void *ctx, const char *track_sid, const int16_t *pcm, size_
     lk_room_track_audio(ctx, track_sid, pcm, samples);
 }
 
+/* Identities, in the engine's order (upstream's: quietest first). */
+static void on_speakers(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n)
+{
+    char **ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        ids[i] = active[i]->identity;
+    Livekit__Proto__ActiveSpeakersChanged e = LIVEKIT__PROTO__ACTIVE_SPEAKERS_CHANGED__INIT;
+    e.n_participant_identities = n;
+    e.participant_identities = ids;
+    lk_room_event(ctx, RE(ACTIVE_SPEAKERS_CHANGED), &e);
+    free(ids);
+}
+
 static void on_local_track_subscribed(void *ctx, const char *sid)
 {
     Livekit__Proto__LocalTrackSubscribed e = LIVEKIT__PROTO__LOCAL_TRACK_SUBSCRIBED__INIT;
@@ -501,7 +516,8 @@ static void start(lkio_task *t)
                            .local_track_subscribed = on_local_track_subscribed,
                            .remote_track = on_remote_track,
                            .track_subscribed = on_track_subscribed,
-                           .audio = on_audio};
+                           .audio = on_audio,
+                           .speakers = on_speakers};
     r->engine = lkroom_connect(r->w, r->url, r->token, &r->opts, &obs);
 }
 

@@ -84,6 +84,13 @@ static void on_session_track(void *ctx, lkroom_track_change c, const Livekit__Pa
         r->obs.remote_track(r->obs.ctx, c, p, t);
 }
 
+static void on_session_speakers(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n)
+{
+    lkroom *r = ctx;
+    if (r->state == CONNECTED && r->obs.speakers)
+        r->obs.speakers(r->obs.ctx, active, n);
+}
+
 static void on_session_update_done(void *ctx, uint64_t token, const char *error)
 {
     lkroom *r = ctx;
@@ -186,6 +193,9 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_UPDATE:
         lkroom_session_participant_update(r->session, m->update);
         arm_timer(r); /* it may have finished local updates */
+        break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_SPEAKERS_CHANGED:
+        lkroom_session_speakers(r->session, m->speakers_changed);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_ROOM_UPDATE:
         lkroom_session_room_update(r->session, m->room_update);
@@ -466,7 +476,7 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
     r->w = w;
     r->obs = *obs;
     lkroom_session_observer sobs = {r, on_session_participant, on_session_update_done,
-                                    on_session_track};
+                                    on_session_track, on_session_speakers};
     r->session = lkroom_session_new(&sobs);
     lkio_timer_init(&r->timer, on_timer);
     uint64_t timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;

@@ -58,6 +58,9 @@ typedef struct lkroom_observer {
                              bool subscribed);
     /* 10 ms of a subscribed track, 48 kHz mono, every 10 ms while it is. */
     void (*audio)(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples);
+    /* The active speakers changed (session.h says which and in what
+     * order); us among them when we speak. */
+    void (*speakers)(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n);
 } lkroom_observer;
 
 lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
