@@ -46,6 +46,7 @@ static const lk_handler handlers[LK_REQUEST_CASES] = {
     ON(SET_LOCAL_METADATA, lk_on_set_local_metadata),
     ON(SET_LOCAL_NAME, lk_on_set_local_name),
     ON(SET_LOCAL_ATTRIBUTES, lk_on_set_local_attributes),
+    ON(SET_SUBSCRIBED, lk_on_set_subscribed),
     ON(PUBLISH_TRACK, lk_on_publish_track),
     ON(UNPUBLISH_TRACK, lk_on_unpublish_track),
     ON(PUBLISH_DATA, lk_on_publish_data),

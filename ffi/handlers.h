@@ -61,6 +61,9 @@ int lk_on_set_local_metadata(lk_call *c);
 int lk_on_set_local_name(lk_call *c);
 int lk_on_set_local_attributes(lk_call *c);
 
+/* remote_track.c */
+int lk_on_set_subscribed(lk_call *c);
+
 /* data.c */
 int lk_on_publish_track(lk_call *c);
 int lk_on_unpublish_track(lk_call *c);

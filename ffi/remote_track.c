@@ -9,15 +9,20 @@
  * publication of its own; the other events name the publication by sid.
  * The engine (room/session.h) decides when and in what order, and holds
  * the state: a publication object only remembers its room and sids, so
- * dropping its handle frees nothing the room needs. No media yet: nothing
- * is subscribed, whatever the room's auto_subscribe says.
+ * dropping its handle frees nothing the room needs. SetSubscribed on a
+ * publication asks the engine to (un)subscribe its track; what follows
+ * (TrackSubscribed, TrackUnsubscribed) is subscribe.c's.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
+#include "handlers.h"
+#include "log.h"
 #include "room_handle.h"
 
 #define RE(x) LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_##x
+#define RES(x) LIVEKIT__PROTO__FFI_RESPONSE__MESSAGE_##x
 
 typedef struct lk_remote_publication {
     lk_object base;
@@ -178,4 +183,47 @@ void lk_room_connect_publications_done(Livekit__Proto__ConnectCallback__Particip
     free(out->publications);
     out->publications = NULL;
     out->n_publications = 0;
+}
+
+/* --- SetSubscribed ----------------------------------------------------------------------- */
+
+typedef struct subscribe_job {
+    lkio_task task;
+    lk_remote_publication *pub; /* a reference */
+    bool subscribe;
+} subscribe_job;
+
+static void subscribe_run(lkio_task *t)
+{
+    subscribe_job *j = lk_container_of(t, subscribe_job, task);
+    lk_room *r = j->pub->room;
+    char err[160];
+    /* Upstream answers before it sends, and a send that fails is only
+     * logged: so here (a room that is over has nothing to subscribe). */
+    if (r->engine && !r->over &&
+        lkroom_set_subscribed(r->engine, j->pub->participant_sid, j->pub->sid, j->subscribe, err,
+                              sizeof err) < 0)
+        lk_log_warn("SetSubscribed(%s) on track %s: %s", j->subscribe ? "true" : "false",
+                    j->pub->sid, err);
+    lk_unref(&j->pub->base);
+    free(j);
+}
+
+int lk_on_set_subscribed(lk_call *c)
+{
+    const Livekit__Proto__SetSubscribedRequest *req = c->req->set_subscribed;
+    if (!req->has_subscribe)
+        return lk_fail("SetSubscribedRequest needs subscribe");
+    lk_object *o = lk_handle_get(req->publication_handle, &remote_publication_kind);
+    if (!o)
+        return -1;
+    subscribe_job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort();
+    j->pub = lk_container_of(o, lk_remote_publication, base);
+    j->subscribe = req->subscribe;
+    c->res->message_case = RES(SET_SUBSCRIBED);
+    c->res->set_subscribed = lk_call_new(c, &livekit__proto__set_subscribed_response__descriptor);
+    lkio_post(j->pub->room->w, &j->task, subscribe_run);
+    return 0;
 }

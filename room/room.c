@@ -412,6 +412,41 @@ lkroom_audio_track *lkroom_publish_audio(lkroom *r, uint64_t token, const lkroom
     return t;
 }
 
+int lkroom_set_subscribed(lkroom *r, const char *participant_sid, const char *track_sid,
+                          bool subscribe, char *err, size_t errlen)
+{
+    if (r->state != CONNECTED || r->leaving) {
+        snprintf(err, errlen, "the room is not connected");
+        return -1;
+    }
+    /* As upstream: an unsubscribed track ends before the server hears of
+     * it, and audio already in flight is dropped. */
+    if (subscribe)
+        lkroom_subscriber_want(r->subscriber, track_sid);
+    else
+        lkroom_subscriber_unwant(r->subscriber, track_sid);
+    char *sids[1] = {(char *)track_sid};
+    Livekit__ParticipantTracks pt = LIVEKIT__PARTICIPANT_TRACKS__INIT;
+    pt.participant_sid = (char *)participant_sid;
+    pt.n_track_sids = 1;
+    pt.track_sids = sids;
+    Livekit__ParticipantTracks *pts[1] = {&pt};
+    Livekit__UpdateSubscription u = LIVEKIT__UPDATE_SUBSCRIPTION__INIT;
+    u.n_track_sids = 1;
+    u.track_sids = sids;
+    u.subscribe = subscribe;
+    u.n_participant_tracks = 1;
+    u.participant_tracks = pts;
+    Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
+    req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_SUBSCRIPTION;
+    req.subscription = &u;
+    if (lkroom_signal_send(r->sig, &req) < 0) {
+        snprintf(err, errlen, "the signal connection is down");
+        return -1;
+    }
+    return 0;
+}
+
 void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const char *name,
                          const char *const *keys, const char *const *values, size_t n)
 {

@@ -96,6 +96,17 @@ int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const u
 lkroom_audio_track *lkroom_publish_audio(lkroom *r, uint64_t token, const lkroom_audio_options *o,
                                          char *err, size_t errlen);
 
+/* Asks the server to send us a remote track, or to stop (upstream's
+ * RemoteTrackPublication::set_subscribed: an UpdateSubscription naming
+ * the track and its participant). Stopping is at once: the track is
+ * unsubscribed within this call (track_subscribed false, if it was
+ * arriving), its audio ends, and it is not taken again while answers
+ * still carry it, until subscribing asks for it again; subscribing
+ * reports it when the server sends it (an answer binding it). -1 with
+ * err when the room is not connected or the signal connection is down. */
+int lkroom_set_subscribed(lkroom *r, const char *participant_sid, const char *track_sid,
+                          bool subscribe, char *err, size_t errlen);
+
 /* Leaves the room; disconnected(reason) follows. */
 void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason);
 

@@ -48,6 +48,10 @@ struct lkroom_subscriber {
     unsigned ticks;       /* since the last receiver report */
     uint32_t report_ssrc; /* ours in receiver reports: we may send nothing */
     uint64_t video_only_offer_at; /* the last offer for sections we cannot add */
+    /* Tracks the client unsubscribed (lkroom_subscriber_unwant), by sid:
+     * at most one entry per published track. */
+    char (*unwanted)[64];
+    size_t n_unwanted, cap_unwanted;
     int16_t pcm[FRAME];
     _Alignas(4) uint8_t rtcp[LKRTCP_RR_ROOM + LKSRTP_MAX_TRAILER];
 };
@@ -81,6 +85,7 @@ void lkroom_subscriber_free(lkroom_subscriber *s)
     lkio_timer_stop(s->w, &s->tick);
     for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++)
         lkopus_receiver_free(s->tracks[i].rx);
+    free(s->unwanted);
     free(s);
 }
 
@@ -248,6 +253,21 @@ static bool carried(lkroom_subscriber *s, unsigned i, uint32_t *ssrc, char *part
            parse_msid(msid, participant, track);
 }
 
+static ptrdiff_t unwanted_index(const lkroom_subscriber *s, const char *track_sid)
+{
+    for (size_t i = 0; i < s->n_unwanted; i++)
+        if (!strcmp(s->unwanted[i], track_sid))
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+static void drop_unwanted(lkroom_subscriber *s, const char *track_sid)
+{
+    ptrdiff_t k = unwanted_index(s, track_sid);
+    if (k >= 0)
+        memcpy(s->unwanted[k], s->unwanted[--s->n_unwanted], sizeof s->unwanted[k]);
+}
+
 /* Ends first, then starts: a track the server moved to another section is
  * unsubscribed before it is subscribed again, never twice at once. */
 void lkroom_subscriber_on_answer(lkroom_subscriber *s)
@@ -262,17 +282,19 @@ void lkroom_subscriber_on_answer(lkroom_subscriber *s)
             bool carries = carried(s, i, &ssrc, participant, track);
             remote_track *x = &s->tracks[i];
             bool same = carries && x->ssrc == ssrc && !strcmp(x->track_sid, track);
-            if (pass == 0 && x->active && !same)
+            if (pass == 0 && x->active && (!same || unwanted_index(s, track) >= 0))
                 end_track(s, x);
             if (pass == 0 && !same)
                 x->gone = false;
-            else if (pass == 1 && carries && !x->active && !x->gone)
+            else if (pass == 1 && carries && !x->active && !x->gone &&
+                     unwanted_index(s, track) < 0)
                 start_track(s, x, ssrc, participant, track);
         }
 }
 
 void lkroom_subscriber_forget(lkroom_subscriber *s, const char *track_sid)
 {
+    drop_unwanted(s, track_sid); /* its sid will not come back */
     for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++) {
         remote_track *x = &s->tracks[i];
         if (x->active && !strcmp(x->track_sid, track_sid)) {
@@ -280,6 +302,35 @@ void lkroom_subscriber_forget(lkroom_subscriber *s, const char *track_sid)
             end_track(s, x);
         }
     }
+}
+
+void lkroom_subscriber_unwant(lkroom_subscriber *s, const char *track_sid)
+{
+    if (strlen(track_sid) >= sizeof *s->unwanted)
+        return; /* no section can name it (parse_msid) */
+    if (unwanted_index(s, track_sid) < 0) {
+        if (s->n_unwanted == s->cap_unwanted) {
+            size_t cap = s->cap_unwanted ? 2 * s->cap_unwanted : 4;
+            char(*grown)[64] = realloc(s->unwanted, cap * sizeof *grown);
+            if (!grown)
+                abort();
+            s->unwanted = grown;
+            s->cap_unwanted = cap;
+        }
+        strcpy(s->unwanted[s->n_unwanted++], track_sid);
+    }
+    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++) {
+        remote_track *x = &s->tracks[i];
+        if (x->active && !strcmp(x->track_sid, track_sid))
+            end_track(s, x);
+    }
+}
+
+void lkroom_subscriber_want(lkroom_subscriber *s, const char *track_sid)
+{
+    /* Not started from the last answer, which may describe a binding the
+     * server is taking down: from the next one that carries it. */
+    drop_unwanted(s, track_sid);
 }
 
 void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *pkt, size_t len)

@@ -58,6 +58,15 @@ void lkroom_subscriber_on_answer(lkroom_subscriber *s);
 /* The track was unpublished: it is unsubscribed now, not at the next
  * answer, and stays so while answers still name it. */
 void lkroom_subscriber_forget(lkroom_subscriber *s, const char *track_sid);
+/* The client asked the server to stop sending the track: it is
+ * unsubscribed now, and not taken again from any answer until
+ * lkroom_subscriber_want names it (an unpublished track is forgotten
+ * from this list). */
+void lkroom_subscriber_unwant(lkroom_subscriber *s, const char *track_sid);
+/* The client asked for the track again: the next answer that carries it
+ * starts it (not the last one: it may describe the binding the server is
+ * taking down). */
+void lkroom_subscriber_want(lkroom_subscriber *s, const char *track_sid);
 /* The server's RTCP: its sender reports, which our receiver reports (one
  * every 5 s while a track is subscribed) refer to. */
 void lkroom_subscriber_on_rtcp(lkroom_subscriber *s, const uint8_t *pkt, size_t len);

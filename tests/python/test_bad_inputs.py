@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lkffi
-from lkffi import audio, proto, track, video
+from lkffi import audio, proto, room, track, video
 
 
 def varint(v):
@@ -141,6 +141,17 @@ def test_a_handle_of_the_wrong_kind(lib):
             capture_audio_frame=audio.CaptureAudioFrameRequest(source_handle=vsrc, buffer=pcm_info()))
     refused(lib, "wrong kind", create_audio_track=track.CreateAudioTrackRequest(source_handle=vsrc))
     assert lib.drop(vsrc)
+
+
+def test_set_subscribed_needs_a_remote_publication(lib):
+    refused(lib, "needs subscribe", set_subscribed=room.SetSubscribedRequest(publication_handle=3))
+    refused(lib, "handle is invalid (0)", set_subscribed=room.SetSubscribedRequest(subscribe=True))
+    refused(lib, "987654 not found", set_subscribed=room.SetSubscribedRequest(
+        subscribe=True, publication_handle=987654))
+    src = lib.request(new_audio_source=audio.NewAudioSourceRequest()).source.handle.id
+    refused(lib, "wrong kind: 'audio source' where 'remote track publication' is needed",
+            set_subscribed=room.SetSubscribedRequest(subscribe=False, publication_handle=src))
+    assert lib.drop(src)
 
 
 def test_a_dropped_handle_reused_and_dropped_twice(lib):

@@ -114,8 +114,9 @@ def test_structured_callback_errors_are_complete(lib):
 
 
 def test_sync_request_without_error_slot_fails_with_reason(lib):
-    with pytest.raises(FfiError, match="set_subscribed is not supported"):
-        lib.request(set_subscribed=room.SetSubscribedRequest(publication_handle=3))
+    with pytest.raises(FfiError, match="set_track_subscription_permissions is not supported"):
+        lib.request(set_track_subscription_permissions=room.SetTrackSubscriptionPermissionsRequest(
+            local_participant_handle=3))
 
 
 def test_sync_request_with_error_slot_answers_with_it(lib):
