@@ -93,27 +93,62 @@ def runs_of(loud):
     return runs
 
 
-def measure(pcm):
+def loud_and_quiet(runs_ms):
+    """The runs from the first loud one on, short ones (under 100 ms: a
+    codec's onset, a rounding, a dropout) merged into their neighbours."""
+    runs = []
+    for kind, ms in runs_ms:
+        if runs and (runs[-1][0] == kind or ms < 100):
+            runs[-1][1] += ms
+        elif runs or kind == "loud":
+            runs.append([kind, ms])
+    return runs
+
+
+def gaps_in(runs_ms):
+    """The quiet runs (ms) between the first and the last loud frame, the
+    longest left out: what breaks the tone, the mute aside. Returns
+    (gaps, the run taken for the mute)."""
+    loud = [i for i, (kind, _) in enumerate(runs_ms) if kind == "loud"]
+    if not loud:
+        return [], 0
+    inner = [ms for kind, ms in runs_ms[loud[0]: loud[-1]] if kind == "quiet"]
+    if not inner:
+        return [], 0
+    mute = max(inner)
+    inner.remove(mute)
+    return inner, mute
+
+
+def measure(pcm, arrivals=None):
     """The audio a listener got, as runs of loud and quiet 10 ms frames
-    (the tone, the mute, the tone again), and the first loud run's
-    frequency, level and SNR per 100 ms window (the 440 Hz sinusoid fitted
-    by least squares against what is left)."""
+    (the tone, the mute, the tone again), the gaps in the tone, and the
+    tone's frequency, level and SNR per 100 ms window (the 440 Hz sinusoid
+    fitted by least squares against what is left) over its first stretch
+    (runs under 100 ms merged). arrivals: when each 10 ms frame came
+    (monotonic s), for the longest wait between two in that stretch."""
     x = pcm.astype(np.float64) / 32768
     frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
     rms_db = 20 * np.log10(np.sqrt((frames ** 2).mean(axis=1)) + 1e-9)
     runs = runs_of(rms_db > -30)
     res = {"runs_ms": [[("loud" if l else "quiet"), n * 10] for l, n in runs]}
-    loud = [i for i, r in enumerate(runs) if r[0]]
-    if not loud:
+    gaps, mute = gaps_in(res["runs_ms"])
+    res["gap_ms_max"], res["gaps_ms"], res["mute_ms"] = max(gaps, default=0), gaps[:50], mute
+    merged = loud_and_quiet(res["runs_ms"])
+    if not merged:
         return res
-    first = sum(n for _, n in runs[: loud[0]])
-    body = frames[first + 10: first + runs[loud[0]][1] - 10]  # less onset and end
+    first = next(i for i, (l, _) in enumerate(runs) if l)  # the first loud frame
+    n = merged[0][1] // 10
+    res["tone_ms"] = merged[0][1]
+    if arrivals is not None and n > 1:
+        res["stall_ms_max"] = float(np.diff(arrivals[first: first + n]).max() * 1000)
+    body = frames[first + 10: first + n - 10]  # less onset and end
     if len(body) < 10:
         return res
     flat = body.reshape(-1)
     spectrum = np.abs(np.fft.rfft(flat * np.hanning(len(flat))))
     res["peak_hz"] = float(np.argmax(spectrum) * RATE / len(flat))
-    res["level_dbfs"] = float(np.median(rms_db[first + 10: first + runs[loud[0]][1] - 10]) + 3.01)
+    res["level_dbfs"] = float(np.median(rms_db[first + 10: first + n - 10]) + 3.01)
     t = np.arange(FRAME * 10) / RATE
     basis = np.stack([np.sin(2 * math.pi * TONE_HZ * t), np.cos(2 * math.pi * TONE_HZ * t)], 1)
     snrs = []
@@ -133,7 +168,7 @@ async def listener(room, out, by_participant=False):
     lp = room.local_participant
     events = out["events"] = []
     done = asyncio.Event()
-    got, reading = [], []
+    got, when, reading = [], [], []
     t0 = time.monotonic()
 
     def at():
@@ -142,6 +177,7 @@ async def listener(room, out, by_participant=False):
     async def read(stream):
         async for ev in stream:
             got.append(np.frombuffer(ev.frame.data, dtype=np.int16).copy())
+            when.append(time.monotonic())
             if done.is_set():
                 break
 
@@ -178,7 +214,12 @@ async def listener(room, out, by_participant=False):
     print("READY", flush=True)
     await asyncio.wait_for(done.wait(), BOUND_S)
     await asyncio.sleep(0.2)
-    out["audio"] = measure(np.concatenate(got)) if got else {"runs_ms": []}
+    if not got:
+        out["audio"] = {"runs_ms": []}
+        return
+    # each 10 ms frame's arrival (a frame of n samples counts n / FRAME times)
+    arrivals = np.repeat(when, [len(g) // FRAME for g in got])
+    out["audio"] = measure(np.concatenate(got), arrivals)
 
 
 async def main(role, url, token):

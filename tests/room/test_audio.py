@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from audio_peer import MUTE_S, TONE_DBFS, TONE_S, UNMUTED_S
+from audio_peer import MUTE_S, TONE_DBFS, TONE_S, UNMUTED_S, loud_and_quiet
 from testbed import OURS, UPSTREAM, finish, spawn, wait_ready
 
 PEER = os.path.join(os.path.dirname(__file__), "audio_peer.py")
@@ -74,22 +74,10 @@ def test_listener_sees_the_publication(exchange):
     assert subscribed[0][5] == "audio/opus" or subscribed[0][5] == "audio/red"
 
 
-def loud_and_quiet(a):
-    """The listener's runs from the first loud one on, short ones (under
-    100 ms: a codec's onset, a rounding) merged into their neighbours."""
-    runs = []
-    for kind, ms in a["runs_ms"]:
-        if runs and (runs[-1][0] == kind or ms < 100):
-            runs[-1][1] += ms
-        elif runs or kind == "loud":
-            runs.append([kind, ms])
-    return runs
-
-
 def test_tone_arrives_whole(exchange):
     _, heard = exchange
     a = heard["audio"]
-    runs = loud_and_quiet(a)
+    runs = loud_and_quiet(a["runs_ms"])
     # 10 s of tone with no gap (the publisher's queue holds 50 ms of it)
     assert runs and runs[0][0] == "loud" and runs[0][1] >= (TONE_S - 0.2) * 1000, a
     assert abs(a["peak_hz"] - 440) < 2, a
@@ -108,6 +96,6 @@ def test_mute_unmute_and_unpublish_are_seen(exchange):
     assert order == ["track_muted", "track_unmuted", "track_unpublished"], heard["events"]
     assert all(e[1] == sid for e in heard["events"] if e[0] in ("track_muted", "track_unmuted"))
     # silence while muted, then the tone again
-    runs = loud_and_quiet(heard["audio"])
+    runs = loud_and_quiet(heard["audio"]["runs_ms"])
     assert [k for k, _ in runs[:3]] == ["loud", "quiet", "loud"], heard["audio"]
     assert runs[1][1] >= (MUTE_S - 0.3) * 1000 and runs[2][1] >= (UNMUTED_S - 0.5) * 1000, runs

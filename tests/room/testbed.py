@@ -21,7 +21,12 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 class LiveKitServer:
-    def __init__(self, binary=None, log_level=None):
+    def __init__(self, binary=None, log_level=None, advertise=None):
+        """advertise: one more local address (say a lossy link's) that the
+        server binds besides loopback and gives clients as its ICE
+        address; clients behind that link reach it at url_for(advertise).
+        Start the server after that address exists: it binds per address."""
+        self.advertise = advertise
         self.binary = binary or os.environ["LK_TESTBED_SERVER"]
         self.log_level = log_level or os.environ.get("LK_SERVER_LOG", "info")
         self.secret = secrets.token_hex(24)  # 48 characters
@@ -41,15 +46,19 @@ class LiveKitServer:
         self.udp_port = free_port(socket.SOCK_DGRAM)
         self.url = f"ws://127.0.0.1:{self.http_port}"
 
+    def url_for(self, address):
+        return f"ws://{address}:{self.http_port}"
+
     def config(self):
+        binds = "".join(f"  - {a}\n" for a in ("127.0.0.1", self.advertise) if a)
         return (
             f"port: {self.http_port}\n"
-            "bind_addresses:\n  - 127.0.0.1\n"
+            "bind_addresses:\n" + binds +
             "rtc:\n"
             f"  tcp_port: {self.tcp_port}\n"
             f"  udp_port: {self.udp_port}\n"
             "  use_external_ip: false\n"
-            "  node_ip: 127.0.0.1\n"
+            f"  node_ip: {self.advertise or '127.0.0.1'}\n"
             "keys:\n"
             f"  {API_KEY}: {self.secret}\n"
             "logging:\n  level: " + self.log_level + "\n"
@@ -146,15 +155,17 @@ OURS = "ours"
 UPSTREAM = "upstream"
 
 
-def spawn(script, lib, *args):
+def spawn(script, lib, *args, netns=None):
     """A participant script on the upstream SDK, on our library (OURS) or
-    on the Rust library the wheel bundles (UPSTREAM)."""
+    on the Rust library the wheel bundles (UPSTREAM); inside the network
+    namespace netns if given (ip netns exec keeps the environment)."""
     import sys
     env = dict(os.environ)
     env.pop("LIVEKIT_LIB_PATH", None)
     if lib == OURS:
         env["LIVEKIT_LIB_PATH"] = os.environ["LIVEKIT_FFI_OURS"]
-    return subprocess.Popen([sys.executable, script, *args], env=env,
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    return subprocess.Popen([*prefix, sys.executable, script, *args], env=env,
                             stdout=subprocess.PIPE, text=True)
 
 
