@@ -30,6 +30,20 @@
  * cuts one pitch period out of the buffer or plays one twice, where the
  * signal repeats itself or is quiet (NetEq's accelerate and preemptive
  * expand, much simplified). libwebrtc's NetEq was read for behaviour only.
+ *
+ * Concealment: libopus's PLC keeps the decoder's state going, but on a
+ * steady voiced sound (SILK's most of all) it fades by 15 dB or more
+ * within its second 10 ms: every lost packet was a dip a listener hears
+ * as a dropout. So where the signal before the loss repeats itself (a
+ * pitch period, as the delay changes look for), its last period is
+ * played again and again instead, at full level for 20 ms, then fading
+ * to nothing at the concealment limit; it crossfades in from libopus's
+ * concealment and out into the next decoded samples over 2.5 ms each. A
+ * signal that does not repeat, or is quiet, gets libopus's concealment.
+ * libopus conceals all the same, unheard, so that its state follows the
+ * loss (a decoder not told decodes the next packet from a stale state:
+ * tried, and worse); SILK then starts that packet at its concealment's
+ * level and ramps it up over the frame, which is lifted back (lift()).
  */
 #include "opus_receiver.h"
 
@@ -81,6 +95,13 @@ enum {
     RESYNC_SLACK = 100 * MS,
     /* Concealing longer than this fades to silence. */
     CONCEAL_LIMIT = 120 * MS,
+    /* Concealment by repetition: what it looks at (the samples last
+     * played and buffered), how long it stays at full level, and its
+     * crossfades in and out. */
+    PLAYED = 2 * LAG_MAX,
+    EXPAND_FULL = 20 * MS,
+    XFADE = GRAIN,
+    LIFT_WINDOW = 2 * GRAIN,
     FADE_IN = 120,
     /* A packet whose offset is this far from the base belongs to another
      * timeline: the publisher restarted, or it is an outlier. */
@@ -104,6 +125,8 @@ static const double GATE_MS = 32768.0 * 32768.0 * 1e-5;
 static const double QUIET_MS = 32768.0 * 32768.0 * 3.16227766e-5;
 /* A cut needs the signal to repeat this well at the lag cut out. */
 static const double CUT_CORRELATION = 0.9;
+/* Concealment repeats the last period where the signal repeats this well. */
+static const double EXPAND_CORRELATION = 0.6;
 
 enum state {
     ST_SILENT, /* zeros out; the decoder idle; the playout point follows the target */
@@ -168,6 +191,15 @@ struct lkopus_receiver {
     int64_t last_play_offset; /* at the last pull, for the stats */
     unsigned since_adjust;
     int64_t conceal_run;
+    /* concealment by repetition: the period played again and again, and
+     * where in it the next sample is */
+    bool expanding;
+    int32_t exp_lag, exp_pos;
+    double exp_ms; /* the period's mean square */
+    int16_t exp_period[LAG_MAX * 2];
+    /* the last samples pulled, oldest first (played_n of them, at most PLAYED) */
+    int32_t played_n;
+    int16_t played[PLAYED * 2];
     int32_t pcm_len;
     int16_t pcm[PCM_CAP * 2];
     seg segs[NSEG];
@@ -425,6 +457,14 @@ static uint8_t take_segs(lkopus_receiver *r, int32_t n)
 
 static void consume(lkopus_receiver *r, int32_t n)
 {
+    size_t ch = r->ch;
+    if (n >= PLAYED) {
+        memcpy(r->played, pcm_at(r, n - PLAYED), PLAYED * ch * sizeof *r->pcm);
+    } else {
+        memmove(r->played, r->played + (size_t)n * ch, (size_t)(PLAYED - n) * ch * sizeof *r->pcm);
+        memcpy(r->played + (size_t)(PLAYED - n) * ch, r->pcm, (size_t)n * ch * sizeof *r->pcm);
+    }
+    r->played_n = r->played_n + n < PLAYED ? r->played_n + n : PLAYED;
     memmove(r->pcm, pcm_at(r, n), (size_t)(r->pcm_len - n) * r->ch * sizeof *r->pcm);
     r->pcm_len -= n;
 }
@@ -453,11 +493,205 @@ static double mean_square(lkopus_receiver *r, int32_t from, int32_t n)
     return n ? sum / ((double)n * r->ch) : 0;
 }
 
+/* --- periods: delay changes and concealment ------------------------------------ */
+
+/* The lag at which x[0, 2 * LAG_MAX) repeats best (a pitch period, or a
+ * multiple), with its normalized correlation in *corr and x's mean square
+ * in *ms. A coarse search decimated by 4, then refined at the full rate. */
+static int32_t best_lag(const float *x, double *corr, double *ms)
+{
+    float d[2 * LAG_MAX / 4];
+    double energy = 0;
+    for (int32_t i = 0; i < 2 * LAG_MAX; i++)
+        energy += (double)x[i] * x[i];
+    *ms = energy / (2 * LAG_MAX);
+    for (int32_t j = 0; j < 2 * LAG_MAX / 4; j++)
+        d[j] = x[4 * j] + x[4 * j + 1] + x[4 * j + 2] + x[4 * j + 3];
+    double best = -2;
+    int32_t coarse = LAG_MAX / 4;
+    for (int32_t l = LAG_MIN / 4; l <= LAG_MAX / 4; l++) {
+        double c = 0, e0 = 0, e1 = 0;
+        for (int32_t j = 0; j < LAG_MAX / 4; j++) {
+            c += (double)d[j] * d[j + l];
+            e0 += (double)d[j] * d[j];
+            e1 += (double)d[j + l] * d[j + l];
+        }
+        double nc = e0 > 0 && e1 > 0 ? c / sqrt(e0 * e1) : 0;
+        if (nc > best) {
+            best = nc;
+            coarse = l;
+        }
+    }
+    best = -2;
+    int32_t lag = 0;
+    for (int32_t l = coarse * 4 - 3; l <= coarse * 4 + 3; l++) {
+        if (l < LAG_MIN || l > LAG_MAX)
+            continue;
+        double c = 0, e0 = 0, e1 = 0;
+        for (int32_t i = 0; i < LAG_MAX; i++) {
+            c += (double)x[i] * x[i + l];
+            e0 += (double)x[i] * x[i];
+            e1 += (double)x[i + l] * x[i + l];
+        }
+        double nc = e0 > 0 && e1 > 0 ? c / sqrt(e0 * e1) : 0;
+        if (nc > best) {
+            best = nc;
+            lag = l;
+        }
+    }
+    *corr = best;
+    return lag;
+}
+
+/* The mono mix of a stereo sample, or the sample. */
+static float mono(const lkopus_receiver *r, const int16_t *s)
+{
+    return r->ch == 2 ? (s[0] + s[1]) * 0.5f : s[0];
+}
+
+/* The lag at which the first 2 * LAG_MAX samples repeat best (a pitch
+ * period, or a multiple), if well enough to cut one out or play one twice
+ * unheard; any lag where it is too quiet to matter; 0 otherwise. */
+static int32_t period(lkopus_receiver *r)
+{
+    float x[2 * LAG_MAX];
+    for (int32_t i = 0; i < 2 * LAG_MAX; i++)
+        x[i] = mono(r, pcm_at(r, i));
+    double corr, ms;
+    int32_t lag = best_lag(x, &corr, &ms);
+    if (ms < QUIET_MS)
+        return lag ? lag : LAG_MAX;
+    return corr >= CUT_CORRELATION ? lag : 0;
+}
+
+/* Sample i of the PLAYED samples before buffer position at: from those
+ * last pulled, then the buffer's (the caller knows there are enough). */
+static const int16_t *before(lkopus_receiver *r, int32_t at, int32_t i)
+{
+    int32_t p = at - PLAYED + i;
+    return p >= 0 ? pcm_at(r, p) : r->played + (size_t)(PLAYED + p) * r->ch;
+}
+
+/* Concealment about to start at buffer position at: by repetition if
+ * what came before repeats itself well and is not quiet. */
+static void start_expansion(lkopus_receiver *r, int32_t at)
+{
+    r->expanding = false;
+    if (r->played_n + at < PLAYED)
+        return;
+    float x[PLAYED];
+    for (int32_t i = 0; i < PLAYED; i++)
+        x[i] = mono(r, before(r, at, i));
+    double corr, ms;
+    int32_t lag = best_lag(x, &corr, &ms);
+    if (!lag || ms < QUIET_MS || corr < EXPAND_CORRELATION)
+        return;
+    for (int32_t i = 0; i < lag; i++)
+        memcpy(r->exp_period + (size_t)i * r->ch, before(r, at, PLAYED - lag + i),
+               r->ch * sizeof *r->pcm);
+    r->exp_lag = lag;
+    r->exp_pos = 0;
+    r->exp_ms = 0;
+    for (int32_t i = 0; i < lag * (int32_t)r->ch; i++)
+        r->exp_ms += (double)r->exp_period[i] * r->exp_period[i];
+    r->exp_ms /= (double)lag * r->ch;
+    r->expanding = true;
+}
+
+/* The repetition's level, i samples into the concealment: full, then
+ * fading to nothing at the limit. */
+static int32_t expand_gain(int64_t i) /* of 1024 */
+{
+    if (i < EXPAND_FULL)
+        return 1024;
+    if (i >= CONCEAL_LIMIT)
+        return 0;
+    return (int32_t)((CONCEAL_LIMIT - i) * 1024 / (CONCEAL_LIMIT - EXPAND_FULL));
+}
+
+/* The repetition's next sample of channel c (the caller moves on). */
+static int32_t expansion(const lkopus_receiver *r, unsigned c, int64_t i)
+{
+    return r->exp_period[(size_t)r->exp_pos * r->ch + c] * expand_gain(i) / 1024;
+}
+
+/* The n samples libopus concealed at at, replaced by the repetition; its
+ * first XFADE samples of a run crossfade in from libopus's. */
+static void expand(lkopus_receiver *r, int32_t at, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) {
+        int64_t k = r->conceal_run + i;
+        int16_t *s = pcm_at(r, at + i);
+        for (unsigned c = 0; c < r->ch; c++) {
+            int32_t e = expansion(r, c, k);
+            s[c] = (int16_t)(k < XFADE ? (s[c] * (XFADE - k) + e * k) / XFADE : e);
+        }
+        r->exp_pos = (r->exp_pos + 1) % r->exp_lag;
+    }
+}
+
+/* The first packet decoded after libopus's concealment: SILK's starts
+ * at that concealment's level (so low on a steady voiced sound) and
+ * ramps up over the frame. Lifted back, window by window, to the level
+ * before the loss and no higher, until it gets there by itself; gains
+ * between window centres interpolated. A sound that really got quieter
+ * just after a loss is lifted for that packet only. */
+static void lift(lkopus_receiver *r, int32_t at, int32_t n)
+{
+    double gain[MAX_PACKET_SAMPLES / LIFT_WINDOW];
+    int32_t nw = n / LIFT_WINDOW, w = 0;
+    if (nw < 1 || nw > MAX_PACKET_SAMPLES / LIFT_WINDOW)
+        return;
+    for (; w < nw; w++) {
+        double ms = mean_square(r, at + w * LIFT_WINDOW, LIFT_WINDOW);
+        if (ms >= r->exp_ms * 0.8)
+            break;
+        gain[w] = ms > r->exp_ms * 0.01 ? sqrt(r->exp_ms / ms) : 10;
+    }
+    if (w == 0)
+        return;
+    for (int32_t k = w; k < nw; k++)
+        gain[k] = 1;
+    for (int32_t i = 0; i < n; i++) {
+        /* between the centres of the windows around it */
+        double x = (i + 0.5) / LIFT_WINDOW - 0.5;
+        int32_t j = x < 0 ? 0 : (int32_t)x;
+        if (j > w)
+            break; /* at 1 from here on */
+        int32_t j1 = j + 1 < nw ? j + 1 : nw - 1;
+        double t = x < 0 ? 0 : x - j;
+        double g = gain[j] + (gain[j1] - gain[j]) * t;
+        int16_t *s = pcm_at(r, at + i);
+        for (unsigned c = 0; c < r->ch; c++) {
+            double v = s[c] * g;
+            s[c] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+        }
+    }
+}
+
+/* n decoded samples at at, after a repetition: lifted, then their first
+ * XFADE samples crossfade from the repetition, as it would have gone on. */
+static void end_expansion(lkopus_receiver *r, int32_t at, int32_t n)
+{
+    if (!r->expanding)
+        return;
+    r->expanding = false;
+    lift(r, at, n);
+    for (int32_t i = 0; i < n && i < XFADE; i++) {
+        int16_t *s = pcm_at(r, at + i);
+        for (unsigned c = 0; c < r->ch; c++)
+            s[c] = (int16_t)((expansion(r, c, r->conceal_run + i) * (XFADE - i) + s[c] * i) /
+                             XFADE);
+        r->exp_pos = (r->exp_pos + 1) % r->exp_lag;
+    }
+}
+
 /* --- decoding ------------------------------------------------------------------- */
 
 static void go_silent(lkopus_receiver *r, bool gate, bool reset)
 {
     r->st = ST_SILENT;
+    r->expanding = false;
     r->gate = gate;
     r->fade_in = true;
     r->conceal_run = 0;
@@ -472,8 +706,12 @@ static void go_silent(lkopus_receiver *r, bool gate, bool reset)
 static void conceal(lkopus_receiver *r, int32_t n, bool advance)
 {
     int32_t at = r->pcm_len;
+    if (r->conceal_run == 0)
+        start_expansion(r, at);
     if (opus_decode(r->dec, NULL, 0, pcm_at(r, at), n, 0) != n)
         zero(r, at, n); /* cannot happen: n is a multiple of 2.5 ms */
+    if (r->expanding)
+        expand(r, at, n);
     add_seg(r, LKOPUS_FRAME_CONCEALED, n);
     r->concealed_samples += (uint64_t)n;
     r->conceal_run += n;
@@ -508,6 +746,7 @@ static int32_t decode_slot(lkopus_receiver *r, slot *e)
 static void add_decoded(lkopus_receiver *r, int32_t n, bool dtx)
 {
     int32_t at = r->pcm_len;
+    end_expansion(r, at, n);
     r->conceal_run = 0;
     if (dtx) {
         int32_t f = n < BLOCK ? n : BLOCK;
@@ -700,59 +939,6 @@ static void anchor(lkopus_receiver *r, int64_t now)
     r->delay_f = now - (r->dec_ts - r->pcm_len);
 }
 
-/* The lag at which the first 2 * LAG_MAX samples repeat best (a pitch
- * period, or a multiple), if well enough to cut one out or play one twice
- * unheard; any lag where it is too quiet to matter; 0 otherwise. A coarse search on the
- * mono mix decimated by 4, then refined at the full rate. */
-static int32_t period(lkopus_receiver *r)
-{
-    float x[2 * LAG_MAX], d[2 * LAG_MAX / 4];
-    double energy = 0;
-    for (int32_t i = 0; i < 2 * LAG_MAX; i++) {
-        const int16_t *s = pcm_at(r, i);
-        x[i] = r->ch == 2 ? (s[0] + s[1]) * 0.5f : s[0];
-        energy += (double)x[i] * x[i];
-    }
-    bool quiet = energy / (2 * LAG_MAX) < QUIET_MS;
-    for (int32_t j = 0; j < 2 * LAG_MAX / 4; j++)
-        d[j] = x[4 * j] + x[4 * j + 1] + x[4 * j + 2] + x[4 * j + 3];
-    double best = -2;
-    int32_t coarse = LAG_MAX / 4;
-    for (int32_t l = LAG_MIN / 4; l <= LAG_MAX / 4; l++) {
-        double c = 0, e0 = 0, e1 = 0;
-        for (int32_t j = 0; j < LAG_MAX / 4; j++) {
-            c += (double)d[j] * d[j + l];
-            e0 += (double)d[j] * d[j];
-            e1 += (double)d[j + l] * d[j + l];
-        }
-        double nc = e0 > 0 && e1 > 0 ? c / sqrt(e0 * e1) : 0;
-        if (nc > best) {
-            best = nc;
-            coarse = l;
-        }
-    }
-    best = -2;
-    int32_t lag = 0;
-    for (int32_t l = coarse * 4 - 3; l <= coarse * 4 + 3; l++) {
-        if (l < LAG_MIN || l > LAG_MAX)
-            continue;
-        double c = 0, e0 = 0, e1 = 0;
-        for (int32_t i = 0; i < LAG_MAX; i++) {
-            c += (double)x[i] * x[i + l];
-            e0 += (double)x[i] * x[i];
-            e1 += (double)x[i + l] * x[i + l];
-        }
-        double nc = e0 > 0 && e1 > 0 ? c / sqrt(e0 * e1) : 0;
-        if (nc > best) {
-            best = nc;
-            lag = l;
-        }
-    }
-    if (quiet)
-        return lag ? lag : LAG_MAX;
-    return best >= CUT_CORRELATION ? lag : 0;
-}
-
 /* Cuts lag samples out of the buffer's front: its first lag samples
  * crossfade into the lag after them, so the output runs on from the last
  * sample pulled and joins the signal a period later in phase. */
@@ -886,6 +1072,7 @@ static void produce_audio(lkopus_receiver *r, int64_t now)
             int32_t at = r->pcm_len;
             int k = opus_decode(r->dec, e->data, e->len, pcm_at(r, at), e->frame, 1);
             if (k == e->frame) {
+                end_expansion(r, at, k);
                 add_seg(r, LKOPUS_FRAME_AUDIO, k);
                 r->dec_ts += k;
                 r->fec_frames++;

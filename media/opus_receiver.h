@@ -5,8 +5,10 @@
  * out, one per pull, on the caller's clock. Between the two sit a jitter
  * buffer whose delay adapts to the network, and a libopus decoder that
  * fills what is missing: in-band FEC from the next packet where it is
- * there, Opus's concealment (PLC) otherwise, and plain silence once
- * nothing has come for a while. This is what libwebrtc's NetEq does for an
+ * there, otherwise the last pitch period played again where the sound
+ * repeats itself (Opus's own concealment fades a steady voice or tone
+ * within 20 ms), Opus's concealment (PLC) where it does not, and plain
+ * silence once nothing has come for a while. This is what libwebrtc's NetEq does for an
  * SDK user; the algorithm here is our own, smaller one.
  *
  * Clock. The receiver never reads one. Each packet comes with its arrival
@@ -50,7 +52,7 @@
  *
  * Memory: one allocation at creation (the state: a ring of
  * LKOPUS_RECV_SLOTS packets of up to LKOPUS_RECV_MAX_PAYLOAD bytes, and
- * 140 ms of PCM; 127 KiB) and libopus's decoder (18 KiB, 26 KiB stereo);
+ * 140 ms of PCM; 131 KiB) and libopus's decoder (18 KiB, 26 KiB stereo);
  * nothing per packet or pull. A full ring drops its oldest packet.
  *
  * Threads: a receiver belongs to one thread; no locks.
