@@ -13,6 +13,7 @@ Both directions get the same treatment.
         link.ns_ip      # the namespace's address
         link.netns      # run a process there: ["ip", "netns", "exec", link.netns, ...]
         link.counters() # what the relay dropped and forwarded, per direction
+        link.set_loss(p) # from now on
 
 Needs root, /dev/net/tun and `ip`: LossyLink.unavailable() says why not,
 for a test to skip with. Everything is torn down on exit, even when setup
@@ -162,6 +163,11 @@ class LossyLink:
             self.netns_made = False
 
     # --- the relay ---------------------------------------------------------------
+
+    def set_loss(self, loss):
+        assert 0 <= loss < 1
+        with self.lock:
+            self.loss = loss
 
     def counters(self):
         """A copy of the counters: per direction (to_ns, from_ns), packets
