@@ -33,9 +33,12 @@ def report(rows, measures, out_dir, name, title, method):
     name.json."""
     o, u = rows[testbed.OURS], rows[testbed.UPSTREAM]
     lines = ["| measure | this library | upstream | ratio |", "|---|---|---|---|"]
+    def cell(x):
+        return "failed" if x is None else f"{x:.2f}"
+
     for k, label in measures:
-        ratio = f"{o[k] / u[k]:.2f}" if u[k] else "n/a"
-        lines.append(f"| {label} | {o[k]:.2f} | {u[k]:.2f} | {ratio} |")
+        ratio = f"{o[k] / u[k]:.2f}" if o[k] is not None and u[k] else "n/a"
+        lines.append(f"| {label} | {cell(o[k])} | {cell(u[k])} | {ratio} |")
     table = "\n".join(lines)
     print(table)
     if not out_dir:
