@@ -45,6 +45,7 @@ struct lkroom_subscriber {
     unsigned n_active;
     lkio_timer tick;
     uint64_t next_tick;
+    lkio_timer video_only; /* a held-back request's offer, when its second is up */
     unsigned ticks;       /* since the last receiver report */
     uint32_t report_ssrc; /* ours in receiver reports: we may send nothing */
     uint64_t video_only_offer_at; /* the last offer for sections we cannot add */
@@ -62,6 +63,7 @@ static lkpeer *peer_of(const lkroom_subscriber *s)
 }
 
 static void on_tick(lkio_timer *t);
+static void on_video_only(lkio_timer *t);
 
 lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,
                                          const lkroom_subscriber_env *env)
@@ -73,6 +75,7 @@ lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,
     s->tr = tr;
     s->env = *env;
     lkio_timer_init(&s->tick, on_tick);
+    lkio_timer_init(&s->video_only, on_video_only);
     while (!s->report_ssrc)
         RAND_bytes((uint8_t *)&s->report_ssrc, sizeof s->report_ssrc);
     return s;
@@ -83,6 +86,7 @@ void lkroom_subscriber_free(lkroom_subscriber *s)
     if (!s)
         return;
     lkio_timer_stop(s->w, &s->tick);
+    lkio_timer_stop(s->w, &s->video_only);
     for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++)
         lkopus_receiver_free(s->tracks[i].rx);
     free(s->unwanted);
@@ -101,15 +105,30 @@ void lkroom_subscriber_on_requirement(lkroom_subscriber *s,
     /* Video sections are not offered yet: a remote camera stays unbound
      * (the server gives up on it after a while and says so). The server
      * asks again after every answer while one is unbound: such a request
-     * gets an offer at most once a second, not a busy loop. */
+     * gets an offer at most once a second, not a busy loop. It is held
+     * back, never dropped: the same request may also mean an audio track
+     * was bound to an idle section, which only an offer and its answer
+     * show us. */
     uint64_t now = lkio_now_ns();
-    if (!m->num_audios && m->num_videos && now - s->video_only_offer_at < VIDEO_ONLY_GAP_NS)
-        return;
-    if (!m->num_audios && m->num_videos)
+    if (!m->num_audios && m->num_videos) {
+        if (now - s->video_only_offer_at < VIDEO_ONLY_GAP_NS) {
+            if (!lkio_timer_active(&s->video_only))
+                lkio_timer_start(s->w, &s->video_only, s->video_only_offer_at + VIDEO_ONLY_GAP_NS);
+            return;
+        }
         s->video_only_offer_at = now;
+    }
+    lkio_timer_stop(s->w, &s->video_only); /* this offer covers it */
     for (uint32_t i = 0; i < m->num_audios && i < LKPEER_MAX_SECTIONS; i++)
         if (lkpeer_add_audio_receiver(peer_of(s)) < 0)
             break;
+    s->env.negotiate(s->env.ctx);
+}
+
+static void on_video_only(lkio_timer *t)
+{
+    lkroom_subscriber *s = lkio_container_of(t, lkroom_subscriber, video_only);
+    s->video_only_offer_at = lkio_now_ns();
     s->env.negotiate(s->env.ctx);
 }
 
