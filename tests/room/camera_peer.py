@@ -53,6 +53,12 @@ async def listener(room, out):
 
     room.on("track_subscribed", lambda track, pub, p: track.kind == rtc.TrackKind.KIND_AUDIO
             and asyncio.ensure_future(read(track)))
+    # A track may have been subscribed while connect() was still returning,
+    # before the handler above was there: read those too.
+    for p in room.remote_participants.values():
+        for pub in p.track_publications.values():
+            if pub.track and pub.kind == rtc.TrackKind.KIND_AUDIO:
+                asyncio.ensure_future(read(pub.track))
     print("READY", flush=True)
     await asyncio.sleep(LISTEN_S)
     await room.local_participant.publish_data("", reliable=True, topic="done")
