@@ -17,10 +17,13 @@ tone's start and its return after the mute may come late, so the tone
 is asserted heard for most of its length, not all of it.
 
 Each of publisher and listener is on upstream's library or this one, in
-all four pairings; upstream on both ends is the reference. What a user
-hears is asserted: the tone is at 440 Hz, and while it plays (from the
-first loud 10 ms to the last, the mute aside) no silence is longer than
-100 ms. Upstream on both ends meets the same criteria. The longest wait
+the three pairings with this library in them. Upstream on both ends, the
+reference, met the same criteria in three quiet runs (docs/rooms.md) but
+is not run here: in one CI run its listener never got the publisher's
+closing message under the loss and timed out, a failure with no code of
+ours in it. What a user hears is asserted: the tone is at 440 Hz, and
+while it plays (from the first loud 10 ms to the last, the mute aside) no
+silence is longer than 100 ms. The longest wait
 between two frames reaching the listener's Python is reported, not
 asserted: that is the listener's own scheduling.
 """
@@ -39,7 +42,7 @@ MEDIA_PACKETS = 300   # 10 s of 20 ms packets is 500; fewer means media went els
 
 # (who is behind the link, publisher's library, listener's library)
 CASES = [(side, pub, lis) for side in ("listener", "publisher")
-         for pub, lis in ((UPSTREAM, UPSTREAM), (UPSTREAM, OURS), (OURS, UPSTREAM), (OURS, OURS))]
+         for pub, lis in ((UPSTREAM, OURS), (OURS, UPSTREAM), (OURS, OURS))]
 
 
 @pytest.fixture(scope="module")
