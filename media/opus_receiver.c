@@ -495,6 +495,18 @@ static double mean_square(lkopus_receiver *r, int32_t from, int32_t n)
 
 /* --- periods: delay changes and concealment ------------------------------------ */
 
+/* The normalized correlation of a[0, n) and b[0, n); 0 if either is silent. */
+static double correlation(const float *a, const float *b, int32_t n)
+{
+    double c = 0, ea = 0, eb = 0;
+    for (int32_t i = 0; i < n; i++) {
+        c += (double)a[i] * b[i];
+        ea += (double)a[i] * a[i];
+        eb += (double)b[i] * b[i];
+    }
+    return ea > 0 && eb > 0 ? c / sqrt(ea * eb) : 0;
+}
+
 /* The lag at which x[0, 2 * LAG_MAX) repeats best (a pitch period, or a
  * multiple), with its normalized correlation in *corr and x's mean square
  * in *ms. A coarse search decimated by 4, then refined at the full rate. */
@@ -510,13 +522,7 @@ static int32_t best_lag(const float *x, double *corr, double *ms)
     double best = -2;
     int32_t coarse = LAG_MAX / 4;
     for (int32_t l = LAG_MIN / 4; l <= LAG_MAX / 4; l++) {
-        double c = 0, e0 = 0, e1 = 0;
-        for (int32_t j = 0; j < LAG_MAX / 4; j++) {
-            c += (double)d[j] * d[j + l];
-            e0 += (double)d[j] * d[j];
-            e1 += (double)d[j + l] * d[j + l];
-        }
-        double nc = e0 > 0 && e1 > 0 ? c / sqrt(e0 * e1) : 0;
+        double nc = correlation(d, d + l, LAG_MAX / 4);
         if (nc > best) {
             best = nc;
             coarse = l;
@@ -527,13 +533,7 @@ static int32_t best_lag(const float *x, double *corr, double *ms)
     for (int32_t l = coarse * 4 - 3; l <= coarse * 4 + 3; l++) {
         if (l < LAG_MIN || l > LAG_MAX)
             continue;
-        double c = 0, e0 = 0, e1 = 0;
-        for (int32_t i = 0; i < LAG_MAX; i++) {
-            c += (double)x[i] * x[i + l];
-            e0 += (double)x[i] * x[i];
-            e1 += (double)x[i + l] * x[i + l];
-        }
-        double nc = e0 > 0 && e1 > 0 ? c / sqrt(e0 * e1) : 0;
+        double nc = correlation(x, x + l, LAG_MAX);
         if (nc > best) {
             best = nc;
             lag = l;
