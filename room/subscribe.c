@@ -283,8 +283,11 @@ static ptrdiff_t unwanted_index(const lkroom_subscriber *s, const char *track_si
 static void drop_unwanted(lkroom_subscriber *s, const char *track_sid)
 {
     ptrdiff_t k = unwanted_index(s, track_sid);
-    if (k >= 0)
-        memcpy(s->unwanted[k], s->unwanted[--s->n_unwanted], sizeof s->unwanted[k]);
+    if (k < 0)
+        return;
+    /* the last entry takes its place (memcpy onto itself is undefined) */
+    if ((size_t)k != --s->n_unwanted)
+        memcpy(s->unwanted[k], s->unwanted[s->n_unwanted], sizeof s->unwanted[k]);
 }
 
 /* Ends first, then starts: a track the server moved to another section is
