@@ -1,0 +1,104 @@
+/*
+ * vp8_receiver.h: a subscribed video track's receiving side, sans-I/O:
+ * VP8 RTP packets (SRTP already removed) in, in any order, whole decoded
+ * I420 pictures out, in order, and the feedback that keeps the picture
+ * whole: NACKs for missing packets, a PLI when a keyframe is needed.
+ *
+ * Frames. A frame is the packets of one RTP timestamp from the one whose
+ * descriptor has S set and partition 0, to the one with the marker, with
+ * no sequence number missing between. A frame is decodable when it is a
+ * keyframe, or when the frame before it (by sequence number: its first
+ * packet follows the previous frame's last) was decoded; frames are
+ * handed to libvpx (one thread, libvpx starts none) in order, and a frame
+ * the decoder refuses is not shown. Padding-only packets (the server
+ * probes bandwidth with them, on the media's sequence numbers) count as
+ * received and are dropped. A frame that cannot become decodable (its
+ * packets are past the NACK history, or a newer keyframe is whole) is
+ * skipped; until the next keyframe, nothing is shown.
+ *
+ * Loss. A gap in the sequence numbers is NACKed at once, then again
+ * every max(rtt, 20 ms), up to 10 times per packet, while it is within
+ * the last LKVP8_RECV_SLOTS packets. A PLI is due when no keyframe has
+ * been decoded yet (the first packets were not one), when a frame is
+ * skipped, and when the decoder refuses a frame; at most one per 300 ms.
+ *
+ * Clock: the receiver never reads one; arrival times and the feedback
+ * call's now come from the caller's monotonic clock.
+ *
+ * Memory: one allocation at creation (a ring of LKVP8_RECV_SLOTS packets
+ * of up to LKVP8_RECV_MAX_PACKET bytes, and a frame assembly buffer),
+ * libvpx's decoder and the pictures it keeps; nothing per packet.
+ *
+ * Threads: a receiver belongs to one thread; no locks.
+ */
+#ifndef LKMEDIA_VP8_RECEIVER_H
+#define LKMEDIA_VP8_RECEIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtp.h"
+#include "vp8_sender.h" /* lkvp8_image */
+
+enum {
+    LKVP8_RECV_SLOTS = 1024,      /* packets buffered: a 1.2 MB keyframe */
+    LKVP8_RECV_MAX_PACKET = 1500, /* larger cannot come in one datagram: refused */
+    LKVP8_RECV_MAX_FRAME = 2 << 20, /* coded bytes of one frame */
+};
+
+/* What put did with a packet (a negative value for bad arguments). */
+enum lkvp8_put_result {
+    LKVP8_PUT_BUFFERED = 0, /* kept for its frame */
+    LKVP8_PUT_PADDING,      /* no payload: counted, dropped */
+    LKVP8_PUT_DUPLICATE,
+    LKVP8_PUT_LATE,         /* older than what was decoded or skipped */
+    LKVP8_PUT_INVALID,      /* a descriptor that does not parse, or too large */
+};
+
+typedef struct lkvp8_receiver_stats {
+    /* RFC 3550 A.3 and A.8 for the SSRC received (a new SSRC starts them over). */
+    uint32_t ssrc;
+    uint32_t packets_received;
+    int32_t packets_lost;
+    uint32_t highest_seq; /* extended */
+    uint32_t jitter;      /* 90 kHz units */
+    uint64_t padding_packets;
+    uint64_t frames_decoded;
+    uint64_t keyframes_decoded;
+    uint64_t frames_skipped;  /* never decodable: lost beyond repair */
+    uint64_t decode_errors;
+    uint64_t nacks_sent;      /* sequence numbers asked for */
+    uint64_t plis_sent;
+    unsigned width, height;   /* of the last picture decoded */
+} lkvp8_receiver_stats;
+
+typedef struct lkvp8_receiver lkvp8_receiver;
+
+lkvp8_receiver *lkvp8_receiver_new(char *err, size_t errlen);
+void lkvp8_receiver_free(lkvp8_receiver *r);
+
+/* One packet (its payload type is the caller's to check), at arrival_ns.
+ * The payload is copied. Returns an lkvp8_put_result, or a negative value
+ * for NULL arguments. */
+int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arrival_ns);
+
+/* Decodes the next decodable frame: 1 and the picture (valid until the
+ * next call on r) with its RTP timestamp, or 0 when none is ready. */
+int lkvp8_receiver_pop(lkvp8_receiver *r, lkvp8_image *out, uint32_t *rtp_ts);
+
+/* Feedback due at now_ns: up to cap sequence numbers to NACK (returned
+ * count), and *pli true when a PLI should go. Taking them marks them sent. */
+size_t lkvp8_receiver_feedback(lkvp8_receiver *r, uint64_t now_ns, uint16_t *nack, size_t cap,
+                               bool *pli);
+/* The path's round-trip time when known (NACK pacing); 0: 100 ms assumed. */
+void lkvp8_receiver_set_rtt(lkvp8_receiver *r, uint32_t rtt_ms);
+/* When feedback may next be due (UINT64_MAX: not before the next packet). */
+uint64_t lkvp8_receiver_next_deadline(const lkvp8_receiver *r);
+
+void lkvp8_receiver_get_stats(const lkvp8_receiver *r, lkvp8_receiver_stats *st);
+/* An RTCP report block for the SSRC received (lsr, dlsr left 0); starts
+ * the next interval of fraction lost. All zero before the first packet. */
+void lkvp8_receiver_report(lkvp8_receiver *r, lkrtcp_report *rb);
+
+#endif
