@@ -67,6 +67,16 @@ static void parse_known_answer(void **state)
     assert_false(d.has_picture_id);
     assert_false(d.has_tid);
 
+    /* X with an extension byte that announces nothing: allowed, two bytes
+     * read, one written back */
+    static const uint8_t empty_x[] = {0x90, 0x05, 0x80};
+    assert_int_equal(lkvp8_parse_descriptor(&d, empty_x, sizeof empty_x), 2);
+    assert_true(d.start);
+    assert_false(d.has_picture_id || d.has_tl0picidx || d.has_tid || d.has_keyidx);
+    uint8_t buf[LKVP8_MAX_DESCRIPTOR];
+    assert_int_equal(lkvp8_write_descriptor(buf, sizeof buf, &d), 1);
+    assert_int_equal(buf[0], 0x10);
+
     /* the reserved bits mean nothing to a reader */
     static const uint8_t r[] = {0x48, 0x0f, 0x00};
     assert_int_equal(lkvp8_parse_descriptor(&d, r, sizeof r), 1);
@@ -345,7 +355,8 @@ static bool encode_two(unsigned w, unsigned h, uint8_t *key, size_t *key_len, ui
         const vpx_codec_cx_pkt_t *pkt;
         vpx_codec_iter_t it = NULL;
         while ((pkt = vpx_codec_get_cx_data(&ctx, &it)))
-            if (pkt->kind == VPX_CODEC_CX_FRAME_PKT && *lens[f] == 0 && pkt->data.frame.sz <= 4096) {
+            if (pkt->kind == VPX_CODEC_CX_FRAME_PKT && *lens[f] == 0 &&
+                pkt->data.frame.sz <= 4096) {
                 memcpy(outs[f], pkt->data.frame.buf, pkt->data.frame.sz);
                 *lens[f] = pkt->data.frame.sz;
             }
