@@ -49,7 +49,9 @@ typedef struct lkvp8_descriptor {
 /* The descriptor at the start of an RTP payload: its length (the VP8
  * data follows), or a negative LKVP8_E_*. */
 int lkvp8_parse_descriptor(lkvp8_descriptor *d, const uint8_t *p, size_t n);
-/* Its length, or LKVP8_E_NOSPACE / LKVP8_E_INVALID (a field out of range). */
+/* Its length, or LKVP8_E_NOSPACE / LKVP8_E_INVALID (a field out of range,
+ * or L without T, which a reader refuses). X is written only when a field
+ * needs it; the picture id goes long when asked or over 127. */
 int lkvp8_write_descriptor(uint8_t *buf, size_t cap, const lkvp8_descriptor *d);
 
 /* The first packet of a frame (S set, partition 0) whose VP8 data starts
@@ -74,8 +76,8 @@ typedef struct lkvp8_packetizer {
 } lkvp8_packetizer;
 
 /* The number of packets (>= 1), or LKVP8_E_INVALID (an empty frame, a
- * descriptor that does not fit max_payload with a byte of data, NULL). The
- * frame is read by each next call, not copied. */
+ * descriptor write refuses or that does not fit max_payload with a byte of
+ * data, NULL). The frame is read by each next call, not copied. */
 int lkvp8_packetizer_init(lkvp8_packetizer *pz, const lkvp8_descriptor *d, const uint8_t *frame,
                           size_t len, size_t max_payload);
 /* The next packet's payload (descriptor and data) into out: its length, 0
