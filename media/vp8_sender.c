@@ -54,6 +54,7 @@ struct lkvp8_sender {
     /* timing: 90 kHz ticks since capture time 0 */
     bool encoded_any;
     int64_t last_ticks;
+    uint64_t last_capture_ns;
     uint64_t next_due_ns; /* the framerate cap's schedule */
     uint64_t interval_ns;
     /* the frame being sent */
@@ -371,10 +372,20 @@ static int take_picture(lkvp8_sender *s, const lkvp8_image *img)
     return scale_picture(s, img);
 }
 
-/* 90 kHz ticks of a time in ns, without overflowing for any uint64_t. */
+/* 90 kHz ticks of a time in ns, rounded to the nearest (a 30 fps clock in
+ * whole ns, 33333333 ns apart, then steps 3000 ticks, not 2999), without
+ * overflowing for any uint64_t. */
 static int64_t ticks_of(uint64_t ns)
 {
-    return (int64_t)(ns / 1000000000 * LKVP8_RATE + ns % 1000000000 * LKVP8_RATE / 1000000000);
+    uint64_t sub = (ns % 1000000000 * LKVP8_RATE + 500000000) / 1000000000;
+    return (int64_t)(ns / 1000000000 * LKVP8_RATE + sub);
+}
+
+/* The capture clock went back (it should not: it is monotonic). Such a
+ * picture is not judged by a schedule from the future: it restarts it. */
+static bool went_back(const lkvp8_sender *s, uint64_t capture_ns)
+{
+    return s->encoded_any && capture_ns < s->last_capture_ns;
 }
 
 /* The framerate cap: pictures are taken on a schedule of one per
@@ -383,7 +394,7 @@ static int64_t ticks_of(uint64_t ns)
  * carries a late picture's lateness over by at most one interval. */
 static bool over_framerate(const lkvp8_sender *s, uint64_t capture_ns)
 {
-    if (!s->encoded_any)
+    if (!s->encoded_any || went_back(s, capture_ns))
         return false;
     uint64_t tolerance = s->interval_ns / 4;
     return capture_ns + tolerance < s->next_due_ns;
@@ -391,9 +402,9 @@ static bool over_framerate(const lkvp8_sender *s, uint64_t capture_ns)
 
 static void advance_schedule(lkvp8_sender *s, uint64_t capture_ns)
 {
-    bool behind = !s->encoded_any || capture_ns > s->next_due_ns + s->interval_ns ||
-                  capture_ns + s->interval_ns < s->next_due_ns; /* the clock went back */
-    s->next_due_ns = (behind ? capture_ns : s->next_due_ns) + s->interval_ns;
+    bool restart = !s->encoded_any || went_back(s, capture_ns) ||
+                   capture_ns > s->next_due_ns + s->interval_ns;
+    s->next_due_ns = (restart ? capture_ns : s->next_due_ns) + s->interval_ns;
 }
 
 /* The picture's ticks: its capture time, but never at or before the last
@@ -477,6 +488,7 @@ int lkvp8_sender_push(lkvp8_sender *s, const lkvp8_image *img, uint64_t capture_
      * its time was spent */
     advance_schedule(s, capture_ns);
     s->last_ticks = ticks;
+    s->last_capture_ns = capture_ns;
     s->encoded_any = true;
     s->frame_ts = s->cfg.ts_base + (uint32_t)ticks;
     return rc;
