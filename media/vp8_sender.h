@@ -9,23 +9,27 @@
  * CBR at the configured bitrate, error resilient, a keyframe when asked
  * (PLI, FIR) and otherwise only every 3000 frames. Pictures of another
  * size than the configured one are scaled to it (libyuv). Pictures coming
- * faster than max_framerate are dropped, as libwebrtc drops them.
+ * faster than max_framerate are dropped: they are taken on a schedule of
+ * one per 1/max_framerate, a quarter of that early allowed, so input at
+ * the cap with capture jitter all passes and faster input is thinned.
  *
  * Packets: one coded frame gives one or more packets, each at most
  * max_packet bytes of RTP (the caller's MTU less SRTP's trailer), cut by
  * rtc/vp8.h's packetizer: a 15-bit picture id in every packet, +1 per
  * frame, from a random start; the marker on a frame's last packet; every
  * packet of a frame with one 90 kHz timestamp, taken from the picture's
- * capture time (so layers built with the same ts_base share one clock, as
- * simulcast needs). With mid and rid extension ids, each packet carries
- * sdes:mid and sdes:rtp-stream-id (RFC 8843, RFC 8852), which simulcast
- * layers need for the server to bind them.
+ * capture time (ts_base + capture_ns at 90 kHz, to the nearest tick, so
+ * layers built with the same ts_base share one clock, as simulcast needs;
+ * a capture time that goes back gives the last timestamp + 1). With mid
+ * and rid extension ids, each packet carries sdes:mid and
+ * sdes:rtp-stream-id (RFC 8843, RFC 8852), which simulcast layers need
+ * for the server to bind them.
  *
  * History: the last LKVP8_HISTORY packets sent, exactly as sent, so a
  * NACK is answered on the same SSRC with the same sequence number (the
  * server negotiates no RTX with us; libsrtp's sender allows the repeat).
  *
- * Memory: the state and the history (about 750 KiB) at creation, libvpx's
+ * Memory: the state and the history (about 600 KiB) at creation, libvpx's
  * encoder, and a scaling buffer the first time a picture needs it; nothing
  * per frame or packet.
  *
@@ -65,8 +69,8 @@ typedef struct lkvp8_sender_config {
     uint32_t ssrc;
     uint8_t payload_type;    /* 96..127 */
     unsigned width, height;  /* the coded size, even, 16..16384 */
-    uint32_t max_bitrate;    /* bits/s; 0: 1 Mbit/s */
-    double max_framerate;    /* 0: 30 */
+    uint32_t max_bitrate;    /* bits/s, 30000..100000000; 0: 1 Mbit/s */
+    double max_framerate;    /* 1..240; 0: 30 */
     size_t max_packet;       /* RTP bytes per packet, LKVP8_MIN_PACKET..LKVP8_MAX_PACKET; 0: the most */
     uint8_t ext_mid_id;      /* 1..14: sdes:mid in every packet; 0: none */
     const char *mid;         /* 1..16 bytes, copied */
@@ -108,7 +112,7 @@ int lkvp8_sender_next_packet(lkvp8_sender *s, uint8_t *out, size_t cap);
 
 /* The next picture pushed is coded as a keyframe. */
 void lkvp8_sender_request_keyframe(lkvp8_sender *s);
-/* Takes effect from the next picture. */
+/* Takes effect from the next picture; below 30 kbit/s counts as 30. */
 void lkvp8_sender_set_bitrate(lkvp8_sender *s, uint32_t bits_per_second);
 
 /* A NACKed packet from the history into out: its length, 0 if it is no
