@@ -1,0 +1,586 @@
+/*
+ * vp8_receiver.c: VP8 RTP packets to decoded pictures (see
+ * vp8_receiver.h).
+ *
+ * Sequence numbers are extended to 64 bits relative to the highest seen,
+ * and every number in the window (highest - SLOTS, highest] owns the slot
+ * at its value modulo SLOTS: a packet, padding, a gap still NACKed, or a
+ * gap given up. `next` is the first number not yet decoded or skipped: the
+ * first packet of the next frame, when all goes well. Everything below it
+ * is done with, so the slots from next to highest are all that pop,
+ * feedback and the deadline look at (at most SLOTS of them).
+ *
+ * need_key says the decoder has no usable reference: at the start, after a
+ * skip, after a decoder error. Until a keyframe decodes, only keyframes
+ * are decoded, and a frame at next that cannot be decoded gives way to
+ * the first whole keyframe after it.
+ */
+#include "vp8_receiver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vpx/vp8dx.h>
+#include <vpx/vpx_decoder.h>
+
+#include "vp8.h"
+
+enum {
+    MAX_TRIES = 10,   /* NACKs per missing packet */
+    MIN_RETRY_MS = 20,
+    DEFAULT_RTT_MS = 100,
+    PLI_GAP_MS = 300, /* between two PLIs */
+    /* Larger keyframes are refused (a decoder error) rather than decoded:
+     * libvpx would allocate frame buffers for any size a header claims. */
+    MAX_DIMENSION = 4096,
+    MAX_AREA = 4096 * 2304,
+};
+static const uint64_t MS_NS = 1000000ull;
+
+_Static_assert((LKVP8_RECV_SLOTS & (LKVP8_RECV_SLOTS - 1)) == 0, "slots: a power of two");
+_Static_assert((uint64_t)LKVP8_RECV_SLOTS * LKVP8_RECV_MAX_PACKET <= LKVP8_RECV_MAX_FRAME,
+               "a whole ring fits the assembly buffer");
+
+enum slot_state {
+    SL_EMPTY = 0, /* not in the window */
+    SL_MISSING,   /* a gap, NACKed while tries remain */
+    SL_LOST,      /* a gap given up: its frame cannot be completed */
+    SL_PADDING,   /* received, nothing to decode */
+    SL_PACKET,
+};
+
+typedef struct slot {
+    int64_t seq; /* extended: which number the state below belongs to */
+    uint8_t state;
+    bool start;  /* S set, partition 0: the first packet of a frame */
+    bool key;    /* ... of a keyframe */
+    bool marker;
+    uint8_t tries;
+    uint16_t len; /* VP8 data, after the descriptor */
+    uint32_t ts;
+    uint64_t nack_at; /* SL_MISSING: when the next NACK (or giving up) is due */
+    uint8_t data[LKVP8_RECV_MAX_PACKET];
+} slot;
+
+struct lkvp8_receiver {
+    vpx_codec_ctx_t dec;
+    bool have_source;
+    uint32_t ssrc;
+    lkrtp_recv_stats rtp;
+
+    bool synced;   /* a packet was stored: next and highest mean something */
+    bool anchored; /* a frame was decoded or skipped: next no longer moves back */
+    bool need_key;
+    int64_t next, highest;
+
+    bool pli_pending;
+    bool pli_ever;
+    uint64_t last_pli;
+    uint32_t rtt_ms;
+
+    uint64_t padding, decoded, keys, skipped, errors, nacks, plis;
+    unsigned width, height;
+
+    uint8_t frame[LKVP8_RECV_MAX_FRAME];
+    slot slots[LKVP8_RECV_SLOTS];
+};
+
+/* The state of one frame, as assembled from next. */
+enum frame_state {
+    FR_WAIT,     /* packets may still come */
+    FR_BROKEN,   /* cannot be completed: a start missing or lost, or it does not add up */
+    FR_COMPLETE,
+};
+
+typedef struct frame_info {
+    int64_t first, last; /* the start packet's number, the marker's */
+    uint32_t ts;
+    bool key;
+} frame_info;
+
+static void say(char *err, size_t errlen, const char *what, const char *detail)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+}
+
+static slot *at(lkvp8_receiver *r, int64_t seq)
+{
+    return &r->slots[(uint64_t)seq & (LKVP8_RECV_SLOTS - 1)];
+}
+
+static const slot *cat(const lkvp8_receiver *r, int64_t seq)
+{
+    return &r->slots[(uint64_t)seq & (LKVP8_RECV_SLOTS - 1)];
+}
+
+/* ns to the 90 kHz clock, without overflow for any uint64_t. */
+static uint32_t ticks_of(uint64_t ns)
+{
+    return (uint32_t)(ns / 100000 * 9 + ns % 100000 * 9 / 100000);
+}
+
+static uint64_t retry_ns(const lkvp8_receiver *r)
+{
+    uint32_t ms = r->rtt_ms ? r->rtt_ms : DEFAULT_RTT_MS;
+    return (uint64_t)(ms < MIN_RETRY_MS ? MIN_RETRY_MS : ms) * MS_NS;
+}
+
+/* --- sequence state ---------------------------------------------------------------- */
+
+static void reset_sequence(lkvp8_receiver *r)
+{
+    for (size_t i = 0; i < LKVP8_RECV_SLOTS; i++)
+        r->slots[i].state = SL_EMPTY;
+    r->synced = false;
+    r->anchored = false;
+    r->need_key = true;
+    r->pli_pending = false;
+}
+
+static void start_source(lkvp8_receiver *r, uint32_t ssrc)
+{
+    r->have_source = true;
+    r->ssrc = ssrc;
+    lkrtp_recv_init(&r->rtp, ssrc);
+    reset_sequence(r);
+}
+
+/* The 16-bit number's extension nearest the highest seen. */
+static int64_t extend(const lkvp8_receiver *r, uint16_t seq)
+{
+    if (!r->synced)
+        return seq;
+    return r->highest + (int16_t)(uint16_t)(seq - (uint16_t)r->highest);
+}
+
+static void mark_missing(lkvp8_receiver *r, int64_t seq, uint64_t now)
+{
+    slot *s = at(r, seq);
+    s->seq = seq;
+    s->state = SL_MISSING;
+    s->tries = 0;
+    s->nack_at = now; /* NACKed at once */
+}
+
+/* Whether a keyframe's first packet waits anywhere from next on. */
+static bool key_coming(const lkvp8_receiver *r)
+{
+    for (int64_t q = r->next; q <= r->highest; q++) {
+        const slot *s = cat(r, q);
+        if (s->state == SL_PACKET && s->key)
+            return true;
+    }
+    return false;
+}
+
+/* A keyframe will be needed: ask for one unless one is on its way. */
+static void want_pli(lkvp8_receiver *r)
+{
+    if (!key_coming(r))
+        r->pli_pending = true;
+}
+
+static void want_key(lkvp8_receiver *r)
+{
+    r->need_key = true;
+    want_pli(r);
+}
+
+/* Padding at next is done with: stepping over it now keeps a long probe
+ * between two frames from pushing a frame out of the window. */
+static void consume_padding(lkvp8_receiver *r)
+{
+    while (r->next <= r->highest && cat(r, r->next)->state == SL_PADDING)
+        r->next++;
+}
+
+/* A new highest number: the numbers jumped over are gaps, and the window
+ * moves; what falls out of it below next is lost for good. */
+static void advance(lkvp8_receiver *r, int64_t seq, uint64_t now)
+{
+    int64_t from = r->highest + 1;
+    if (from < seq - LKVP8_RECV_SLOTS + 1)
+        from = seq - LKVP8_RECV_SLOTS + 1;
+    for (int64_t q = from; q < seq; q++)
+        mark_missing(r, q, now);
+    at(r, seq)->state = SL_EMPTY; /* whatever the slot held is out of the window */
+    r->highest = seq;
+    if (r->next <= seq - LKVP8_RECV_SLOTS) {
+        r->next = seq - LKVP8_RECV_SLOTS + 1;
+        r->anchored = true;
+        r->skipped++;
+        want_key(r);
+    }
+}
+
+/* Before anything was decoded, an earlier packet (reordered at the start)
+ * moves next back to it; the numbers between become gaps. */
+static void extend_back(lkvp8_receiver *r, int64_t seq, uint64_t now)
+{
+    for (int64_t q = seq + 1; q < r->next; q++)
+        mark_missing(r, q, now);
+    r->next = seq;
+}
+
+/* --- put --------------------------------------------------------------------------- */
+
+typedef struct parsed {
+    bool padding, start, key;
+    size_t off; /* where the VP8 data starts */
+} parsed;
+
+static bool parse(const lkrtp_packet *pkt, parsed *p)
+{
+    memset(p, 0, sizeof *p);
+    if (pkt->payload_len == 0) {
+        p->padding = true;
+        return true;
+    }
+    if (pkt->payload_len > LKVP8_RECV_MAX_PACKET)
+        return false;
+    lkvp8_descriptor d;
+    int n = lkvp8_parse_descriptor(&d, pkt->payload, pkt->payload_len);
+    if (n < 0)
+        return false;
+    p->off = (size_t)n;
+    p->start = d.start && d.partition == 0;
+    p->key = lkvp8_is_keyframe(&d, pkt->payload + n, pkt->payload_len - (size_t)n);
+    return true;
+}
+
+static void store(lkvp8_receiver *r, int64_t seq, const lkrtp_packet *pkt, const parsed *p)
+{
+    slot *s = at(r, seq);
+    s->seq = seq;
+    s->state = p->padding ? SL_PADDING : SL_PACKET;
+    s->start = p->start;
+    s->key = p->key;
+    s->marker = pkt->h.marker;
+    s->ts = pkt->h.timestamp;
+    s->len = (uint16_t)(pkt->payload_len - p->off);
+    if (s->len)
+        memcpy(s->data, pkt->payload + p->off, s->len);
+}
+
+static bool received(const slot *s, int64_t seq)
+{
+    return s->seq == seq && (s->state == SL_PACKET || s->state == SL_PADDING);
+}
+
+int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arrival_ns)
+{
+    if (!r || !pkt || (!pkt->payload && pkt->payload_len))
+        return -1;
+    parsed p;
+    if (!parse(pkt, &p))
+        return LKVP8_PUT_INVALID;
+    if (!r->have_source || pkt->h.ssrc != r->ssrc)
+        start_source(r, pkt->h.ssrc);
+    enum lkrtp_recv_result res = lkrtp_recv_update(&r->rtp, pkt->h.seq, pkt->h.timestamp,
+                                                   ticks_of(arrival_ns), NULL);
+    if (p.padding)
+        r->padding++;
+    int64_t seq = extend(r, pkt->h.seq);
+    if (r->synced && res == LKRTP_RECV_RESTART && seq < r->next) {
+        /* the sender's numbers jumped back, twice: a new start */
+        reset_sequence(r);
+        seq = pkt->h.seq;
+    }
+    if (!r->synced) {
+        r->synced = true;
+        r->next = r->highest = seq;
+        at(r, seq)->state = SL_EMPTY;
+    } else if (seq < r->next && !r->anchored && r->highest - seq < LKVP8_RECV_SLOTS) {
+        extend_back(r, seq, arrival_ns);
+    }
+    if (seq < r->next)
+        return LKVP8_PUT_LATE;
+    if (received(at(r, seq), seq))
+        return LKVP8_PUT_DUPLICATE;
+    if (seq > r->highest)
+        advance(r, seq, arrival_ns);
+    store(r, seq, pkt, &p);
+    consume_padding(r);
+    if (p.start && !p.key && r->need_key && !r->anchored)
+        want_key(r); /* the stream began after its keyframe */
+    return p.padding ? LKVP8_PUT_PADDING : LKVP8_PUT_BUFFERED;
+}
+
+/* --- frames ------------------------------------------------------------------------ */
+
+/* The frame that begins at from (padding before it stepped over). */
+static enum frame_state frame_at(const lkvp8_receiver *r, int64_t from, frame_info *f)
+{
+    bool begun = false;
+    for (int64_t q = from; q <= r->highest; q++) {
+        const slot *s = cat(r, q);
+        if (s->state == SL_MISSING)
+            return FR_WAIT;
+        if (s->state != SL_PACKET && s->state != SL_PADDING)
+            return FR_BROKEN; /* lost */
+        if (s->state == SL_PADDING)
+            continue;
+        if (!begun) {
+            if (!s->start)
+                return FR_BROKEN;
+            begun = true;
+            *f = (frame_info){.first = q, .ts = s->ts, .key = s->key};
+        } else if (s->start || s->ts != f->ts) {
+            return FR_BROKEN; /* the marker was lost, yet the next frame is here */
+        }
+        if (s->marker) {
+            f->last = q;
+            return FR_COMPLETE;
+        }
+    }
+    return FR_WAIT;
+}
+
+/* The first whole keyframe after next. */
+static bool find_key(const lkvp8_receiver *r, int64_t *first)
+{
+    frame_info f;
+    for (int64_t q = r->next + 1; q <= r->highest; q++) {
+        const slot *s = cat(r, q);
+        if (s->state == SL_PACKET && s->key && frame_at(r, q, &f) == FR_COMPLETE) {
+            *first = q;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Passing over what cannot be decoded, to seq: frames counted by their
+ * first packets, at least one. */
+static void skip_to(lkvp8_receiver *r, int64_t seq)
+{
+    uint64_t n = 0;
+    for (int64_t q = r->next; q < seq; q++) {
+        const slot *s = cat(r, q);
+        n += s->state == SL_PACKET && s->start;
+    }
+    r->skipped += n ? n : 1;
+    r->next = seq;
+    r->anchored = true;
+}
+
+static size_t assemble(lkvp8_receiver *r, const frame_info *f)
+{
+    size_t len = 0;
+    for (int64_t q = f->first; q <= f->last; q++) {
+        const slot *s = at(r, q);
+        if (s->state != SL_PACKET)
+            continue;
+        memcpy(r->frame + len, s->data, s->len);
+        len += s->len;
+    }
+    return len;
+}
+
+static bool size_ok(const frame_info *f, const uint8_t *data,
+                    size_t len)
+{
+    unsigned w, h;
+    if (!f->key)
+        return true;
+    if (!lkvp8_keyframe_size(data, len, &w, &h))
+        return false;
+    return w && h && w <= MAX_DIMENSION && h <= MAX_DIMENSION && (uint64_t)w * h <= MAX_AREA;
+}
+
+/* Decodes a whole frame: true with a picture to show. */
+static bool decode(lkvp8_receiver *r, const frame_info *f, lkvp8_image *out)
+{
+    size_t len = assemble(r, f);
+    r->next = f->last + 1;
+    r->anchored = true;
+    consume_padding(r);
+    if (!size_ok(f, r->frame, len) ||
+        vpx_codec_decode(&r->dec, r->frame, (unsigned)len, NULL, 0) != VPX_CODEC_OK) {
+        r->errors++;
+        r->need_key = true;
+        r->pli_pending = true;
+        return false;
+    }
+    r->decoded++;
+    if (f->key) {
+        r->keys++;
+        r->need_key = false;
+        r->pli_pending = false;
+    }
+    vpx_codec_iter_t it = NULL;
+    vpx_image_t *img = vpx_codec_get_frame(&r->dec, &it);
+    if (!img || img->fmt != VPX_IMG_FMT_I420)
+        return false; /* decoded, not for showing */
+    *out = (lkvp8_image){.width = img->d_w, .height = img->d_h,
+                         .y = img->planes[VPX_PLANE_Y], .u = img->planes[VPX_PLANE_U],
+                         .v = img->planes[VPX_PLANE_V],
+                         .stride_y = (unsigned)img->stride[VPX_PLANE_Y],
+                         .stride_u = (unsigned)img->stride[VPX_PLANE_U],
+                         .stride_v = (unsigned)img->stride[VPX_PLANE_V]};
+    r->width = img->d_w;
+    r->height = img->d_h;
+    return true;
+}
+
+int lkvp8_receiver_pop(lkvp8_receiver *r, lkvp8_image *out, uint32_t *rtp_ts)
+{
+    if (!r || !out)
+        return 0;
+    while (r->synced) {
+        frame_info f;
+        enum frame_state st = frame_at(r, r->next, &f);
+        if (st == FR_COMPLETE && (f.key || !r->need_key)) {
+            if (decode(r, &f, out)) {
+                if (rtp_ts)
+                    *rtp_ts = f.ts;
+                return 1;
+            }
+            continue;
+        }
+        if (st == FR_COMPLETE) {
+            /* whole, but its reference is gone */
+            skip_to(r, f.last + 1);
+            want_pli(r);
+            consume_padding(r);
+            continue;
+        }
+        int64_t key;
+        if (find_key(r, &key)) {
+            skip_to(r, key); /* sooner than waiting on repairs */
+            continue;
+        }
+        /* Broken at the start may yet mend: an earlier packet moves next
+         * back (and a non-key start asks for a keyframe, in put). */
+        if (st == FR_BROKEN && r->anchored)
+            want_key(r);
+        return 0;
+    }
+    return 0;
+}
+
+/* --- feedback ---------------------------------------------------------------------- */
+
+size_t lkvp8_receiver_feedback(lkvp8_receiver *r, uint64_t now_ns, uint16_t *nack, size_t cap,
+                               bool *pli)
+{
+    if (pli)
+        *pli = false;
+    if (!r)
+        return 0;
+    size_t n = 0;
+    for (int64_t q = r->next; r->synced && q <= r->highest; q++) {
+        slot *s = at(r, q);
+        if (s->state != SL_MISSING || s->nack_at > now_ns)
+            continue;
+        if (s->tries >= MAX_TRIES) {
+            /* the last NACK had its round trip: given up, and so is its frame */
+            s->state = SL_LOST;
+            want_pli(r); /* frames before it may still decode: pop says when */
+            continue;
+        }
+        if (n >= cap || !nack)
+            continue;
+        nack[n++] = (uint16_t)q;
+        s->tries++;
+        s->nack_at = now_ns + retry_ns(r);
+        r->nacks++;
+    }
+    if (r->pli_pending && pli &&
+        (!r->pli_ever || now_ns - r->last_pli >= PLI_GAP_MS * MS_NS)) {
+        *pli = true;
+        r->pli_pending = false;
+        r->pli_ever = true;
+        r->last_pli = now_ns;
+        r->plis++;
+    }
+    return n;
+}
+
+void lkvp8_receiver_set_rtt(lkvp8_receiver *r, uint32_t rtt_ms)
+{
+    if (r)
+        r->rtt_ms = rtt_ms;
+}
+
+uint64_t lkvp8_receiver_next_deadline(const lkvp8_receiver *r)
+{
+    uint64_t t = UINT64_MAX;
+    if (!r)
+        return t;
+    for (int64_t q = r->next; r->synced && q <= r->highest; q++) {
+        const slot *s = cat(r, q);
+        if (s->state == SL_MISSING && s->nack_at < t)
+            t = s->nack_at;
+    }
+    if (r->pli_pending) {
+        uint64_t p = r->pli_ever ? r->last_pli + PLI_GAP_MS * MS_NS : 0;
+        if (p < t)
+            t = p;
+    }
+    return t;
+}
+
+/* --- the rest ---------------------------------------------------------------------- */
+
+lkvp8_receiver *lkvp8_receiver_new(char *err, size_t errlen)
+{
+    lkvp8_receiver *r = calloc(1, sizeof *r);
+    if (!r)
+        abort(); /* the library's policy: out of memory aborts */
+    vpx_codec_dec_cfg_t cfg = {.threads = 1};
+    vpx_codec_err_t rc = vpx_codec_dec_init(&r->dec, vpx_codec_vp8_dx(), &cfg, 0);
+    if (rc != VPX_CODEC_OK) {
+        say(err, errlen, "vpx_codec_dec_init", vpx_codec_err_to_string(rc));
+        free(r);
+        return NULL;
+    }
+    r->need_key = true;
+    return r;
+}
+
+void lkvp8_receiver_free(lkvp8_receiver *r)
+{
+    if (!r)
+        return;
+    vpx_codec_destroy(&r->dec);
+    free(r);
+}
+
+void lkvp8_receiver_get_stats(const lkvp8_receiver *r, lkvp8_receiver_stats *st)
+{
+    if (!st)
+        return;
+    memset(st, 0, sizeof *st);
+    if (!r)
+        return;
+    if (r->have_source && r->rtp.started) {
+        uint32_t ext_max = r->rtp.cycles + r->rtp.max_seq;
+        int64_t expected = (int64_t)ext_max - r->rtp.base_seq + 1;
+        st->ssrc = r->ssrc;
+        st->packets_received = r->rtp.received;
+        st->packets_lost = (int32_t)(expected - r->rtp.received);
+        st->highest_seq = ext_max;
+        st->jitter = r->rtp.jitter >> 4;
+    }
+    st->padding_packets = r->padding;
+    st->frames_decoded = r->decoded;
+    st->keyframes_decoded = r->keys;
+    st->frames_skipped = r->skipped;
+    st->decode_errors = r->errors;
+    st->nacks_sent = r->nacks;
+    st->plis_sent = r->plis;
+    st->width = r->width;
+    st->height = r->height;
+}
+
+void lkvp8_receiver_report(lkvp8_receiver *r, lkrtcp_report *rb)
+{
+    if (!rb)
+        return;
+    memset(rb, 0, sizeof *rb);
+    if (r && r->have_source)
+        lkrtp_recv_report(&r->rtp, rb);
+}
