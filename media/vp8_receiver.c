@@ -353,15 +353,16 @@ static bool find_key(const lkvp8_receiver *r, int64_t *first)
 }
 
 /* Passing over what cannot be decoded, to seq: frames counted by their
- * first packets, at least one. */
+ * first packets, and the one at next even without its first. */
 static void skip_to(lkvp8_receiver *r, int64_t seq)
 {
-    uint64_t n = 0;
+    const slot *s0 = cat(r, r->next);
+    uint64_t n = !(s0->state == SL_PACKET && s0->start);
     for (int64_t q = r->next; q < seq; q++) {
         const slot *s = cat(r, q);
         n += s->state == SL_PACKET && s->start;
     }
-    r->skipped += n ? n : 1;
+    r->skipped += n;
     r->next = seq;
     r->anchored = true;
 }
