@@ -6,21 +6,29 @@
  *
  * Frames. A frame is the packets of one RTP timestamp from the one whose
  * descriptor has S set and partition 0, to the one with the marker, with
- * no sequence number missing between. A frame is decodable when it is a
+ * no sequence number missing between (padding may sit between them,
+ * stepped over). A frame is decodable when it is a
  * keyframe, or when the frame before it (by sequence number: its first
  * packet follows the previous frame's last) was decoded; frames are
  * handed to libvpx (one thread, libvpx starts none) in order, and a frame
  * the decoder refuses is not shown. Padding-only packets (the server
  * probes bandwidth with them, on the media's sequence numbers) count as
- * received and are dropped. A frame that cannot become decodable (its
- * packets are past the NACK history, or a newer keyframe is whole) is
- * skipped; until the next keyframe, nothing is shown.
+ * received and are dropped. A frame that cannot become decodable (a
+ * packet given up or out of the window, its first packet gone, or a newer
+ * keyframe is whole) is skipped; until the next keyframe, nothing is
+ * shown. A keyframe claiming more than 4096x4096, or 4096x2304 pixels in
+ * all, is refused as the decoder would refuse it, before libvpx allocates
+ * for it. Before the first frame is decoded or skipped, a packet older
+ * than the first one come is not late: the start may arrive reordered.
  *
  * Loss. A gap in the sequence numbers is NACKed at once, then again
  * every max(rtt, 20 ms), up to 10 times per packet, while it is within
- * the last LKVP8_RECV_SLOTS packets. A PLI is due when no keyframe has
- * been decoded yet (the first packets were not one), when a frame is
- * skipped, and when the decoder refuses a frame; at most one per 300 ms.
+ * the last LKVP8_RECV_SLOTS packets; one retry time after the tenth, it is
+ * given up. A PLI is due when no keyframe has been decoded yet (the first
+ * packets were not one), when a frame is skipped or a packet given up, and
+ * when the decoder refuses a frame, unless a keyframe's first packet is
+ * already buffered (skipping to a whole keyframe needs none); at most one
+ * per 300 ms, and again while none comes.
  *
  * Clock: the receiver never reads one; arrival times and the feedback
  * call's now come from the caller's monotonic clock.
@@ -66,7 +74,9 @@ typedef struct lkvp8_receiver_stats {
     uint64_t padding_packets;
     uint64_t frames_decoded;
     uint64_t keyframes_decoded;
-    uint64_t frames_skipped;  /* never decodable: lost beyond repair */
+    uint64_t frames_skipped;  /* never decodable: lost beyond repair, or passed over for a
+                               * keyframe (counted by their first packets, and the one
+                               * whose first packet is gone) */
     uint64_t decode_errors;
     uint64_t nacks_sent;      /* sequence numbers asked for */
     uint64_t plis_sent;
@@ -80,11 +90,13 @@ void lkvp8_receiver_free(lkvp8_receiver *r);
 
 /* One packet (its payload type is the caller's to check), at arrival_ns.
  * The payload is copied. Returns an lkvp8_put_result, or a negative value
- * for NULL arguments. */
+ * for NULL arguments (or a NULL payload with a length). */
 int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arrival_ns);
 
 /* Decodes the next decodable frame: 1 and the picture (valid until the
- * next call on r) with its RTP timestamp, or 0 when none is ready. */
+ * next call on r) with its RTP timestamp (rtp_ts may be NULL), or 0 when
+ * none is ready. Frames the decoder refuses are passed over within the
+ * call. */
 int lkvp8_receiver_pop(lkvp8_receiver *r, lkvp8_image *out, uint32_t *rtp_ts);
 
 /* Feedback due at now_ns: up to cap sequence numbers to NACK (returned
