@@ -32,6 +32,7 @@
  * the server's to send on (recvonly: what the answer says it sends). */
 typedef struct section {
     bool receive;
+    bool video;
     char mid[4];
     char track_id[64]; /* sending: the a=msid track id */
     uint32_t ssrc;     /* sending: ours, 0 once stopped; receiving: the server's, 0: none */
@@ -279,7 +280,7 @@ static size_t write_description(lkpeer *p, char *out, size_t cap, const char *se
     for (unsigned i = 0; i < p->n_sections; i++) {
         const section *x = &p->sections[i];
         bool sending = !x->receive && x->ssrc;
-        rtp[i] = (lksdp_rtp_section){.kind = "audio",
+        rtp[i] = (lksdp_rtp_section){.kind = x->video ? "video" : "audio",
                                      .mid = x->mid,
                                      .direction = sending ? "sendonly" : "recvonly",
                                      .track_id = sending ? x->track_id : NULL,
@@ -388,9 +389,10 @@ static void apply_media(lkpeer *p, const lksdp *s)
         for (unsigned k = 0; k < s->n_media && !m; k++)
             if (!strcmp(s->media[k].mid, x->mid))
                 m = &s->media[k];
-        const lksdp_codec *opus = m && m->port ? lksdp_codec_find(m, "opus") : NULL;
+        const lksdp_codec *codec =
+            m && m->port ? lksdp_codec_find(m, x->video ? "VP8" : "opus") : NULL;
         const char *dir = m ? m->direction : "";
-        bool ok = opus && (x->receive ? !strcmp(dir, "sendonly") || !strcmp(dir, "sendrecv")
+        bool ok = codec && (x->receive ? !strcmp(dir, "sendonly") || !strcmp(dir, "sendrecv")
                                       : x->ssrc && (!strcmp(dir, "recvonly") ||
                                                     !strcmp(dir, "sendrecv")));
         if (x->receive) {
@@ -401,11 +403,11 @@ static void apply_media(lkpeer *p, const lksdp *s)
             continue;
         x->params = (lkpeer_rtp_params){
             .negotiated = true,
-            .payload_type = opus->pt,
+            .payload_type = codec->pt,
             .ext_audio_level = lksdp_extmap_id(m, LKSDP_URI_AUDIO_LEVEL),
-            .dtx = lksdp_fmtp_has(opus, "usedtx", "1"),
-            .stereo = lksdp_fmtp_has(opus, "stereo", "1"),
-            .fec = lksdp_fmtp_has(opus, "useinbandfec", "1"),
+            .dtx = lksdp_fmtp_has(codec, "usedtx", "1"),
+            .stereo = lksdp_fmtp_has(codec, "stereo", "1"),
+            .fec = lksdp_fmtp_has(codec, "useinbandfec", "1"),
         };
     }
 }
@@ -487,6 +489,11 @@ int lkpeer_send(lkpeer *p, uint16_t id, bool binary, const uint8_t *data, size_t
 
 /* --- media ------------------------------------------------------------------------------ */
 
+static const section *section_at(const lkpeer *p, int index)
+{
+    return index >= 0 && (unsigned)index < p->n_sections ? &p->sections[index] : NULL;
+}
+
 static section *add_section(lkpeer *p)
 {
     if (p->n_sections == LKPEER_MAX_SECTIONS)
@@ -497,25 +504,53 @@ static section *add_section(lkpeer *p)
     return x;
 }
 
-int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc)
+static int add_sender(lkpeer *p, bool video, const char *track_id, uint32_t ssrc)
 {
     if (!ssrc || !track_id || strlen(track_id) >= sizeof p->sections[0].track_id)
         return -1;
     section *x = add_section(p);
     if (!x)
         return -1;
+    x->video = video;
     strcpy(x->track_id, track_id);
     x->ssrc = ssrc;
     return (int)p->n_sections++;
 }
 
-int lkpeer_add_audio_receiver(lkpeer *p)
+static int add_receiver(lkpeer *p, bool video)
 {
     section *x = add_section(p);
     if (!x)
         return -1;
     x->receive = true;
+    x->video = video;
     return (int)p->n_sections++;
+}
+
+int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc)
+{
+    return add_sender(p, false, track_id, ssrc);
+}
+
+int lkpeer_add_video_sender(lkpeer *p, const char *track_id, uint32_t ssrc)
+{
+    return add_sender(p, true, track_id, ssrc);
+}
+
+int lkpeer_add_audio_receiver(lkpeer *p)
+{
+    return add_receiver(p, false);
+}
+
+int lkpeer_add_video_receiver(lkpeer *p)
+{
+    return add_receiver(p, true);
+}
+
+bool lkpeer_section_is_video(const lkpeer *p, int index)
+{
+    const section *x = section_at(p, index);
+    return x && x->video;
 }
 
 void lkpeer_stop_sender(lkpeer *p, int index)
@@ -526,10 +561,6 @@ void lkpeer_stop_sender(lkpeer *p, int index)
     }
 }
 
-static const section *section_at(const lkpeer *p, int index)
-{
-    return index >= 0 && (unsigned)index < p->n_sections ? &p->sections[index] : NULL;
-}
 
 const lkpeer_rtp_params *lkpeer_section_params(const lkpeer *p, int index)
 {

@@ -1,9 +1,9 @@
 /*
  * peer.h: one WebRTC PeerConnection carrying data channels, sans-I/O:
  * ICE, then DTLS on the selected pair, then SCTP with data channels over
- * DTLS, negotiated with one SDP offer and answer. Audio goes as SRTP on
- * the same path, each track in a sendonly section of a later offer (we
- * always offer, the server always answers).
+ * DTLS, negotiated with one SDP offer and answer. Audio and video go as
+ * SRTP on the same path, each track in a sendonly section of a later offer
+ * (we always offer, the server always answers).
  *
  * The caller owns the UDP sockets (lkpeer_add_local for each), hands every
  * datagram to lkpeer_on_datagram and sends what the send callback gives;
@@ -95,7 +95,7 @@ enum { LKPEER_MAX_SECTIONS = 127 }; /* and the data section: LKSDP_MAX_MEDIA */
 
 typedef struct lkpeer_rtp_params {
     bool negotiated;         /* an answer accepted the section */
-    uint8_t payload_type;    /* of Opus */
+    uint8_t payload_type;    /* of Opus, or of VP8 in a video section */
     uint8_t ext_audio_level; /* RFC 6464 extension id; 0: not negotiated */
     bool dtx, stereo, fec;   /* what the answer's Opus fmtp asks of our encoder */
 } lkpeer_rtp_params;
@@ -104,12 +104,17 @@ typedef struct lkpeer_rtp_params {
  * pairs it with the AddTrackRequest's cid) and SSRC, in every offer from
  * the next on. The section's index, or -1 when there is no room. */
 int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc);
+/* The same for a video track: VP8 (rtc/sdp.h says what is offered). */
+int lkpeer_add_video_sender(lkpeer *p, const char *track_id, uint32_t ssrc);
 /* The section goes recvonly without an SSRC from the next offer on: the
  * server ends the track. */
 void lkpeer_stop_sender(lkpeer *p, int index);
 /* A recvonly audio section (Opus only, so the server never sends us RED),
  * in every offer from the next on. Its index, or -1 when there is no room. */
 int lkpeer_add_audio_receiver(lkpeer *p);
+/* A recvonly video section (VP8 only). */
+int lkpeer_add_video_receiver(lkpeer *p);
+bool lkpeer_section_is_video(const lkpeer *p, int index);
 /* What the last answer negotiated for a section (negotiated false before):
  * for a receiver, the Opus payload type the server sends. */
 const lkpeer_rtp_params *lkpeer_section_params(const lkpeer *p, int index);

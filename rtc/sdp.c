@@ -410,7 +410,7 @@ static bool token(const char *v)
 
 static bool writable(const lksdp_rtp_section *r)
 {
-    return r->kind && !strcmp(r->kind, "audio") && token(r->mid) && r->direction &&
+    return r->kind && (!strcmp(r->kind, "audio") || !strcmp(r->kind, "video")) && token(r->mid) && r->direction &&
            is_direction(r->direction, strlen(r->direction)) &&
            (!r->track_id || token(r->track_id)) && (!r->ssrc || token(r->cname));
 }
@@ -465,21 +465,29 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
      * the server checks are identical in every section. */
     for (unsigned i = 0; i < o->n_rtp; i++) {
         const lksdp_rtp_section *r = &o->rtp[i];
-        PUT("m=audio 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\n", LKSDP_OPUS_PT);
+        bool video = !strcmp(r->kind, "video");
+        PUT("m=%s 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\n", r->kind,
+            video ? LKSDP_VP8_PT : LKSDP_OPUS_PT);
         PUT("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n", o->ice_ufrag,
             o->ice_pwd);
         PUT("a=fingerprint:%s\r\na=setup:%s\r\na=mid:%s\r\n", o->fingerprint,
             o->setup ? o->setup : "actpass", r->mid);
-        PUT("a=extmap:%d %s\r\na=%s\r\n", LKSDP_EXT_AUDIO_LEVEL_ID, LKSDP_URI_AUDIO_LEVEL,
-            r->direction);
+        if (!video)
+            PUT("a=extmap:%d %s\r\n", LKSDP_EXT_AUDIO_LEVEL_ID, LKSDP_URI_AUDIO_LEVEL);
+        PUT("a=%s\r\n", r->direction);
         /* The server finds the AddTrackRequest by the msid's track id;
          * pion takes the msid current when it meets each a=ssrc, so it
          * comes first, and again on the ssrc itself as libwebrtc writes. */
         if (r->track_id)
             PUT("a=msid:- %s\r\n", r->track_id);
         PUT("a=rtcp-mux\r\na=rtcp-rsize\r\n");
-        PUT("a=rtpmap:%d opus/%d/2\r\na=fmtp:%d %s\r\n", LKSDP_OPUS_PT, LKSDP_OPUS_CLOCK,
-            LKSDP_OPUS_PT, LKSDP_OPUS_FMTP);
+        if (video)
+            PUT("a=rtpmap:%d VP8/%d\r\na=rtcp-fb:%d ccm fir\r\na=rtcp-fb:%d nack\r\n"
+                "a=rtcp-fb:%d nack pli\r\n",
+                LKSDP_VP8_PT, LKSDP_VP8_CLOCK, LKSDP_VP8_PT, LKSDP_VP8_PT, LKSDP_VP8_PT);
+        else
+            PUT("a=rtpmap:%d opus/%d/2\r\na=fmtp:%d %s\r\n", LKSDP_OPUS_PT, LKSDP_OPUS_CLOCK,
+                LKSDP_OPUS_PT, LKSDP_OPUS_FMTP);
         /* Declared, so the server creates the track from the offer rather
          * than waiting for RTP it could not tie to a section. */
         if (r->ssrc) {

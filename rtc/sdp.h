@@ -27,6 +27,10 @@ enum { LKSDP_OPUS_PT = 111, LKSDP_OPUS_CLOCK = 48000, LKSDP_EXT_AUDIO_LEVEL_ID =
 #define LKSDP_OPUS_FMTP "minptime=10;useinbandfec=1"
 #define LKSDP_URI_AUDIO_LEVEL "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 #define LKSDP_URI_SDES_MID "urn:ietf:params:rtp-hdrext:sdes:mid"
+/* What our video sections offer: VP8 alone (no RTX: the server then
+ * resends lost packets on the media SSRC, and so do we), with NACK, PLI
+ * and FIR feedback; livekit-server registers VP8 on 96. */
+enum { LKSDP_VP8_PT = 96, LKSDP_VP8_CLOCK = 90000 };
 
 typedef struct lksdp_codec {
     uint8_t pt;
@@ -113,11 +117,11 @@ bool lksdp_msid_split(const char *msid, char *stream, size_t stream_cap, char *t
 
 /* --- writing ---------------------------------------------------------------------- */
 
-/* One RTP section of an offer: Opus only (no RED: we send plain Opus,
- * so the server publishes the track as audio/opus), the audio level
- * extension, rtcp-mux. */
+/* One RTP section of an offer, rtcp-mux. Audio: Opus only (no RED: we
+ * send plain Opus, so the server publishes the track as audio/opus), the
+ * audio level extension. Video: VP8 only, its feedback (above). */
 typedef struct lksdp_rtp_section {
-    const char *kind;      /* "audio" (video later) */
+    const char *kind;      /* "audio" or "video" */
     const char *mid;
     const char *direction; /* "sendonly", "recvonly", "sendrecv", "inactive" */
     const char *track_id;  /* "a=msid:- <track_id>"; NULL: no msid */
@@ -145,7 +149,7 @@ typedef struct lksdp_offer {
  * credentials and fingerprint in every section), as a browser or
  * libwebrtc writes it: an offer by default, an answer with setup and mid
  * set. The length, or 0 if cap is too small or an RTP section is not one
- * we can write (a kind other than audio, an unknown direction, a mid,
+ * we can write (a kind other than audio or video, an unknown direction, a mid,
  * track id or cname missing where needed or holding a space or line
  * break). */
 size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o);

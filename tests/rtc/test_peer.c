@@ -301,6 +301,55 @@ static bool delivered(side *a, side *b)
     return a->head == a->tail && b->head == b->tail;
 }
 
+/* Video sections offer VP8 and negotiate it from livekit-server's answer
+ * (which may add RTX, which we ignore); a section answered without VP8
+ * is not negotiated. */
+static void video_sections_negotiate_vp8(void **state)
+{
+    side a, b;
+    make(&a, &b, "10.0.0.1", 5001);
+    make(&b, &a, "10.0.0.2", 5002);
+    int r = lkpeer_add_video_receiver(a.p);
+    int s = lkpeer_add_video_sender(a.p, "cam-1", 4242);
+    int x = lkpeer_add_video_receiver(a.p);
+    assert_int_equal(r, 0);
+    assert_int_equal(s, 1);
+    assert_true(lkpeer_section_is_video(a.p, r) && lkpeer_section_is_video(a.p, s));
+    assert_false(lkpeer_section_is_video(a.p, 3));
+    char offer[8192], answer[8192], err[200];
+    size_t n = lkpeer_create_offer(a.p, offer, sizeof offer);
+    assert_non_null(strstr(offer, "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"));
+    assert_non_null(strstr(offer, "a=msid:- cam-1\r\n"));
+    assert_non_null(strstr(offer, "a=rtpmap:96 VP8/90000\r\n"));
+    assert_int_equal(lkpeer_set_offer(b.p, offer, n, now_ns(), err, sizeof err), 0);
+    n = lkpeer_create_answer(b.p, answer, sizeof answer);
+    int k = snprintf(answer + n, sizeof answer - n,
+                     "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\na=mid:1\r\na=rtcp-mux\r\n"
+                     "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\n"
+                     "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+                     "a=ssrc:9001 cname:PA_x|TR_VC\r\na=msid:PA_x|TR_VC TR_VC\r\n"
+                     "a=sendonly\r\n"
+                     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=rtcp-mux\r\n"
+                     "a=rtpmap:96 VP8/90000\r\na=recvonly\r\n"
+                     "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=mid:3\r\na=rtcp-mux\r\n"
+                     "a=rtpmap:102 H264/90000\r\na=sendonly\r\n");
+    assert_true(k > 0 && (size_t)k < sizeof answer - n);
+    n += (size_t)k;
+    assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
+    uint32_t ssrc;
+    const char *msid;
+    assert_true(lkpeer_receiver(a.p, r, &ssrc, &msid));
+    assert_int_equal(ssrc, 9001);
+    assert_string_equal(msid, "PA_x|TR_VC TR_VC");
+    assert_true(lkpeer_section_params(a.p, r)->negotiated);
+    assert_int_equal(lkpeer_section_params(a.p, r)->payload_type, 96);
+    assert_true(lkpeer_section_params(a.p, s)->negotiated);
+    assert_int_equal(lkpeer_section_params(a.p, s)->payload_type, 96);
+    assert_false(lkpeer_section_params(a.p, x)->negotiated); /* H.264 only */
+    lkpeer_free(a.p);
+    lkpeer_free(b.p);
+}
+
 static void receiver_gets_the_servers_rtp(void **state)
 {
     side a, b;
@@ -460,6 +509,7 @@ int main(void)
         cmocka_unit_test(unusable_answers_are_refused),
         cmocka_unit_test(renegotiation_adds_audio_sent_as_srtp),
         cmocka_unit_test(receiver_gets_the_servers_rtp),
+        cmocka_unit_test(video_sections_negotiate_vp8),
         cmocka_unit_test(sections_up_to_the_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -369,10 +369,54 @@ static void offer_with_audio_reads_back(void **state)
     free(s);
 }
 
+/* A video section: VP8 alone on livekit-server's number, its feedback,
+ * no audio level extension; sending and receiving, beside audio. */
+static void offer_with_video_reads_back(void **state)
+{
+    const lksdp_rtp_section rtp[] = {
+        {.kind = "video", .mid = "1", .direction = "sendonly", .track_id = "cam-1",
+         .ssrc = 77, .cname = "cn"},
+        {.kind = "video", .mid = "2", .direction = "recvonly"},
+        {.kind = "audio", .mid = "3", .direction = "recvonly"},
+    };
+    lksdp_offer o = {.session_id = 1, .version = 1, .ice_ufrag = "abcd",
+                     .ice_pwd = "p4ssw0rdp4ssw0rdp4ssw0", .fingerprint = "sha-256 AA:BB",
+                     .rtp = rtp, .n_rtp = 3};
+    char buf[4096];
+    size_t n = lksdp_write_offer(buf, sizeof buf, &o);
+    assert_true(n > 0);
+    lksdp *s = malloc(sizeof *s);
+    char err[200];
+    assert_int_equal(lksdp_parse(s, buf, n, err, sizeof err), 0);
+    assert_int_equal(s->n_media, 4);
+    for (unsigned i = 1; i <= 2; i++) {
+        const lksdp_media *m = &s->media[i];
+        assert_string_equal(m->kind, "video");
+        assert_int_equal(m->n_fmts, 1);
+        assert_int_equal(m->fmts[0], LKSDP_VP8_PT);
+        const lksdp_codec *vp8 = lksdp_codec_find(m, "vp8");
+        assert_non_null(vp8);
+        assert_int_equal(vp8->clock, 90000);
+        assert_int_equal(m->n_extmaps, 0);
+    }
+    assert_string_equal(s->media[1].direction, "sendonly");
+    assert_int_equal(s->media[1].ssrc, 77);
+    assert_string_equal(s->media[1].msid, "- cam-1");
+    assert_string_equal(s->media[2].direction, "recvonly");
+    assert_string_equal(s->media[3].kind, "audio");
+    assert_non_null(lksdp_codec_find(&s->media[3], "opus"));
+    /* NACK and keyframe requests, which our sender answers */
+    assert_non_null(strstr(buf, "a=rtcp-fb:96 nack\r\n"));
+    assert_non_null(strstr(buf, "a=rtcp-fb:96 nack pli\r\n"));
+    assert_non_null(strstr(buf, "a=rtcp-fb:96 ccm fir\r\n"));
+    assert_null(strstr(buf, "rtx/"));
+    free(s);
+}
+
 static void unwritable_sections_are_refused(void **state)
 {
     static const lksdp_rtp_section bad[] = {
-        {.kind = "video", .mid = "1", .direction = "sendonly"},
+        {.kind = "text", .mid = "1", .direction = "sendonly"},
         {.kind = NULL, .mid = "1", .direction = "sendonly"},
         {.kind = "audio", .mid = NULL, .direction = "sendonly"},
         {.kind = "audio", .mid = "", .direction = "sendonly"},
@@ -514,6 +558,7 @@ int main(void)
         cmocka_unit_test(more_codecs_and_extensions_than_kept),
         cmocka_unit_test(offer_reads_back),
         cmocka_unit_test(offer_with_audio_reads_back),
+        cmocka_unit_test(offer_with_video_reads_back),
         cmocka_unit_test(unwritable_sections_are_refused),
         cmocka_unit_test(malformed_input_names_its_line),
         cmocka_unit_test(bounded_sections_and_candidates),
