@@ -345,6 +345,7 @@ int lk_on_audio_stream_from_participant(lk_call *c)
     audio_stream *st = stream_new(&p, r->w);
     st->room = r;
     st->watch.identity = identity;
+    st->watch.kind = LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
     st->watch.source = req->has_track_source ? (int)req->track_source : 0;
     st->watch.attach = watch_attach;
     st->watch.detach = watch_detach;

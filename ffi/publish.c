@@ -1,19 +1,22 @@
 /*
- * publish.c: PublishTrack and UnpublishTrack for local audio tracks.
+ * publish.c: PublishTrack and UnpublishTrack for local audio and video
+ * tracks.
  *
- * A publication subscribes to its track's source like a local audio
- * stream does, but its queue drains on the room's worker: each 10 ms frame
- * is converted to 48 kHz mono, regrouped into exact 10 ms frames, and
- * pushed to the engine's track (room/publish.h), which encodes and sends.
- * The source's 10 ms pacing is the only clock. Muting the track
+ * A publication subscribes to its track's source like a local stream
+ * does, but its queue drains on the room's worker. Audio: each 10 ms
+ * frame is converted to 48 kHz mono, regrouped into exact 10 ms frames,
+ * and pushed to the engine's track (room/publish.h), which encodes and
+ * sends; the source's 10 ms pacing is the only clock. Video: each captured
+ * picture goes to the engine as I420 (converted first if the client gave
+ * another planar type); the queue keeps the newest few, so a slow encoder
+ * drops pictures rather than falling behind. Muting the track
  * (LocalTrackMute) is noticed at the next frame: the engine tells the
- * server and sends silence.
+ * server, and sends silence or stops sending pictures.
  *
  * As upstream: the PublishTrackCallback (with the publication) comes when
  * the server has taken the track, then RoomEvent.local_track_published;
  * on unpublish, local_track_unpublished comes before the callback.
- * Dropping a publication's handle does not unpublish it. Video tracks are
- * refused: video publishing is not built yet.
+ * Dropping a publication's handle does not unpublish it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,25 +31,28 @@
 #include "log.h"
 #include "room_handle.h"
 #include "track.h"
+#include "video_source.h"
 
 #define EV(x) LIVEKIT__PROTO__FFI_EVENT__MESSAGE_##x
 #define RE(x) LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_##x
 
-enum { RATE = 48000, FRAME = RATE / 100, QUEUE_FRAMES = 10 };
+enum { RATE = 48000, FRAME = RATE / 100, QUEUE_FRAMES = 10, QUEUE_PICTURES = 3 };
 
 struct lk_publication {
     lk_object base;
     lk_room *room;   /* a reference */
     lk_track *track; /* a reference */
     lk_object *source;
+    bool video;
     lk_sub sub;
     lk_queue queue;
     Livekit__Proto__TrackSource source_kind;
 
     /* the room's worker only */
     lk_publication *next;        /* the room's list, which holds a reference */
-    lkroom_audio_track *engine;  /* NULL once unpublished or the session ended */
+    lkroom_local_track *engine;  /* NULL once unpublished or the session ended */
     lk_audio_resampler *resampler;
+    lk_video_buffer *i420;       /* video: a picture of another type, converted */
     int16_t pending[FRAME];      /* converted samples short of a whole 10 ms */
     size_t pending_len;
     char sid[64];
@@ -58,7 +64,7 @@ struct lk_publish_job {
     lk_room *room;   /* a reference */
     lk_track *track; /* a reference */
     uint64_t async_id;
-    lkroom_audio_options opts;
+    lkroom_track_options opts;
     char *stream;
     lk_publish_job *next; /* the room's waiting list */
 };
@@ -70,6 +76,8 @@ static void publication_free(lk_object *o)
     lk_publication *p = lk_container_of(o, lk_publication, base);
     lk_queue_destroy(&p->queue);
     lk_audio_resampler_free(p->resampler);
+    if (p->i420)
+        lk_unref(&p->i420->base);
     lk_unref(&p->track->base);
     lk_unref(&p->room->base);
     free(p);
@@ -86,7 +94,7 @@ static void on_frame(lk_queue *q, lk_object *item)
         lk_unref(item);
         return;
     }
-    lkroom_audio_track_set_muted(p->engine, lk_track_muted(p->track));
+    lkroom_local_track_set_muted(p->engine, lk_track_muted(p->track));
     lk_audio_frame *out = lk_audio_resampler_convert(p->resampler, in->data, in->samples_per_channel,
                                                      in->num_channels, in->sample_rate, 1, RATE);
     lk_unref(item);
@@ -102,11 +110,45 @@ static void on_frame(lk_queue *q, lk_object *item)
         p->pending_len += take;
         used += take;
         if (p->pending_len == FRAME) {
-            lkroom_audio_track_push(p->engine, p->pending, 1, FRAME);
+            lkroom_local_track_push_audio(p->engine, p->pending, 1, FRAME);
             p->pending_len = 0;
         }
     }
     lk_unref(&out->base);
+}
+
+/* The picture as I420: itself, or converted into the publication's buffer. */
+static const lk_vframe *as_i420(lk_publication *p, const lk_vframe *f)
+{
+    if (f->type == LK_I420)
+        return f;
+    if (!p->i420 || p->i420->f.width != f->width || p->i420->f.height != f->height) {
+        if (p->i420)
+            lk_unref(&p->i420->base);
+        p->i420 = lk_video_buffer_new(LK_I420, f->width, f->height);
+    }
+    return lk_vframe_convert(f, &p->i420->f, false) == 0 ? &p->i420->f : NULL;
+}
+
+/* On the room's worker: one captured picture to the encoder. */
+static void on_picture(lk_queue *q, lk_object *item)
+{
+    lk_publication *p = lk_container_of(q, lk_publication, queue);
+    lk_video_capture *cap = lk_container_of(item, lk_video_capture, base);
+    if (p->engine) {
+        lkroom_local_track_set_muted(p->engine, lk_track_muted(p->track));
+        const lk_vframe *f = as_i420(p, &cap->picture->f);
+        if (f) {
+            lkvp8_image img = {.width = f->width, .height = f->height,
+                               .y = f->p[0].data, .u = f->p[1].data, .v = f->p[2].data,
+                               .stride_y = f->p[0].stride, .stride_u = f->p[1].stride,
+                               .stride_v = f->p[2].stride};
+            lkroom_local_track_push_video(p->engine, &img, lkio_now_ns());
+        } else {
+            lk_log_warn("publication %s: %s", p->sid, lk_error());
+        }
+    }
+    lk_unref(item);
 }
 
 static void on_eos(lk_queue *q)
@@ -129,7 +171,10 @@ static void on_track_ended(lk_sub *sub)
 static void publication_stop(lk_publication *p)
 {
     p->engine = NULL;
-    lk_audio_source_unsubscribe(p->source, &p->sub);
+    if (p->video)
+        lk_video_source_unsubscribe(p->source, &p->sub);
+    else
+        lk_audio_source_unsubscribe(p->source, &p->sub);
     lk_queue_end(&p->queue);
     lk_unref(&p->base);
 }
@@ -153,7 +198,11 @@ static void emit_published(lk_publication *p, uint64_t async_id, const Livekit__
     Livekit__Proto__TrackPublicationInfo pi = LIVEKIT__PROTO__TRACK_PUBLICATION_INFO__INIT;
     pi.sid = p->sid;
     pi.name = info->name ? info->name : p->track->name;
-    pi.kind = LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
+    pi.kind = p->video ? LIVEKIT__PROTO__TRACK_KIND__KIND_VIDEO
+                       : LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
+    pi.width = info->width;
+    pi.height = info->height;
+    pi.simulcasted = info->simulcast;
     pi.source = (Livekit__Proto__TrackSource)info->source;
     pi.mime_type = info->mime_type ? info->mime_type : "";
     pi.muted = info->muted;
@@ -201,7 +250,7 @@ static lk_publish_job *take_waiting(lk_room *r, uint64_t async_id)
     return NULL;
 }
 
-void lk_room_track_published(lk_room *r, uint64_t token, lkroom_audio_track *t,
+void lk_room_track_published(lk_room *r, uint64_t token, lkroom_local_track *t,
                              const Livekit__TrackInfo *info, const char *error)
 {
     lk_publish_job *j = take_waiting(r, token);
@@ -222,16 +271,24 @@ void lk_room_track_published(lk_room *r, uint64_t token, lkroom_audio_track *t,
     p->track = j->track;
     p->source = p->track->source;
     p->engine = t;
-    p->resampler = lk_audio_resampler_new();
+    p->video = j->opts.video;
     snprintf(p->sid, sizeof p->sid, "%s", info->sid);
-    lk_queue_init(&p->queue, &p->base, r->w, QUEUE_FRAMES, on_frame, on_eos);
+    if (p->video) {
+        lk_queue_init(&p->queue, &p->base, r->w, QUEUE_PICTURES, on_picture, on_eos);
+    } else {
+        p->resampler = lk_audio_resampler_new();
+        lk_queue_init(&p->queue, &p->base, r->w, QUEUE_FRAMES, on_frame, on_eos);
+    }
     p->sub.track = p->track;
     p->sub.deliver = on_source_frame;
     p->sub.ended = on_track_ended;
     p->next = r->publications; /* the object's first reference */
     r->publications = p;
     emit_published(p, j->async_id, info);
-    lk_audio_source_subscribe(p->source, &p->sub);
+    if (p->video)
+        lk_video_source_subscribe(p->source, &p->sub);
+    else
+        lk_audio_source_subscribe(p->source, &p->sub);
     job_free(j);
 }
 
@@ -264,10 +321,27 @@ static void publish_run(lkio_task *task)
     }
     j->next = r->publishing; /* before the call: the report may come within */
     r->publishing = j;
-    if (!lkroom_publish_audio(r->engine, j->async_id, &j->opts, err, sizeof err) &&
+    if (!lkroom_publish(r->engine, j->async_id, &j->opts, err, sizeof err) &&
         take_waiting(r, j->async_id)) {
         emit_publish_error(j->async_id, err);
         job_free(j);
+    }
+}
+
+/* The source's declared size (upstream's AddTrackRequest carries it, and
+ * picks the encoding by it), and the client's encoding if any. */
+static void video_options(lkroom_track_options *o, lk_track *track,
+                          const Livekit__Proto__TrackPublishOptions *opt)
+{
+    uint32_t w, h;
+    lk_video_source_resolution(track->source, &w, &h);
+    o->video = true;
+    o->width = w;
+    o->height = h;
+    const Livekit__Proto__VideoEncoding *e = opt ? opt->video_encoding : NULL;
+    if (e) {
+        o->max_bitrate = e->max_bitrate > 50000000 ? 50000000 : (uint32_t)e->max_bitrate;
+        o->max_framerate = e->max_framerate;
     }
 }
 
@@ -280,16 +354,22 @@ int lk_on_publish_track(lk_call *c)
     if (!o)
         return -1;
     lk_track *track = lk_container_of(o, lk_track, base);
-    if (track->kind != LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO) {
+    const Livekit__Proto__TrackPublishOptions *opt = req->options;
+    bool video = track->kind == LIVEKIT__PROTO__TRACK_KIND__KIND_VIDEO;
+    if (track->remote) {
         lk_unref(o);
-        return lk_fail("publishing video tracks is not supported by this build yet");
+        return lk_fail("a remote track cannot be published");
+    }
+    if (video && opt && opt->has_video_codec &&
+        opt->video_codec != LIVEKIT__PROTO__VIDEO_CODEC__VP8) {
+        lk_unref(o);
+        return lk_fail("this build publishes video as VP8 only");
     }
     lk_room *r = lk_room_of_local(req->local_participant_handle);
     if (!r) {
         lk_unref(o);
         return -1;
     }
-    const Livekit__Proto__TrackPublishOptions *opt = req->options;
     lk_publish_job *j = calloc(1, sizeof *j);
     if (!j)
         abort();
@@ -302,7 +382,9 @@ int lk_on_publish_track(lk_call *c)
     j->opts.source = opt && opt->has_source ? (Livekit__TrackSource)opt->source
                                             : LIVEKIT__TRACK_SOURCE__UNKNOWN;
     j->opts.muted = lk_track_muted(track);
-    if (opt && opt->audio_encoding && opt->audio_encoding->max_bitrate)
+    if (video)
+        video_options(&j->opts, track, opt);
+    else if (opt && opt->audio_encoding && opt->audio_encoding->max_bitrate)
         j->opts.max_bitrate = opt->audio_encoding->max_bitrate > 510000
                                   ? 510000
                                   : (uint32_t)opt->audio_encoding->max_bitrate;
@@ -335,7 +417,7 @@ static void unpublish_run(lkio_task *task)
             continue;
         *pp = p->next;
         if (p->engine && r->engine)
-            lkroom_audio_track_unpublish(p->engine);
+            lkroom_local_track_unpublish(p->engine);
         Livekit__Proto__LocalTrackUnpublished e = LIVEKIT__PROTO__LOCAL_TRACK_UNPUBLISHED__INIT;
         e.publication_sid = p->sid;
         lk_room_event(r, RE(LOCAL_TRACK_UNPUBLISHED), &e);

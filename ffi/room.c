@@ -8,7 +8,7 @@
  * RoomSidChanged comes first after that, and a room's last event is EOS.
  * Participants are handles of their own; the local one names the room in
  * SetLocal* requests. Data packets and RPC: data.c; data streams:
- * stream.c; publishing our audio tracks: publish.c; remote participants'
+ * stream.c; publishing our tracks: publish.c; remote participants'
  * track publications: remote_track.c.
  */
 #include <stdlib.h>
@@ -455,7 +455,7 @@ static void on_packet_sent(void *ctx, uint64_t token, const char *error)
     lk_room_data_sent(ctx, token, error);
 }
 
-static void on_track_published(void *ctx, uint64_t token, lkroom_audio_track *t,
+static void on_track_published(void *ctx, uint64_t token, lkroom_local_track *t,
                                const Livekit__TrackInfo *info, const char *error)
 {
     lk_room_track_published(ctx, token, t, info, error);
@@ -476,6 +476,11 @@ static void on_track_subscribed(void *ctx, const char *participant_sid, const ch
 static void on_audio(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples)
 {
     lk_room_track_audio(ctx, track_sid, pcm, samples);
+}
+
+static void on_video(void *ctx, const char *track_sid, const lkvp8_image *img, uint32_t rtp_ts)
+{
+    lk_room_track_video(ctx, track_sid, img, rtp_ts);
 }
 
 /* Identities, in the engine's order (upstream's: quietest first). */
@@ -517,6 +522,7 @@ static void start(lkio_task *t)
                            .remote_track = on_remote_track,
                            .track_subscribed = on_track_subscribed,
                            .audio = on_audio,
+                           .video = on_video,
                            .speakers = on_speakers};
     r->engine = lkroom_connect(r->w, r->url, r->token, &r->opts, &obs);
 }

@@ -81,7 +81,7 @@ void lk_room_stream_done(lk_room *r, uint64_t job, const char *error);
 /* publish.c: the engine's answer to a PublishTrack (token: its async id);
  * and the end of every publication when the session or the engine ends
  * (waiting PublishTracks fail with why). */
-void lk_room_track_published(lk_room *r, uint64_t token, lkroom_audio_track *t,
+void lk_room_track_published(lk_room *r, uint64_t token, lkroom_local_track *t,
                              const Livekit__TrackInfo *info, const char *error);
 void lk_room_publications_end(lk_room *r, const char *why);
 /* remote_track.c: the engine's reports on remote tracks, as room events;
@@ -93,10 +93,12 @@ void lk_room_remote_track(lk_room *r, lkroom_track_change c, const Livekit__Part
 void lk_room_connect_publications(lk_room *r, const Livekit__ParticipantInfo *p,
                                   Livekit__Proto__ConnectCallback__ParticipantWithTracks *out);
 void lk_room_connect_publications_done(Livekit__Proto__ConnectCallback__ParticipantWithTracks *out);
-/* subscribe.c: the engine's subscribed tracks and their audio; the end of
- * them all when the session or the engine ends. */
+/* subscribe.c: the engine's subscribed tracks, their audio and pictures;
+ * the end of them all when the session or the engine ends. */
 void lk_room_track_subscribed(lk_room *r, const char *track_sid, bool on);
 void lk_room_track_audio(lk_room *r, const char *track_sid, const int16_t *pcm, size_t samples);
+void lk_room_track_video(lk_room *r, const char *track_sid, const lkvp8_image *img,
+                         uint32_t rtp_ts);
 void lk_room_remote_tracks_end(lk_room *r);
 
 /* Any thread: the room behind a participant's handle (local or remote),
@@ -104,14 +106,15 @@ void lk_room_remote_tracks_end(lk_room *r);
  * after lk_fail(). */
 lk_room *lk_room_of_participant(uint64_t handle, char **identity);
 
-/* subscribe.c: a watch on a participant's subscribed track of one source
- * (AudioStreamFromParticipant), on the room's worker. attach comes for
+/* subscribe.c: a watch on a participant's subscribed track of one kind
+ * and source (Audio/VideoStreamFromParticipant), on the room's worker. attach comes for
  * each such track subscribed (at once if one is), detach when it goes,
  * ended once, when the participant or the session does (after a detach);
  * then the watch is forgotten. */
 struct lk_track_watch {
     lk_track_watch *next;
     char *identity;
+    int kind;   /* Livekit__Proto__TrackKind */
     int source; /* Livekit__Proto__TrackSource */
     lk_track *attached;
     void (*attach)(lk_track_watch *w, lk_track *t);

@@ -1,14 +1,17 @@
 /*
- * subscribe.c: remote audio tracks over the FFI.
+ * subscribe.c: remote audio and video tracks over the FFI.
  *
  * When the engine starts receiving a track (room/subscribe.h), the client
  * gets TrackSubscribed with a track handle of its own; the track's source
- * is fed by the room, on the room's worker, with the engine's 10 ms of
- * 48 kHz mono, so NewAudioStream on it works as on a local track (rate,
- * channels and frame size conversions included). When the track stops
- * arriving, TrackUnsubscribed, and its streams end (EOS), as upstream's do.
- * A frame is made only while some stream reads the track.
+ * is fed by the room, on the room's worker: an audio track's with the
+ * engine's 10 ms of 48 kHz mono, so NewAudioStream on it works as on a
+ * local track (rate, channels and frame size conversions included); a
+ * video track's with each decoded picture as I420, so NewVideoStream
+ * converts it as it converts a local capture. When the track stops
+ * arriving, TrackUnsubscribed, and its streams end (EOS), as upstream's
+ * do. A frame is made only while some stream reads the track.
  */
+#include <libyuv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +21,7 @@
 #include "handle.h"
 #include "room_handle.h"
 #include "track.h"
+#include "video_source.h"
 
 #define RE(x) LIVEKIT__PROTO__ROOM_EVENT__MESSAGE_##x
 
@@ -30,12 +34,17 @@ struct lk_remote_track {
     int source; /* the publication's TrackSource (the server's numbers are the FFI's) */
 };
 
-/* Every watch of that participant and source without a track takes it. */
+static bool watches(const lk_track_watch *w, const lk_remote_track *x)
+{
+    return w->kind == (int)x->track->kind && w->source == x->source &&
+           !strcmp(w->identity, x->participant_identity);
+}
+
+/* Every watch of that participant, kind and source without a track takes it. */
 static void attach_watches(lk_room *r, lk_remote_track *x)
 {
     for (lk_track_watch *w = r->watches; w; w = w->next)
-        if (!w->attached && w->source == x->source &&
-            !strcmp(w->identity, x->participant_identity)) {
+        if (!w->attached && watches(w, x)) {
             w->attached = x->track;
             w->attach(w, x->track);
         }
@@ -66,10 +75,11 @@ static void subscribed(lk_room *r, const char *track_sid)
         !(x->participant_identity = strdup(identity)))
         abort();
     lk_object_init(&t->base, &lk_track_kind);
-    t->kind = LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
+    bool video = ti && ti->type == LIVEKIT__TRACK_TYPE__VIDEO;
+    t->kind = video ? LIVEKIT__PROTO__TRACK_KIND__KIND_VIDEO : LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
     t->remote = true;
     t->muted = ti && ti->muted;
-    t->source = lk_audio_source_new_fed(r->w, RATE, 1);
+    t->source = video ? lk_video_source_new_fed() : lk_audio_source_new_fed(r->w, RATE, 1);
     x->track = t;
     x->source = ti ? (int)ti->source : 0;
     x->next = r->remote_tracks;
@@ -97,7 +107,10 @@ static void subscribed(lk_room *r, const char *track_sid)
 /* The track's streams end; the client's handle stays valid until dropped. */
 static void remote_track_end(lk_remote_track *x)
 {
-    lk_audio_source_end_track(x->track->source, x->track);
+    if (x->track->kind == LIVEKIT__PROTO__TRACK_KIND__KIND_VIDEO)
+        lk_video_source_end_track(x->track->source, x->track);
+    else
+        lk_audio_source_end_track(x->track->source, x->track);
     lk_unref(&x->track->base);
     free(x->participant_identity);
     free(x);
@@ -128,19 +141,42 @@ void lk_room_track_subscribed(lk_room *r, const char *track_sid, bool on)
         unsubscribed(r, track_sid);
 }
 
+static lk_remote_track *find(lk_room *r, const char *track_sid, Livekit__Proto__TrackKind kind)
+{
+    for (lk_remote_track *x = r->remote_tracks; x; x = x->next)
+        if (x->track->kind == kind && !strcmp(x->track->sid, track_sid))
+            return x;
+    return NULL;
+}
+
+/* The picture is copied: the decoder keeps its own for the next frame. Its
+ * time is its RTP time in microseconds (upstream stamps received frames
+ * with its own clock: neither is the publisher's capture time). */
+void lk_room_track_video(lk_room *r, const char *track_sid, const lkvp8_image *img,
+                         uint32_t rtp_ts)
+{
+    lk_remote_track *x = find(r, track_sid, LIVEKIT__PROTO__TRACK_KIND__KIND_VIDEO);
+    if (!x || lk_video_source_idle(x->track->source))
+        return;
+    lk_video_buffer *pic = lk_video_buffer_new(LK_I420, img->width, img->height);
+    const lk_plane *p = pic->f.p;
+    I420Copy(img->y, (int)img->stride_y, img->u, (int)img->stride_u, img->v, (int)img->stride_v,
+             p[0].data, (int)p[0].stride, p[1].data, (int)p[1].stride, p[2].data,
+             (int)p[2].stride, (int)img->width, (int)img->height);
+    lk_video_capture *cap = lk_video_capture_new(pic, (int64_t)rtp_ts * 100 / 9);
+    lk_video_source_deliver(x->track->source, cap);
+    lk_unref(&cap->base);
+}
+
 void lk_room_track_audio(lk_room *r, const char *track_sid, const int16_t *pcm, size_t samples)
 {
-    for (lk_remote_track *x = r->remote_tracks; x; x = x->next) {
-        if (strcmp(x->track->sid, track_sid) != 0)
-            continue;
-        if (lk_audio_source_idle(x->track->source))
-            return; /* nobody reads it: no frame */
-        lk_audio_frame *f = lk_audio_frame_new(RATE, 1, (uint32_t)samples);
-        memcpy(f->data, pcm, samples * sizeof *pcm);
-        lk_audio_source_deliver(x->track->source, f);
-        lk_unref(&f->base);
-        return;
-    }
+    lk_remote_track *x = find(r, track_sid, LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO);
+    if (!x || lk_audio_source_idle(x->track->source))
+        return; /* nobody reads it: no frame */
+    lk_audio_frame *f = lk_audio_frame_new(RATE, 1, (uint32_t)samples);
+    memcpy(f->data, pcm, samples * sizeof *pcm);
+    lk_audio_source_deliver(x->track->source, f);
+    lk_unref(&f->base);
 }
 
 void lk_room_watch(lk_room *r, lk_track_watch *w)
@@ -149,7 +185,7 @@ void lk_room_watch(lk_room *r, lk_track_watch *w)
     w->next = r->watches;
     r->watches = w;
     for (lk_remote_track *x = r->remote_tracks; x && !w->attached; x = x->next)
-        if (w->source == x->source && !strcmp(w->identity, x->participant_identity)) {
+        if (watches(w, x)) {
             w->attached = x->track;
             w->attach(w, x->track);
         }

@@ -38,6 +38,12 @@ void lk_video_source_unsubscribe(lk_object *source, lk_sub *sub)
     lk_fanout_remove(&source_of(source)->subs, sub);
 }
 
+void lk_video_source_resolution(lk_object *source, uint32_t *width, uint32_t *height)
+{
+    *width = source_of(source)->width;
+    *height = source_of(source)->height;
+}
+
 void lk_video_source_end_track(lk_object *source, const void *track)
 {
     lk_fanout_end_track(&source_of(source)->subs, track);
@@ -63,6 +69,37 @@ static void capture_free(lk_object *o)
 }
 
 static const lk_kind capture_kind = {"captured video frame", NULL, capture_free};
+
+lk_video_capture *lk_video_capture_new(lk_video_buffer *pic, int64_t timestamp_us)
+{
+    lk_video_capture *cap = calloc(1, sizeof *cap);
+    if (!cap)
+        abort();
+    lk_object_init(&cap->base, &capture_kind);
+    cap->picture = pic;
+    cap->timestamp_us = timestamp_us;
+    return cap;
+}
+
+lk_object *lk_video_source_new_fed(void)
+{
+    lk_video_source *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    lk_object_init(&s->base, &lk_video_source_kind);
+    lk_fanout_init(&s->subs);
+    return &s->base;
+}
+
+bool lk_video_source_idle(lk_object *source)
+{
+    return lk_fanout_empty(&source_of(source)->subs);
+}
+
+void lk_video_source_deliver(lk_object *source, lk_video_capture *cap)
+{
+    lk_fanout_publish(&source_of(source)->subs, &cap->base);
+}
 
 static void copy_metadata(lk_video_capture *cap, const Livekit__Proto__FrameMetadata *m)
 {
@@ -124,12 +161,7 @@ int lk_on_capture_video_frame(lk_call *c)
         lk_video_buffer *pic = lk_video_buffer_new(kept, in.width, in.height);
         rc = lk_vframe_convert(&in, &pic->f, false);
         if (rc == 0) {
-            lk_video_capture *cap = calloc(1, sizeof *cap);
-            if (!cap)
-                abort();
-            lk_object_init(&cap->base, &capture_kind);
-            cap->picture = pic;
-            cap->timestamp_us = req->timestamp_us;
+            lk_video_capture *cap = lk_video_capture_new(pic, req->timestamp_us);
             cap->rotation = req->rotation <= LIVEKIT__PROTO__VIDEO_ROTATION__VIDEO_ROTATION_270
                                 ? (int)req->rotation : 0;
             copy_metadata(cap, req->metadata);

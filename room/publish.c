@@ -1,9 +1,10 @@
 /*
- * publish.c: our published audio tracks (see publish.h).
+ * publish.c: our published tracks (see publish.h).
  */
 #include "publish.h"
 
 #include <errno.h>
+#include <math.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "peer.h"
 #include "rtp.h"
 #include "srtp.h"
+#include "vp8_sender.h"
 
 static const uint64_t MS = 1000000u;
 /* As upstream: no TrackPublishedResponse within this, and publishing fails. */
@@ -22,12 +24,21 @@ static const uint64_t PUBLISH_TIMEOUT_MS = 10000;
 static const uint32_t DEFAULT_MAX_BITRATE = 48000;
 
 /* A sender report every this many pushes (5 s, libwebrtc's interval for
- * audio): the server sends its own to subscribers only once it has ours. */
+ * audio): the server sends its own to subscribers only once it has ours.
+ * Video reports every second, as libwebrtc does. */
 enum { SR_EVERY_PUSHES = 500 };
+static const uint64_t VIDEO_SR_INTERVAL_MS = 1000;
 
-struct lkroom_audio_track {
+enum {
+    MAX_PACKET = (int)LKOPUS_MAX_PACKET > (int)LKVP8_MAX_PACKET ? (int)LKOPUS_MAX_PACKET
+                                                                : (int)LKVP8_MAX_PACKET,
+    /* The UDP payload we stay within: 1200 bytes of RTP and the SRTP tag. */
+    VIDEO_MAX_RTP = LKVP8_MAX_PACKET - LKSRTP_MAX_TRAILER,
+};
+
+struct lkroom_local_track {
     lkroom_publisher *pub;
-    lkroom_audio_track *next;
+    lkroom_local_track *next;
     uint64_t token;
     uint64_t deadline; /* while waiting for the server; else 0 */
     char cid[37];
@@ -36,16 +47,21 @@ struct lkroom_audio_track {
     uint32_t max_bitrate;
     bool muted;
     bool server_muted; /* what the server was last told */
+    bool video;
+    unsigned width, height; /* video: the coded size */
+    double max_framerate;
     int section;          /* the PeerConnection's sender index; -1 before */
-    lkopus_sender *opus;  /* once negotiated */
-    unsigned pushes;      /* since the last sender report */
-    _Alignas(4) uint8_t packet[LKOPUS_MAX_PACKET + LKSRTP_MAX_TRAILER];
+    lkopus_sender *opus;  /* audio, once negotiated */
+    lkvp8_sender *vp8;    /* video, once negotiated */
+    unsigned pushes;      /* audio: since the last sender report */
+    uint64_t next_sr;     /* video: when the next sender report is due */
+    _Alignas(4) uint8_t packet[MAX_PACKET + LKSRTP_MAX_TRAILER];
 };
 
 struct lkroom_publisher {
     lkroom_transport *tr;
     lkroom_publisher_env env;
-    lkroom_audio_track *tracks;
+    lkroom_local_track *tracks;
 };
 
 static lkpeer *peer_of(const lkroom_publisher *p)
@@ -63,9 +79,10 @@ lkroom_publisher *lkroom_publisher_new(lkroom_transport *tr, const lkroom_publis
     return p;
 }
 
-static void track_free(lkroom_audio_track *t)
+static void track_free(lkroom_local_track *t)
 {
     lkopus_sender_free(t->opus);
+    lkvp8_sender_free(t->vp8);
     free(t);
 }
 
@@ -74,16 +91,16 @@ void lkroom_publisher_free(lkroom_publisher *p)
     if (!p)
         return;
     while (p->tracks) {
-        lkroom_audio_track *t = p->tracks;
+        lkroom_local_track *t = p->tracks;
         p->tracks = t->next;
         track_free(t);
     }
     free(p);
 }
 
-static void unlink_track(lkroom_audio_track *t)
+static void unlink_track(lkroom_local_track *t)
 {
-    for (lkroom_audio_track **pp = &t->pub->tracks; *pp; pp = &(*pp)->next)
+    for (lkroom_local_track **pp = &t->pub->tracks; *pp; pp = &(*pp)->next)
         if (*pp == t) {
             *pp = t->next;
             return;
@@ -91,7 +108,7 @@ static void unlink_track(lkroom_audio_track *t)
 }
 
 /* Reports the failure and frees the track. */
-static void fail(lkroom_audio_track *t, const char *error)
+static void fail(lkroom_local_track *t, const char *error)
 {
     lkroom_publisher *p = t->pub;
     unlink_track(t);
@@ -111,33 +128,100 @@ static void random_uuid(char out[37])
              b[13], b[14], b[15]);
 }
 
-lkroom_audio_track *lkroom_publisher_add_audio(lkroom_publisher *p, uint64_t token,
-                                               const lkroom_audio_options *o, uint64_t now,
-                                               char *err, size_t errlen)
+/* Upstream's camera presets (width, height, bitrate, frame rate), 16:9
+ * and 4:3: a source gets the encoding of the first preset of the nearer
+ * aspect wider than its longer side, or the largest. */
+typedef struct preset {
+    unsigned width, height;
+    uint32_t bitrate;
+    double fps;
+} preset;
+
+static const preset PRESETS_16_9[] = {
+    {160, 90, 90000, 15},       {320, 180, 160000, 15},     {384, 216, 180000, 15},
+    {640, 360, 450000, 20},     {960, 540, 800000, 25},     {1280, 720, 1700000, 30},
+    {1920, 1080, 3000000, 30},  {2560, 1440, 5000000, 30},  {3840, 2160, 8000000, 30},
+};
+static const preset PRESETS_4_3[] = {
+    {160, 120, 80000, 15},      {240, 180, 100000, 15},     {320, 240, 150000, 15},
+    {480, 360, 225000, 20},     {640, 480, 300000, 20},     {720, 540, 450000, 25},
+    {960, 720, 1500000, 30},    {1440, 1080, 2500000, 30},  {1920, 1440, 3500000, 30},
+};
+
+static preset default_encoding(unsigned width, unsigned height)
 {
-    lkroom_audio_track *t = calloc(1, sizeof *t);
+    double aspect = width > height ? (double)width / height : (double)height / width;
+    bool wide = fabs(aspect - 16.0 / 9) <= fabs(aspect - 4.0 / 3);
+    const preset *table = wide ? PRESETS_16_9 : PRESETS_4_3;
+    size_t n = wide ? sizeof PRESETS_16_9 / sizeof *PRESETS_16_9
+                    : sizeof PRESETS_4_3 / sizeof *PRESETS_4_3;
+    unsigned side = width > height ? width : height;
+    for (size_t i = 0; i < n; i++)
+        if (table[i].width > side)
+            return table[i];
+    return table[n - 1];
+}
+
+/* VP8 codes even sizes: an odd side loses its last row or column. */
+static void video_settings(lkroom_local_track *t, const lkroom_track_options *o)
+{
+    preset d = default_encoding(o->width, o->height);
+    t->width = o->width & ~1u;
+    t->height = o->height & ~1u;
+    t->max_bitrate = o->max_bitrate ? o->max_bitrate : d.bitrate;
+    t->max_framerate = o->max_framerate > 0 ? o->max_framerate : d.fps;
+}
+
+lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
+                                         const lkroom_track_options *o, uint64_t now, char *err,
+                                         size_t errlen)
+{
+    if (o->video && (o->width < 16 || o->height < 16 || o->width > 16384 || o->height > 16384)) {
+        snprintf(err, errlen, "cannot publish video of %ux%u: its source needs a resolution",
+                 o->width, o->height);
+        return NULL;
+    }
+    lkroom_local_track *t = calloc(1, sizeof *t);
     if (!t)
         abort();
     t->pub = p;
     t->token = token;
     t->section = -1;
     t->muted = t->server_muted = o->muted;
-    t->max_bitrate = o->max_bitrate ? o->max_bitrate : DEFAULT_MAX_BITRATE;
+    t->video = o->video;
+    if (o->video)
+        video_settings(t, o);
+    else
+        t->max_bitrate = o->max_bitrate ? o->max_bitrate : DEFAULT_MAX_BITRATE;
     random_uuid(t->cid);
     while (!t->ssrc)
         RAND_bytes((uint8_t *)&t->ssrc, sizeof t->ssrc);
 
-    /* What upstream sends for an audio track. Our sender writes plain Opus,
-     * so RED is declined and the published mime type is audio/opus. */
+    /* What upstream sends. Our audio is plain Opus, so RED is declined and
+     * the published mime type is audio/opus. Our video is one layer, which
+     * upstream (simulcast off) declares as LOW. */
     Livekit__AddTrackRequest add = LIVEKIT__ADD_TRACK_REQUEST__INIT;
     add.cid = t->cid;
     add.name = (char *)(o->name ? o->name : "");
-    add.type = LIVEKIT__TRACK_TYPE__AUDIO;
+    add.type = o->video ? LIVEKIT__TRACK_TYPE__VIDEO : LIVEKIT__TRACK_TYPE__AUDIO;
     add.muted = o->muted;
     add.disable_dtx = !o->dtx;
     add.source = o->source;
     add.disable_red = true;
     add.stream = (char *)(o->stream ? o->stream : "");
+    Livekit__VideoLayer layer = LIVEKIT__VIDEO_LAYER__INIT;
+    Livekit__VideoLayer *layers[] = {&layer};
+    if (o->video) {
+        add.disable_dtx = false;
+        add.width = o->width;
+        add.height = o->height;
+        layer.quality = LIVEKIT__VIDEO_QUALITY__LOW;
+        layer.width = t->width;
+        layer.height = t->height;
+        layer.bitrate = t->max_bitrate;
+        add.n_layers = 1;
+        add.layers = layers;
+    }
     Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
     req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_ADD_TRACK;
     req.add_track = &add;
@@ -152,16 +236,16 @@ lkroom_audio_track *lkroom_publisher_add_audio(lkroom_publisher *p, uint64_t tok
     return t;
 }
 
-static lkroom_audio_track *waiting_for(lkroom_publisher *p, const char *cid)
+static lkroom_local_track *waiting_for(lkroom_publisher *p, const char *cid)
 {
-    for (lkroom_audio_track *t = p->tracks; t; t = t->next)
+    for (lkroom_local_track *t = p->tracks; t; t = t->next)
         if (t->deadline && cid && !strcmp(t->cid, cid))
             return t;
     return NULL;
 }
 
 /* The server learns a change once the track has a sid. */
-static void tell_muted(lkroom_audio_track *t)
+static void tell_muted(lkroom_local_track *t)
 {
     if (!*t->sid || t->server_muted == t->muted)
         return;
@@ -177,7 +261,7 @@ static void tell_muted(lkroom_audio_track *t)
 
 void lkroom_publisher_on_published(lkroom_publisher *p, const Livekit__TrackPublishedResponse *m)
 {
-    lkroom_audio_track *t = waiting_for(p, m->cid);
+    lkroom_local_track *t = waiting_for(p, m->cid);
     if (!t)
         return; /* not ours, or already given up */
     if (!m->track || !m->track->sid || !*m->track->sid) {
@@ -186,7 +270,8 @@ void lkroom_publisher_on_published(lkroom_publisher *p, const Livekit__TrackPubl
     }
     t->deadline = 0;
     snprintf(t->sid, sizeof t->sid, "%s", m->track->sid);
-    t->section = lkpeer_add_audio_sender(peer_of(p), t->cid, t->ssrc);
+    t->section = t->video ? lkpeer_add_video_sender(peer_of(p), t->cid, t->ssrc)
+                          : lkpeer_add_audio_sender(peer_of(p), t->cid, t->ssrc);
     if (t->section < 0) {
         fail(t, "cannot publish more tracks on this connection");
         return;
@@ -201,7 +286,7 @@ void lkroom_publisher_on_refused(lkroom_publisher *p, const Livekit__RequestResp
 {
     if (m->request_case != LIVEKIT__REQUEST_RESPONSE__REQUEST_ADD_TRACK || !m->add_track)
         return;
-    lkroom_audio_track *t = waiting_for(p, m->add_track->cid);
+    lkroom_local_track *t = waiting_for(p, m->add_track->cid);
     if (!t)
         return;
     char why[300];
@@ -211,7 +296,7 @@ void lkroom_publisher_on_refused(lkroom_publisher *p, const Livekit__RequestResp
 }
 
 /* The encoder follows what the answer asked for (DTX, stereo, FEC). */
-static void start_sending(lkroom_audio_track *t, const lkpeer_rtp_params *rp)
+static void start_sending(lkroom_local_track *t, const lkpeer_rtp_params *rp)
 {
     lkopus_sender_free(t->opus);
     lkopus_config cfg = {.ssrc = t->ssrc,
@@ -227,13 +312,30 @@ static void start_sending(lkroom_audio_track *t, const lkpeer_rtp_params *rp)
         lkopus_sender_set_muted(t->opus, t->muted);
 }
 
+static void start_video(lkroom_local_track *t, const lkpeer_rtp_params *rp)
+{
+    lkvp8_sender_config cfg = {.ssrc = t->ssrc,
+                               .payload_type = rp->payload_type,
+                               .width = t->width,
+                               .height = t->height,
+                               .max_bitrate = t->max_bitrate,
+                               .max_framerate = t->max_framerate,
+                               .max_packet = VIDEO_MAX_RTP};
+    char err[160]; /* the size was checked at add: only libvpx's memory can fail */
+    t->vp8 = lkvp8_sender_new(&cfg, err, sizeof err);
+}
+
 void lkroom_publisher_on_answer(lkroom_publisher *p)
 {
-    for (lkroom_audio_track *t = p->tracks; t; t = t->next) {
+    for (lkroom_local_track *t = p->tracks; t; t = t->next) {
         if (t->section < 0)
             continue;
         const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(p), t->section);
-        if (rp->negotiated && !t->opus)
+        if (!rp->negotiated)
+            continue;
+        if (t->video && !t->vp8)
+            start_video(t, rp);
+        else if (!t->video && !t->opus)
             start_sending(t, rp);
     }
 }
@@ -243,9 +345,52 @@ void lkroom_publisher_on_answer(lkroom_publisher *p)
 static void report_loss(lkroom_publisher *p, const lkrtcp_report *rb, uint8_t n)
 {
     for (uint8_t i = 0; i < n; i++)
-        for (lkroom_audio_track *t = p->tracks; t; t = t->next)
+        for (lkroom_local_track *t = p->tracks; t; t = t->next)
             if (t->opus && t->ssrc == rb[i].ssrc)
                 lkopus_sender_set_packet_loss(t->opus, (rb[i].fraction_lost * 100u + 255) / 256);
+}
+
+static lkroom_local_track *video_track(lkroom_publisher *p, uint32_t ssrc)
+{
+    for (lkroom_local_track *t = p->tracks; t; t = t->next)
+        if (t->vp8 && t->ssrc == ssrc)
+            return t;
+    return NULL;
+}
+
+/* A NACK is answered from the sender's history, packet by packet, on the
+ * media SSRC with the original sequence numbers (no RTX is negotiated). */
+static void resend(lkroom_local_track *t, const lkrtcp_nack *nack)
+{
+    uint16_t seqs[256];
+    size_t n = lkrtcp_nack_expand(nack, seqs, sizeof seqs / sizeof *seqs);
+    if (n > sizeof seqs / sizeof *seqs)
+        n = sizeof seqs / sizeof *seqs;
+    lkpeer *peer = peer_of(t->pub);
+    for (size_t i = 0; i < n; i++) {
+        int len = lkvp8_sender_resend(t->vp8, seqs[i], t->packet, sizeof t->packet);
+        if (len > 0)
+            lkpeer_send_rtp(peer, t->packet, (size_t)len, sizeof t->packet);
+    }
+}
+
+static void video_feedback(lkroom_publisher *p, const lkrtcp_packet *rp)
+{
+    lkrtcp_fb pli;
+    lkrtcp_fir fir;
+    lkrtcp_nack nack;
+    lkroom_local_track *t;
+    if (lkrtcp_parse_pli(rp, &pli) == 0) {
+        if ((t = video_track(p, pli.media_ssrc)))
+            lkvp8_sender_request_keyframe(t->vp8);
+    } else if (lkrtcp_parse_fir(rp, &fir) == 0) {
+        for (size_t i = 0; i < fir.n; i++)
+            if ((t = video_track(p, lkrtcp_fir_get(&fir, i).ssrc)))
+                lkvp8_sender_request_keyframe(t->vp8);
+    } else if (lkrtcp_parse_nack(rp, &nack) == 0) {
+        if ((t = video_track(p, nack.fb.media_ssrc)))
+            resend(t, &nack);
+    }
 }
 
 void lkroom_publisher_on_rtcp(lkroom_publisher *p, const uint8_t *pkt, size_t len)
@@ -260,13 +405,15 @@ void lkroom_publisher_on_rtcp(lkroom_publisher *p, const uint8_t *pkt, size_t le
             report_loss(p, rr.reports, rr.n_reports);
         else if (lkrtcp_parse_sr(&rp, &sr) == 0)
             report_loss(p, sr.reports, sr.n_reports);
+        else
+            video_feedback(p, &rp);
     }
 }
 
 uint64_t lkroom_publisher_next_deadline(const lkroom_publisher *p)
 {
     uint64_t d = UINT64_MAX;
-    for (const lkroom_audio_track *t = p->tracks; t; t = t->next)
+    for (const lkroom_local_track *t = p->tracks; t; t = t->next)
         if (t->deadline && t->deadline < d)
             d = t->deadline;
     return d;
@@ -274,7 +421,7 @@ uint64_t lkroom_publisher_next_deadline(const lkroom_publisher *p)
 
 void lkroom_publisher_expire(lkroom_publisher *p, uint64_t now)
 {
-    for (lkroom_audio_track *t = p->tracks, *next; t; t = next) {
+    for (lkroom_local_track *t = p->tracks, *next; t; t = next) {
         next = t->next;
         if (t->deadline && t->deadline <= now)
             fail(t, "track publication timed out, no response received from the server");
@@ -290,7 +437,7 @@ static uint64_t ntp_now(void)
     return sec << 32 | (((uint64_t)ts.tv_nsec << 32) / 1000000000u);
 }
 
-void lkroom_audio_track_push(lkroom_audio_track *t, const int16_t *pcm, unsigned channels,
+void lkroom_local_track_push_audio(lkroom_local_track *t, const int16_t *pcm, unsigned channels,
                              size_t samples_per_channel)
 {
     if (!t->opus)
@@ -311,7 +458,29 @@ void lkroom_audio_track_push(lkroom_audio_track *t, const int16_t *pcm, unsigned
     }
 }
 
-void lkroom_audio_track_set_muted(lkroom_audio_track *t, bool muted)
+void lkroom_local_track_push_video(lkroom_local_track *t, const lkvp8_image *img,
+                                   uint64_t capture_ns)
+{
+    if (!t->vp8 || t->muted)
+        return;
+    lkpeer *peer = peer_of(t->pub);
+    if (lkvp8_sender_push(t->vp8, img, capture_ns) > 0) {
+        int n;
+        while ((n = lkvp8_sender_next_packet(t->vp8, t->packet, sizeof t->packet)) > 0)
+            lkpeer_send_rtp(peer, t->packet, (size_t)n, sizeof t->packet);
+    }
+    uint64_t now = lkio_now_ns();
+    if (now < t->next_sr)
+        return;
+    int n = lkvp8_sender_write_sr(t->vp8, now, ntp_now(), t->packet, LKVP8_MAX_SR,
+                                  lkpeer_cname(peer));
+    if (n > 0) {
+        lkpeer_send_rtcp(peer, t->packet, (size_t)n, sizeof t->packet);
+        t->next_sr = now + VIDEO_SR_INTERVAL_MS * MS;
+    }
+}
+
+void lkroom_local_track_set_muted(lkroom_local_track *t, bool muted)
 {
     if (t->muted == muted)
         return;
@@ -321,12 +490,12 @@ void lkroom_audio_track_set_muted(lkroom_audio_track *t, bool muted)
     tell_muted(t);
 }
 
-const char *lkroom_audio_track_sid(const lkroom_audio_track *t)
+const char *lkroom_local_track_sid(const lkroom_local_track *t)
 {
     return t->sid;
 }
 
-void lkroom_audio_track_unpublish(lkroom_audio_track *t)
+void lkroom_local_track_unpublish(lkroom_local_track *t)
 {
     lkroom_publisher *p = t->pub;
     unlink_track(t);

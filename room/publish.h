@@ -1,15 +1,21 @@
 /*
- * publish.h: our published audio tracks.
+ * publish.h: our published tracks, audio and video.
  *
  * Publishing is upstream's sequence: an AddTrackRequest (its cid a fresh
  * UUID), the server's TrackPublishedResponse with the same cid (or a
  * RequestResponse refusing it, or nothing for 10 s), then a sendonly
  * section for the track in the PeerConnection's next offer, its a=msid
  * carrying the cid so the server pairs the two. Once an answer has
- * negotiated the section, each 10 ms of PCM pushed goes to the track's
- * Opus sender and every 20 ms an RTP packet leaves as SRTP. Unpublishing
- * turns the section recvonly in the next offer (sections are never
- * removed), which ends the track on the server.
+ * negotiated the section, media flows as SRTP: audio, 10 ms of PCM per
+ * push, an Opus packet every 20 ms; video, a picture per push, VP8 in as
+ * many packets as it takes, a keyframe whenever the server asks (PLI,
+ * FIR), lost packets resent when it NACKs them. Unpublishing turns the
+ * section recvonly in the next offer (sections are never removed), which
+ * ends the track on the server.
+ *
+ * Video is one layer (upstream with simulcast off): the encoding upstream
+ * picks for the source's size (its presets: the next larger preset's
+ * bitrate and frame rate), or the one the client gives.
  *
  * On the room's worker. The publisher talks to the server and asks for
  * offers through its environment; it never sends an offer itself, so the
@@ -24,18 +30,25 @@
 
 #include "livekit_rtc.pb-c.h"
 #include "transport.h"
+#include "vp8_sender.h" /* lkvp8_image */
 
 typedef struct lkroom_publisher lkroom_publisher;
-typedef struct lkroom_audio_track lkroom_audio_track;
+typedef struct lkroom_local_track lkroom_local_track;
 
-typedef struct lkroom_audio_options {
+typedef struct lkroom_track_options {
     const char *name;
     Livekit__TrackSource source;
     const char *stream; /* NULL or "": the server's choice */
-    bool dtx;           /* upstream's default: true */
     bool muted;
-    uint32_t max_bitrate; /* bps; 0: upstream's 48000 */
-} lkroom_audio_options;
+    bool video;
+    /* audio */
+    bool dtx; /* upstream's default: true */
+    /* bps; 0: upstream's default (audio 48000; video by the size) */
+    uint32_t max_bitrate;
+    /* video: the source's declared size, and the frame rate cap (0: by the size) */
+    unsigned width, height;
+    double max_framerate;
+} lkroom_track_options;
 
 typedef struct lkroom_publisher_env {
     void *ctx;
@@ -45,7 +58,7 @@ typedef struct lkroom_publisher_env {
     void (*negotiate)(void *ctx);
     /* The server took the track (info: its TrackInfo, valid during the
      * call) or did not (error says why; the track is then gone). */
-    void (*published)(void *ctx, uint64_t token, lkroom_audio_track *t,
+    void (*published)(void *ctx, uint64_t token, lkroom_local_track *t,
                       const Livekit__TrackInfo *info, const char *error);
 } lkroom_publisher_env;
 
@@ -55,9 +68,9 @@ void lkroom_publisher_free(lkroom_publisher *p);
 
 /* NULL (with err) when the request cannot go out or the PeerConnection
  * has no room for another section; else published(token) follows. */
-lkroom_audio_track *lkroom_publisher_add_audio(lkroom_publisher *p, uint64_t token,
-                                               const lkroom_audio_options *o, uint64_t now,
-                                               char *err, size_t errlen);
+lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
+                                         const lkroom_track_options *o, uint64_t now, char *err,
+                                         size_t errlen);
 
 /* What the server says. */
 void lkroom_publisher_on_published(lkroom_publisher *p, const Livekit__TrackPublishedResponse *m);
@@ -65,20 +78,27 @@ void lkroom_publisher_on_refused(lkroom_publisher *p, const Livekit__RequestResp
 /* After each answer: tracks whose section it negotiated start sending. */
 void lkroom_publisher_on_answer(lkroom_publisher *p);
 
-/* The server's RTCP: its receiver reports' loss tunes our encoders' FEC. */
+/* The server's RTCP: its receiver reports' loss tunes our Opus encoders'
+ * FEC; PLI and FIR ask for keyframes, NACKs for resends. */
 void lkroom_publisher_on_rtcp(lkroom_publisher *p, const uint8_t *pkt, size_t len);
 
 uint64_t lkroom_publisher_next_deadline(const lkroom_publisher *p);
 void lkroom_publisher_expire(lkroom_publisher *p, uint64_t now);
 
-/* 10 ms of interleaved 48 kHz PCM (1 or 2 channels). Dropped until the
- * track's section is negotiated and the connection carries SRTP. */
-void lkroom_audio_track_push(lkroom_audio_track *t, const int16_t *pcm, unsigned channels,
+/* 10 ms of interleaved 48 kHz PCM (1 or 2 channels) to an audio track.
+ * Dropped until the track's section is negotiated and the connection
+ * carries SRTP. */
+void lkroom_local_track_push_audio(lkroom_local_track *t, const int16_t *pcm, unsigned channels,
                              size_t samples_per_channel);
-/* Tells the server (the others see TrackMuted) and sends silence. */
-void lkroom_audio_track_set_muted(lkroom_audio_track *t, bool muted);
-const char *lkroom_audio_track_sid(const lkroom_audio_track *t); /* "" until published */
+/* A picture to a video track, captured at capture_ns (monotonic);
+ * dropped as audio is. */
+void lkroom_local_track_push_video(lkroom_local_track *t, const lkvp8_image *img,
+                                   uint64_t capture_ns);
+/* Tells the server (the others see TrackMuted); audio sends silence, video
+ * stops sending pictures. */
+void lkroom_local_track_set_muted(lkroom_local_track *t, bool muted);
+const char *lkroom_local_track_sid(const lkroom_local_track *t); /* "" until published */
 /* Ends the track on the server with the next offer and frees it. */
-void lkroom_audio_track_unpublish(lkroom_audio_track *t);
+void lkroom_local_track_unpublish(lkroom_local_track *t);
 
 #endif

@@ -32,7 +32,7 @@ static const uint64_t UPDATE_TIMEOUT_MS = 10000;
 /* How long a leave waits for the server to acknowledge our reliable data
  * (a few retransmissions on a lossy path) before it goes anyway. */
 static const uint64_t LEAVE_LINGER_MS = 2000;
-/* An offer: the data section and up to LKPEER_MAX_SECTIONS audio sections. */
+/* An offer: the data section and up to LKPEER_MAX_SECTIONS media sections. */
 enum { LKROOM_OFFER_CAP = 131072, JOIN_OFFER_CAP = 12288 };
 
 struct lkroom {
@@ -357,7 +357,7 @@ static void publisher_negotiate(void *ctx)
     send_offer(ctx);
 }
 
-static void publisher_published(void *ctx, uint64_t token, lkroom_audio_track *t,
+static void publisher_published(void *ctx, uint64_t token, lkroom_local_track *t,
                                 const Livekit__TrackInfo *info, const char *error)
 {
     lkroom *r = ctx;
@@ -386,6 +386,14 @@ static void subscriber_audio(void *ctx, const char *track_sid, const int16_t *pc
         r->obs.audio(r->obs.ctx, track_sid, pcm, samples);
 }
 
+static void subscriber_video(void *ctx, const char *track_sid, const lkvp8_image *img,
+                             uint32_t rtp_ts)
+{
+    lkroom *r = ctx;
+    if (r->obs.video)
+        r->obs.video(r->obs.ctx, track_sid, img, rtp_ts);
+}
+
 static void on_rtp(void *ctx, int section, const uint8_t *pkt, size_t len)
 {
     lkroom *r = ctx;
@@ -399,15 +407,15 @@ static void on_rtcp(void *ctx, const uint8_t *pkt, size_t len)
     lkroom_subscriber_on_rtcp(r->subscriber, pkt, len);
 }
 
-lkroom_audio_track *lkroom_publish_audio(lkroom *r, uint64_t token, const lkroom_audio_options *o,
-                                         char *err, size_t errlen)
+lkroom_local_track *lkroom_publish(lkroom *r, uint64_t token, const lkroom_track_options *o,
+                                   char *err, size_t errlen)
 {
     if (r->state != CONNECTED || r->leaving) {
         snprintf(err, errlen, "cannot publish: the room is not connected");
         return NULL;
     }
-    lkroom_audio_track *t =
-        lkroom_publisher_add_audio(r->publisher, token, o, lkio_now_ns(), err, errlen);
+    lkroom_local_track *t =
+        lkroom_publisher_add(r->publisher, token, o, lkio_now_ns(), err, errlen);
     arm_timer(r);
     return t;
 }
@@ -533,7 +541,8 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
         lkroom_publisher_env env = {r, publisher_signal, publisher_negotiate,
                                     publisher_published};
         lkroom_subscriber_env senv = {r, publisher_negotiate, subscriber_subscribed,
-                                      subscriber_unsubscribed, subscriber_audio};
+                                      subscriber_unsubscribed, subscriber_audio,
+                                      subscriber_video};
         if (r->tr) {
             r->publisher = lkroom_publisher_new(r->tr, &env);
             r->subscriber = lkroom_subscriber_new(w, r->tr, &senv);

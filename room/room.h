@@ -16,7 +16,7 @@
 
 #include "io.h"
 #include "livekit_rtc.pb-c.h"
-#include "publish.h" /* lkroom_audio_track */
+#include "publish.h" /* lkroom_local_track */
 #include "session.h" /* lkroom_change */
 
 typedef struct lkroom lkroom;
@@ -42,9 +42,9 @@ typedef struct lkroom_observer {
     void (*packet)(void *ctx, const Livekit__DataPacket *p, bool reliable);
     /* A packet sent with a token went out (error NULL) or could not. */
     void (*packet_sent)(void *ctx, uint64_t token, const char *error);
-    /* lkroom_publish_audio(token): the server took the track (info is its
+    /* lkroom_publish(token): the server took the track (info is its
      * TrackInfo, valid during the call) or did not (error; t is gone). */
-    void (*track_published)(void *ctx, uint64_t token, lkroom_audio_track *t,
+    void (*track_published)(void *ctx, uint64_t token, lkroom_local_track *t,
                             const Livekit__TrackInfo *info, const char *error);
     /* Someone subscribed to one of our tracks, the first time. */
     void (*local_track_subscribed)(void *ctx, const char *track_sid);
@@ -53,11 +53,14 @@ typedef struct lkroom_observer {
      * until the call returns). */
     void (*remote_track)(void *ctx, lkroom_track_change change,
                          const Livekit__ParticipantInfo *participant, const Livekit__TrackInfo *track);
-    /* A remote audio track started (subscribed) or stopped arriving. */
+    /* A remote track started (subscribed) or stopped arriving. */
     void (*track_subscribed)(void *ctx, const char *participant_sid, const char *track_sid,
                              bool subscribed);
     /* 10 ms of a subscribed track, 48 kHz mono, every 10 ms while it is. */
     void (*audio)(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples);
+    /* A picture of a remote video track (valid during the call), its RTP
+     * time (90 kHz). */
+    void (*video)(void *ctx, const char *track_sid, const lkvp8_image *img, uint32_t rtp_ts);
     /* The active speakers changed (session.h says which and in what
      * order); us among them when we speak. */
     void (*speakers)(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n);
@@ -90,11 +93,11 @@ const char *lkroom_server_version(const lkroom *r);
 int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const uint64_t *token,
                        char *err, size_t errlen);
 
-/* Publishes an audio track (publish.h); track_published(token) follows,
- * or NULL with err. Push its audio, mute or unpublish it with the
- * lkroom_audio_track_* calls, on this worker, until the room is destroyed. */
-lkroom_audio_track *lkroom_publish_audio(lkroom *r, uint64_t token, const lkroom_audio_options *o,
-                                         char *err, size_t errlen);
+/* Publishes an audio or video track (publish.h); track_published(token)
+ * follows, or NULL with err. Push its media, mute or unpublish it with the
+ * lkroom_local_track_* calls, on this worker, until the room is destroyed. */
+lkroom_local_track *lkroom_publish(lkroom *r, uint64_t token, const lkroom_track_options *o,
+                                   char *err, size_t errlen);
 
 /* Asks the server to send us a remote track, or to stop (upstream's
  * RemoteTrackPublication::set_subscribed: an UpdateSubscription naming

@@ -1,5 +1,5 @@
 /*
- * subscribe.c: the remote audio tracks the server sends us (see
+ * subscribe.c: the remote audio and video tracks the server sends us (see
  * subscribe.h).
  */
 #include "subscribe.h"
@@ -14,25 +14,29 @@
 #include "rtp.h"
 #include "sdp.h"
 #include "srtp.h"
+#include "vp8_receiver.h"
 
-/* Idle recvonly sections in the join offer: upstream's three. A receiver
- * report every REPORT_TICKS (5 s, libwebrtc's for audio), from which the
- * server rates our connection and measures its round trip. */
-enum { JOIN_RECEIVERS = 3, FRAME = 480, REPORT_TICKS = 500 };
+/* Idle recvonly sections in the join offer: upstream's three of each
+ * kind. A receiver report every REPORT_TICKS (5 s, libwebrtc's for audio;
+ * every second with video, as for video), from which the server rates our
+ * connection and measures its round trip. */
+enum { JOIN_RECEIVERS = 3, FRAME = 480, REPORT_TICKS = 500, VIDEO_REPORT_TICKS = 100 };
+/* NACKs asked at once: a frame of 64 packets lost whole. */
+enum { MAX_NACKS = 64 };
 /* An RR (a block per track, up to 31) and an SDES with the CNAME. */
 enum { LKRTCP_RR_ROOM = 8 + 24 * LKRTCP_MAX_REPORTS + 8 + 256 };
 static const uint64_t TICK_NS = 10000000u;
 /* Behind by more than this (a stopped process): a fresh schedule rather
  * than a burst of catching up. */
 static const uint64_t RESYNC_NS = 200000000u;
-static const uint64_t VIDEO_ONLY_GAP_NS = 1000000000u;
 
 typedef struct remote_track {
     bool active;
     bool gone; /* unpublished while the section still names it */
     uint32_t ssrc;
     char participant_sid[64], track_sid[64];
-    lkopus_receiver *rx;
+    lkopus_receiver *rx;     /* audio */
+    lkvp8_receiver *vrx;     /* video */
     uint32_t lsr;   /* the middle of the last SR's NTP time, for our reports */
     uint64_t sr_at; /* when it came */
 } remote_track;
@@ -45,10 +49,9 @@ struct lkroom_subscriber {
     unsigned n_active;
     lkio_timer tick;
     uint64_t next_tick;
-    lkio_timer video_only; /* a held-back request's offer, when its second is up */
     unsigned ticks;       /* since the last receiver report */
+    unsigned n_video;     /* active video tracks */
     uint32_t report_ssrc; /* ours in receiver reports: we may send nothing */
-    uint64_t video_only_offer_at; /* the last offer for sections we cannot add */
     /* Tracks the client unsubscribed (lkroom_subscriber_unwant), by sid:
      * at most one entry per published track. */
     char (*unwanted)[64];
@@ -63,7 +66,6 @@ static lkpeer *peer_of(const lkroom_subscriber *s)
 }
 
 static void on_tick(lkio_timer *t);
-static void on_video_only(lkio_timer *t);
 
 lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,
                                          const lkroom_subscriber_env *env)
@@ -75,7 +77,6 @@ lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,
     s->tr = tr;
     s->env = *env;
     lkio_timer_init(&s->tick, on_tick);
-    lkio_timer_init(&s->video_only, on_video_only);
     while (!s->report_ssrc)
         RAND_bytes((uint8_t *)&s->report_ssrc, sizeof s->report_ssrc);
     return s;
@@ -86,9 +87,10 @@ void lkroom_subscriber_free(lkroom_subscriber *s)
     if (!s)
         return;
     lkio_timer_stop(s->w, &s->tick);
-    lkio_timer_stop(s->w, &s->video_only);
-    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++)
+    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++) {
         lkopus_receiver_free(s->tracks[i].rx);
+        lkvp8_receiver_free(s->tracks[i].vrx);
+    }
     free(s->unwanted);
     free(s);
 }
@@ -97,38 +99,19 @@ void lkroom_subscriber_prepare_join(lkroom_subscriber *s)
 {
     for (int i = 0; i < JOIN_RECEIVERS; i++)
         lkpeer_add_audio_receiver(peer_of(s));
+    for (int i = 0; i < JOIN_RECEIVERS; i++)
+        lkpeer_add_video_receiver(peer_of(s));
 }
 
 void lkroom_subscriber_on_requirement(lkroom_subscriber *s,
                                       const Livekit__MediaSectionsRequirement *m)
 {
-    /* Video sections are not offered yet: a remote camera stays unbound
-     * (the server gives up on it after a while and says so). The server
-     * asks again after every answer while one is unbound: such a request
-     * gets an offer at most once a second, not a busy loop. It is held
-     * back, never dropped: the same request may also mean an audio track
-     * was bound to an idle section, which only an offer and its answer
-     * show us. */
-    uint64_t now = lkio_now_ns();
-    if (!m->num_audios && m->num_videos) {
-        if (now - s->video_only_offer_at < VIDEO_ONLY_GAP_NS) {
-            if (!lkio_timer_active(&s->video_only))
-                lkio_timer_start(s->w, &s->video_only, s->video_only_offer_at + VIDEO_ONLY_GAP_NS);
-            return;
-        }
-        s->video_only_offer_at = now;
-    }
-    lkio_timer_stop(s->w, &s->video_only); /* this offer covers it */
     for (uint32_t i = 0; i < m->num_audios && i < LKPEER_MAX_SECTIONS; i++)
         if (lkpeer_add_audio_receiver(peer_of(s)) < 0)
             break;
-    s->env.negotiate(s->env.ctx);
-}
-
-static void on_video_only(lkio_timer *t)
-{
-    lkroom_subscriber *s = lkio_container_of(t, lkroom_subscriber, video_only);
-    s->video_only_offer_at = lkio_now_ns();
+    for (uint32_t i = 0; i < m->num_videos && i < LKPEER_MAX_SECTIONS; i++)
+        if (lkpeer_add_video_receiver(peer_of(s)) < 0)
+            break;
     s->env.negotiate(s->env.ctx);
 }
 
@@ -145,7 +128,10 @@ static void send_report_from(lkroom_subscriber *s, uint64_t now, unsigned *next)
         if (!x->active)
             continue;
         lkrtcp_report *rb = &rr.reports[rr.n_reports];
-        lkopus_receiver_report(x->rx, rb);
+        if (x->vrx)
+            lkvp8_receiver_report(x->vrx, rb);
+        else
+            lkopus_receiver_report(x->rx, rb);
         if (!rb->ssrc)
             continue; /* nothing received yet: nothing to report */
         rr.n_reports++;
@@ -192,6 +178,24 @@ void lkroom_subscriber_on_rtcp(lkroom_subscriber *s, const uint8_t *pkt, size_t 
     }
 }
 
+/* NACKs and a PLI for a video track, as its receiver asks (on each packet
+ * and each tick: its retries are paced in tens of milliseconds). Sender
+ * SSRC ours, media SSRC the server's for the track. */
+static void send_feedback(lkroom_subscriber *s, remote_track *x, uint64_t now)
+{
+    uint16_t seqs[MAX_NACKS];
+    bool pli = false;
+    size_t n = lkvp8_receiver_feedback(x->vrx, now, seqs, MAX_NACKS, &pli);
+    lkrtcp_fb fb = {.sender_ssrc = s->report_ssrc, .media_ssrc = x->ssrc};
+    lkpeer *p = peer_of(s);
+    int len = n ? lkrtcp_write_nack(s->rtcp, LKRTCP_RR_ROOM, &fb, seqs, n) : 0;
+    if (len > 0)
+        lkpeer_send_rtcp(p, s->rtcp, (size_t)len, sizeof s->rtcp);
+    len = pli ? lkrtcp_write_pli(s->rtcp, LKRTCP_RR_ROOM, &fb) : 0;
+    if (len > 0)
+        lkpeer_send_rtcp(p, s->rtcp, (size_t)len, sizeof s->rtcp);
+}
+
 /* --- the clock ------------------------------------------------------------------- */
 
 static void on_tick(lkio_timer *t)
@@ -200,14 +204,16 @@ static void on_tick(lkio_timer *t)
     uint64_t now = lkio_now_ns();
     for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++) {
         remote_track *x = &s->tracks[i];
-        if (!x->active)
+        if (x->active && x->vrx)
+            send_feedback(s, x, now);
+        if (!x->active || !x->rx)
             continue;
         lkopus_receiver_pull(x->rx, now, s->pcm);
         s->env.audio(s->env.ctx, x->track_sid, s->pcm, FRAME);
     }
     if (!s->n_active)
         return;
-    if (++s->ticks == REPORT_TICKS) {
+    if (++s->ticks >= (s->n_video ? VIDEO_REPORT_TICKS : REPORT_TICKS)) {
         s->ticks = 0;
         send_report(s, now);
     }
@@ -224,6 +230,10 @@ static void end_track(lkroom_subscriber *s, remote_track *x)
     x->active = false;
     lkopus_receiver_free(x->rx);
     x->rx = NULL;
+    if (x->vrx)
+        s->n_video--;
+    lkvp8_receiver_free(x->vrx);
+    x->vrx = NULL;
     if (--s->n_active == 0)
         lkio_timer_stop(s->w, &s->tick);
     s->env.unsubscribed(s->env.ctx, x->participant_sid, x->track_sid);
@@ -243,14 +253,18 @@ static bool parse_msid(const char *msid, char *participant, char *track)
     return true;
 }
 
-static void start_track(lkroom_subscriber *s, remote_track *x, uint32_t ssrc,
+static void start_track(lkroom_subscriber *s, remote_track *x, bool video, uint32_t ssrc,
                         const char *participant, const char *track)
 {
     char err[160];
     lkopus_receiver_config cfg = {.channels = 1};
-    x->rx = lkopus_receiver_new(&cfg, err, sizeof err);
-    if (!x->rx)
+    if (video)
+        x->vrx = lkvp8_receiver_new(err, sizeof err);
+    else
+        x->rx = lkopus_receiver_new(&cfg, err, sizeof err);
+    if (!x->rx && !x->vrx)
         return;
+    s->n_video += video;
     x->active = true;
     x->ssrc = ssrc;
     x->lsr = 0;
@@ -310,7 +324,8 @@ void lkroom_subscriber_on_answer(lkroom_subscriber *s)
                 x->gone = false;
             else if (pass == 1 && carries && !x->active && !x->gone &&
                      unwanted_index(s, track) < 0)
-                start_track(s, x, ssrc, participant, track);
+                start_track(s, x, lkpeer_section_is_video(peer_of(s), (int)i), ssrc,
+                            participant, track);
         }
 }
 
@@ -355,12 +370,32 @@ void lkroom_subscriber_want(lkroom_subscriber *s, const char *track_sid)
     drop_unwanted(s, track_sid);
 }
 
+/* A video packet: every picture it completes goes up at once (the server
+ * paces frames; a jitter buffer would only add delay), then what it
+ * showed missing is NACKed. */
+static void video_rtp(lkroom_subscriber *s, remote_track *x, const lkrtp_packet *rtp)
+{
+    uint64_t now = lkio_now_ns();
+    lkvp8_receiver_put(x->vrx, rtp, now);
+    lkvp8_image img;
+    uint32_t ts;
+    while (x->active && lkvp8_receiver_pop(x->vrx, &img, &ts) == 1)
+        s->env.video(s->env.ctx, x->track_sid, &img, ts);
+    if (x->active)
+        send_feedback(s, x, now);
+}
+
 void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *pkt, size_t len)
 {
     if (section < 0 || section >= LKPEER_MAX_SECTIONS || !s->tracks[section].active)
         return;
+    remote_track *x = &s->tracks[section];
     lkrtp_packet rtp;
     const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(s), section);
-    if (lkrtp_parse(&rtp, pkt, len) == 0 && rtp.h.payload_type == rp->payload_type)
-        lkopus_receiver_put_rtp(s->tracks[section].rx, &rtp, lkio_now_ns());
+    if (lkrtp_parse(&rtp, pkt, len) != 0 || rtp.h.payload_type != rp->payload_type)
+        return;
+    if (x->vrx)
+        video_rtp(s, x, &rtp);
+    else
+        lkopus_receiver_put_rtp(x->rx, &rtp, lkio_now_ns());
 }

@@ -1,22 +1,26 @@
 /*
- * subscribe.h: the remote audio tracks the server sends us.
+ * subscribe.h: the remote audio and video tracks the server sends us.
  *
  * In single-PeerConnection mode the server binds each subscribed track to
- * one of our idle recvonly sections and asks for an offer
+ * one of our idle recvonly sections of its kind and asks for an offer
  * (MediaSectionsRequirement: how many sections to add first; often none).
- * We join with JOIN_RECEIVERS of them, as upstream does, so the first
+ * We join with JOIN_RECEIVERS of each kind, as upstream does, so the first
  * subscriptions cost one offer and answer. Each answer says what the
  * server sends on each section: its SSRC and msid ("<participant
  * sid>|<track sid> <track sid>"); a section that starts carrying a track
  * is that track subscribed, one that stops (idle or another track) is it
  * unsubscribed.
  *
- * Each subscribed track's RTP goes to its own jitter buffer and Opus
- * decoder (media/opus_receiver.h). One clock, a 10 ms timer on an absolute
+ * Audio: each track's RTP goes to its own jitter buffer and Opus decoder
+ * (media/opus_receiver.h). One clock, a 10 ms timer on an absolute
  * schedule that runs while any track is subscribed, pulls 10 ms of 48 kHz
  * mono from every track and hands it up: the listener hears a steady
  * stream (concealment over loss, silence over DTX), as upstream's
  * listeners do.
+ *
+ * Video: each track's RTP goes to a VP8 receiver (media/vp8_receiver.h);
+ * each picture it completes is handed up as it is decoded, and the NACKs
+ * and PLIs it asks for go to the server at once and on the same clock.
  *
  * On the room's worker.
  */
@@ -29,6 +33,7 @@
 #include "io.h"
 #include "livekit_rtc.pb-c.h"
 #include "transport.h"
+#include "vp8_receiver.h"
 
 typedef struct lkroom_subscriber lkroom_subscriber;
 
@@ -39,8 +44,11 @@ typedef struct lkroom_subscriber_env {
     /* A track started or stopped arriving. */
     void (*subscribed)(void *ctx, const char *participant_sid, const char *track_sid);
     void (*unsubscribed)(void *ctx, const char *participant_sid, const char *track_sid);
-    /* 10 ms (480 samples) of a subscribed track, 48 kHz mono. */
+    /* 10 ms (480 samples) of a subscribed audio track, 48 kHz mono. */
     void (*audio)(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples);
+    /* A picture of a subscribed video track (valid during the call) and
+     * its RTP time (90 kHz). */
+    void (*video)(void *ctx, const char *track_sid, const lkvp8_image *img, uint32_t rtp_ts);
 } lkroom_subscriber_env;
 
 lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,

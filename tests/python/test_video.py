@@ -278,8 +278,8 @@ def test_video_streams_end_with_eos(lib):
     assert lib.drop(st) and lib.drop(src)
 
 
-def test_video_stream_from_participant_is_refused(lib):
-    with pytest.raises(lkffi.FfiError, match="room"):
+def test_stream_from_an_unknown_participant_is_refused(lib):
+    with pytest.raises(lkffi.FfiError, match="handle"):
         lib.request(video_stream_from_participant=video.VideoStreamFromParticipantRequest(
             participant_handle=1))
 
