@@ -1,9 +1,9 @@
-"""A listener on this library in a room with a camera it cannot receive
-(video is not built yet): the microphone beside it is heard, whether it
-was there when we joined or came after the camera, and the server, which
-asks for a new offer after every answer while the camera's subscription is
-unbound, gets few of them, not a busy loop (before the fix: about a
-thousand a second)."""
+"""A listener on this library in a room with a camera and a microphone:
+the microphone is heard, whether it was there when we joined or came after
+the camera, and the server, which asks for a new offer after every answer
+while a subscription is unbound, gets few of them, not a busy loop (before
+video sections existed, an unbindable camera made about a thousand a
+second)."""
 import os
 import re
 

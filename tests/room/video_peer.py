@@ -1,0 +1,170 @@
+"""A camera, or one watching it, through the upstream Python SDK on
+whichever library LIVEKIT_LIB_PATH names.
+
+    video_peer.py publisher URL TOKEN   publish a 640x480 camera at 30 fps
+                                        until told "done"
+    video_peer.py watcher URL TOKEN     watch the camera for WATCH_S
+    video_peer.py participant-watcher URL TOKEN
+                                        the same, the stream opened with
+                                        VideoStream.from_participant on the
+                                        participant "camera" once it joins
+
+Each picture is smooth moving colour (VP8 codes it well, so its quality
+says something) with the frame's number drawn in as 16 black or white
+squares along the top; the watcher reads the number back, rebuilds the
+picture it came from and compares the two.
+
+Prints READY once connected (the publisher once publishing), then one JSON
+object: the publisher's frame count, the watcher's statistics."""
+import asyncio
+import json
+import sys
+import time
+
+import numpy as np
+from livekit import rtc
+
+BOUND_S = 60
+WATCH_S = 8
+W, H, FPS = 640, 480, 30
+BITS, SQUARE = 16, 32
+DEGRADATION_KEEP_BOTH = 3  # DegradationPreference MAINTAIN_FRAMERATE_AND_RESOLUTION
+
+_XS = np.arange(W, dtype=np.float32)
+_YS = np.arange(H, dtype=np.float32)
+_DIAG = (np.arange(H)[:, None] + np.arange(W)[None, :])  # x + y, an index
+
+
+def picture(n):
+    """Frame n as RGBA bytes: each channel a wave along x, y or x + y."""
+    rgba = np.empty((H, W, 4), np.uint8)
+    rgba[..., 0] = (128 + 90 * np.sin(2 * np.pi * (_XS + 12 * n) / 320)).astype(np.uint8)[None, :]
+    rgba[..., 1] = (128 + 90 * np.sin(2 * np.pi * (_YS + 9 * n) / 240)).astype(np.uint8)[:, None]
+    diag = (128 + 90 * np.sin(2 * np.pi * (np.arange(W + H) + 15 * n) / 400)).astype(np.uint8)
+    rgba[..., 2] = diag[_DIAG]
+    rgba[..., 3] = 255
+    for i in range(BITS):
+        rgba[0:SQUARE, i * SQUARE:(i + 1) * SQUARE, 0:3] = 255 if n >> i & 1 else 0
+    return rgba
+
+
+def number(rgba):
+    """The frame number drawn into a received picture."""
+    n = 0
+    for i in range(BITS):
+        c = rgba[8:SQUARE - 8, i * SQUARE + 8:(i + 1) * SQUARE - 8, 0:3]
+        n |= (int(c.mean() > 128)) << i
+    return n
+
+
+def psnr(a, b):
+    """Over the colour below the number squares."""
+    d = a[SQUARE:, :, 0:3].astype(np.float64) - b[SQUARE:, :, 0:3]
+    mse = (d * d).mean()
+    return 99.0 if mse == 0 else float(10 * np.log10(255 * 255 / mse))
+
+
+async def publisher(room, out):
+    done = asyncio.Event()
+    room.on("data_received", lambda p: p.topic == "done" and done.set())
+    source = rtc.VideoSource(W, H)
+    # All 30 frames a second on either library (their presets would cap
+    # 640x480 at 25), at a bitrate that keeps the picture clean, in one
+    # layer whose size libwebrtc keeps however busy the machine (it would
+    # otherwise scale down under load, and the SFU start on a lower layer).
+    await room.local_participant.publish_track(
+        rtc.LocalVideoTrack.create_video_track("camera", source),
+        rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False,
+            video_encoding=rtc.VideoEncoding(max_bitrate=1_500_000, max_framerate=FPS),
+            degradation_preference=DEGRADATION_KEEP_BOTH))
+    print("READY", flush=True)
+    t0 = time.monotonic()
+    n = 0
+    while not done.is_set() and time.monotonic() - t0 < BOUND_S:
+        frame = rtc.VideoFrame(W, H, rtc.VideoBufferType.RGBA, picture(n).tobytes())
+        source.capture_frame(frame, timestamp_us=int(n * 1e6 / FPS))
+        n += 1
+        await asyncio.sleep(max(0.0, t0 + n / FPS - time.monotonic()))
+    out["sent"] = n
+
+
+async def watcher(room, out, by_participant=False):
+    got = asyncio.Event()
+    seen = []  # (number, psnr, width, height, timestamp_us, arrival)
+    subscribed_at = []
+
+    async def watch(track=None, participant=None):
+        subscribed_at.append(time.monotonic())
+        if participant:
+            stream = rtc.VideoStream.from_participant(
+                participant=participant, track_source=rtc.TrackSource.SOURCE_CAMERA,
+                format=rtc.VideoBufferType.RGBA)
+        else:
+            stream = rtc.VideoStream(track, format=rtc.VideoBufferType.RGBA)
+        async for ev in stream:
+            f = ev.frame
+            rgba = np.frombuffer(f.data, np.uint8).reshape(f.height, f.width, 4)
+            q = 0.0
+            n = -1
+            if (f.width, f.height) == (W, H):
+                n = number(rgba)
+                if len(seen) % 5 == 0:  # the comparison costs: a sample of frames
+                    q = psnr(rgba, picture(n))
+            seen.append((n, q, f.width, f.height, ev.timestamp_us, time.monotonic()))
+            got.set()
+
+    def on_track(track):
+        if track.kind == rtc.TrackKind.KIND_VIDEO:
+            asyncio.ensure_future(watch(track))
+
+    if by_participant:
+        def on_participant(p):
+            if p.identity == "camera":
+                asyncio.ensure_future(watch(participant=p))
+        room.on("participant_connected", on_participant)
+        for p in room.remote_participants.values():
+            on_participant(p)
+    else:
+        room.on("track_subscribed", lambda track, pub, p: on_track(track))
+        for p in room.remote_participants.values():
+            for pub in p.track_publications.values():
+                if pub.track:
+                    on_track(pub.track)
+    print("READY", flush=True)
+    await asyncio.wait_for(got.wait(), BOUND_S)
+    t_first = time.monotonic()
+    await asyncio.sleep(WATCH_S)
+    await room.local_participant.publish_data("", reliable=True, topic="done")
+    window = [s for s in seen if s[5] - t_first >= 1.0]  # past the first second
+    numbers = [s[0] for s in window]
+    out["frames"] = len(seen)
+    out["first_frame_s"] = t_first - subscribed_at[0] if subscribed_at else None
+    out["sizes"] = sorted({(s[2], s[3]) for s in seen})
+    out["in_order"] = all(b > a for a, b in zip(numbers, numbers[1:]))
+    out["ts_in_order"] = all(b[4] > a[4] for a, b in zip(window, window[1:]))
+    out["share"] = len(set(numbers)) / (max(numbers) - min(numbers) + 1) if numbers else 0.0
+    q = sorted(s[1] for s in window if s[1] > 0)
+    out["psnr_min"] = q[0] if q else 0.0
+    out["psnr_median"] = q[len(q) // 2] if q else 0.0
+    gaps = [b[5] - a[5] for a, b in zip(window, window[1:])]
+    out["longest_gap_s"] = max(gaps) if gaps else None
+
+
+async def main(role, url, token):
+    room = rtc.Room()
+    out = {"error": None}
+    try:
+        await asyncio.wait_for(room.connect(url, token), BOUND_S)
+        if role == "participant-watcher":
+            await watcher(room, out, by_participant=True)
+        else:
+            await {"publisher": publisher, "watcher": watcher}[role](room, out)
+    except Exception as e:
+        out["error"] = repr(e)
+    await room.disconnect()
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:4]))
