@@ -28,7 +28,7 @@ BOUND_S = 60
 WATCH_S = 8
 W, H, FPS = 640, 480, 30
 BITS, SQUARE = 16, 32
-DEGRADATION_KEEP_BOTH = 3  # DegradationPreference MAINTAIN_FRAMERATE_AND_RESOLUTION
+DEGRADATION_KEEP_BOTH = 4  # DegradationPreference MAINTAIN_FRAMERATE_AND_RESOLUTION (3 is unused)
 
 _XS = np.arange(W, dtype=np.float32)
 _YS = np.arange(H, dtype=np.float32)
