@@ -33,9 +33,12 @@
 typedef struct section {
     bool receive;
     bool video;
+    bool sending;      /* a sender not stopped */
     char mid[4];
     char track_id[64]; /* sending: the a=msid track id */
-    uint32_t ssrc;     /* sending: ours, 0 once stopped; receiving: the server's, 0: none */
+    uint32_t ssrc;     /* sending: ours (0: simulcast); receiving: the server's, 0: none */
+    char rids[LKSDP_MAX_RIDS][4]; /* a simulcast sender's layers, highest first */
+    unsigned n_rids;
     lkpeer_rtp_params params;
     char remote_msid[128]; /* receiving: the answer's a=msid ("<stream> <track>") */
 } section;
@@ -277,15 +280,21 @@ static size_t write_description(lkpeer *p, char *out, size_t cap, const char *se
         cands[i] = lines[i];
     }
     lksdp_rtp_section rtp[LKPEER_MAX_SECTIONS];
+    const char *rids[LKPEER_MAX_SECTIONS][LKSDP_MAX_RIDS];
     for (unsigned i = 0; i < p->n_sections; i++) {
         const section *x = &p->sections[i];
-        bool sending = !x->receive && x->ssrc;
+        bool sending = x->sending;
+        rids[i][0] = x->rids[0];
+        rids[i][1] = x->rids[1];
+        rids[i][2] = x->rids[2];
         rtp[i] = (lksdp_rtp_section){.kind = x->video ? "video" : "audio",
                                      .mid = x->mid,
                                      .direction = sending ? "sendonly" : "recvonly",
                                      .track_id = sending ? x->track_id : NULL,
                                      .ssrc = sending ? x->ssrc : 0,
-                                     .cname = p->cname};
+                                     .cname = p->cname,
+                                     .rids = rids[i],
+                                     .n_rids = sending ? x->n_rids : 0};
     }
     lksdp_offer o = {.session_id = p->session_id, .version = ++p->version, .setup = setup,
                      .mid = mid, .ice_ufrag = lkice_local_ufrag(p->ice),
@@ -393,7 +402,7 @@ static void apply_media(lkpeer *p, const lksdp *s)
             m && m->port ? lksdp_codec_find(m, x->video ? "VP8" : "opus") : NULL;
         const char *dir = m ? m->direction : "";
         bool ok = codec && (x->receive ? !strcmp(dir, "sendonly") || !strcmp(dir, "sendrecv")
-                                      : x->ssrc && (!strcmp(dir, "recvonly") ||
+                                      : x->sending && (!strcmp(dir, "recvonly") ||
                                                     !strcmp(dir, "sendrecv")));
         if (x->receive) {
             x->ssrc = ok ? m->ssrc : 0;
@@ -405,6 +414,8 @@ static void apply_media(lkpeer *p, const lksdp *s)
             .negotiated = true,
             .payload_type = codec->pt,
             .ext_audio_level = lksdp_extmap_id(m, LKSDP_URI_AUDIO_LEVEL),
+            .ext_mid = lksdp_extmap_id(m, LKSDP_URI_SDES_MID),
+            .ext_rid = lksdp_extmap_id(m, LKSDP_URI_RTP_STREAM_ID),
             .dtx = lksdp_fmtp_has(codec, "usedtx", "1"),
             .stereo = lksdp_fmtp_has(codec, "stereo", "1"),
             .fec = lksdp_fmtp_has(codec, "useinbandfec", "1"),
@@ -504,16 +515,25 @@ static section *add_section(lkpeer *p)
     return x;
 }
 
-static int add_sender(lkpeer *p, bool video, const char *track_id, uint32_t ssrc)
+static int add_sender(lkpeer *p, bool video, const char *track_id, uint32_t ssrc,
+                      const char *const *rids, unsigned n_rids)
 {
-    if (!ssrc || !track_id || strlen(track_id) >= sizeof p->sections[0].track_id)
+    if ((!ssrc && !n_rids) || n_rids == 1 || n_rids > LKSDP_MAX_RIDS || !track_id ||
+        strlen(track_id) >= sizeof p->sections[0].track_id)
         return -1;
+    for (unsigned i = 0; i < n_rids; i++)
+        if (!rids[i] || !*rids[i] || strlen(rids[i]) >= sizeof p->sections[0].rids[0])
+            return -1;
     section *x = add_section(p);
     if (!x)
         return -1;
     x->video = video;
+    x->sending = true;
     strcpy(x->track_id, track_id);
-    x->ssrc = ssrc;
+    x->ssrc = n_rids ? 0 : ssrc;
+    for (unsigned i = 0; i < n_rids; i++)
+        strcpy(x->rids[i], rids[i]);
+    x->n_rids = n_rids;
     return (int)p->n_sections++;
 }
 
@@ -529,12 +549,18 @@ static int add_receiver(lkpeer *p, bool video)
 
 int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc)
 {
-    return add_sender(p, false, track_id, ssrc);
+    return add_sender(p, false, track_id, ssrc, NULL, 0);
 }
 
 int lkpeer_add_video_sender(lkpeer *p, const char *track_id, uint32_t ssrc)
 {
-    return add_sender(p, true, track_id, ssrc);
+    return add_sender(p, true, track_id, ssrc, NULL, 0);
+}
+
+int lkpeer_add_simulcast_sender(lkpeer *p, const char *track_id, const char *const *rids,
+                                unsigned n_rids)
+{
+    return n_rids >= 2 ? add_sender(p, true, track_id, 0, rids, n_rids) : -1;
 }
 
 int lkpeer_add_audio_receiver(lkpeer *p)
@@ -556,6 +582,7 @@ bool lkpeer_section_is_video(const lkpeer *p, int index)
 void lkpeer_stop_sender(lkpeer *p, int index)
 {
     if (index >= 0 && (unsigned)index < p->n_sections && !p->sections[index].receive) {
+        p->sections[index].sending = false;
         p->sections[index].ssrc = 0;
         p->sections[index].params.negotiated = false;
     }
@@ -567,6 +594,12 @@ const lkpeer_rtp_params *lkpeer_section_params(const lkpeer *p, int index)
     static const lkpeer_rtp_params none;
     const section *x = section_at(p, index);
     return x ? &x->params : &none;
+}
+
+const char *lkpeer_section_mid(const lkpeer *p, int index)
+{
+    const section *x = section_at(p, index);
+    return x ? x->mid : "";
 }
 
 unsigned lkpeer_section_count(const lkpeer *p)

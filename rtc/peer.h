@@ -97,6 +97,7 @@ typedef struct lkpeer_rtp_params {
     bool negotiated;         /* an answer accepted the section */
     uint8_t payload_type;    /* of Opus, or of VP8 in a video section */
     uint8_t ext_audio_level; /* RFC 6464 extension id; 0: not negotiated */
+    uint8_t ext_mid, ext_rid; /* sdes:mid and rtp-stream-id ids (simulcast); 0: not */
     bool dtx, stereo, fec;   /* what the answer's Opus fmtp asks of our encoder */
 } lkpeer_rtp_params;
 
@@ -106,6 +107,11 @@ typedef struct lkpeer_rtp_params {
 int lkpeer_add_audio_sender(lkpeer *p, const char *track_id, uint32_t ssrc);
 /* The same for a video track: VP8 (rtc/sdp.h says what is offered). */
 int lkpeer_add_video_sender(lkpeer *p, const char *track_id, uint32_t ssrc);
+/* A video track sent in layers (2..LKSDP_MAX_RIDS rids, highest first, as
+ * libwebrtc lists them): no SSRC declared; each layer's packets must carry
+ * the mid and rid extensions the answer negotiates. */
+int lkpeer_add_simulcast_sender(lkpeer *p, const char *track_id, const char *const *rids,
+                                unsigned n_rids);
 /* The section goes recvonly without an SSRC from the next offer on: the
  * server ends the track. */
 void lkpeer_stop_sender(lkpeer *p, int index);
@@ -119,6 +125,8 @@ bool lkpeer_section_is_video(const lkpeer *p, int index);
  * for a receiver, the Opus payload type the server sends. */
 const lkpeer_rtp_params *lkpeer_section_params(const lkpeer *p, int index);
 unsigned lkpeer_section_count(const lkpeer *p);
+/* A section's mid ("" for a bad index). */
+const char *lkpeer_section_mid(const lkpeer *p, int index);
 /* A receiver's SSRC and a=msid ("<participant sid>|<track sid> <track
  * sid>" from livekit-server) in the last answer; 0 and "" while idle.
  * false if index is not a receiver. */

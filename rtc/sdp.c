@@ -408,11 +408,24 @@ static bool token(const char *v)
     return v && *v && !strpbrk(v, " \t\r\n");
 }
 
+static bool rids_writable(const lksdp_rtp_section *r)
+{
+    if (!r->n_rids)
+        return true;
+    if (strcmp(r->kind, "video") != 0 || r->n_rids < 2 || r->n_rids > LKSDP_MAX_RIDS || !r->rids)
+        return false;
+    for (unsigned i = 0; i < r->n_rids; i++)
+        if (!token(r->rids[i]) || strpbrk(r->rids[i], ";,~"))
+            return false;
+    return true;
+}
+
 static bool writable(const lksdp_rtp_section *r)
 {
-    return r->kind && (!strcmp(r->kind, "audio") || !strcmp(r->kind, "video")) && token(r->mid) && r->direction &&
-           is_direction(r->direction, strlen(r->direction)) &&
-           (!r->track_id || token(r->track_id)) && (!r->ssrc || token(r->cname));
+    return r->kind && (!strcmp(r->kind, "audio") || !strcmp(r->kind, "video")) &&
+           token(r->mid) && r->direction && is_direction(r->direction, strlen(r->direction)) &&
+           (!r->track_id || token(r->track_id)) && (!r->ssrc || token(r->cname)) &&
+           rids_writable(r);
 }
 
 bool lksdp_msid_split(const char *msid, char *stream, size_t stream_cap, char *track,
@@ -474,6 +487,9 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
             o->setup ? o->setup : "actpass", r->mid);
         if (!video)
             PUT("a=extmap:%d %s\r\n", LKSDP_EXT_AUDIO_LEVEL_ID, LKSDP_URI_AUDIO_LEVEL);
+        if (r->n_rids)
+            PUT("a=extmap:%d %s\r\na=extmap:%d %s\r\n", LKSDP_EXT_MID_ID, LKSDP_URI_SDES_MID,
+                LKSDP_EXT_RID_ID, LKSDP_URI_RTP_STREAM_ID);
         PUT("a=%s\r\n", r->direction);
         /* The server finds the AddTrackRequest by the msid's track id;
          * pion takes the msid current when it meets each a=ssrc, so it
@@ -488,6 +504,13 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
         else
             PUT("a=rtpmap:%d opus/%d/2\r\na=fmtp:%d %s\r\n", LKSDP_OPUS_PT, LKSDP_OPUS_CLOCK,
                 LKSDP_OPUS_PT, LKSDP_OPUS_FMTP);
+        /* Layers as libwebrtc writes them (RFC 8851, 8853), highest first. */
+        for (unsigned k = 0; k < r->n_rids; k++)
+            PUT("a=rid:%s send\r\n", r->rids[k]);
+        for (unsigned k = 0; k < r->n_rids; k++)
+            PUT("%s%s", k ? ";" : "a=simulcast:send ", r->rids[k]);
+        if (r->n_rids)
+            PUT("\r\n");
         /* Declared, so the server creates the track from the offer rather
          * than waiting for RTP it could not tie to a section. */
         if (r->ssrc) {

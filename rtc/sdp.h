@@ -29,8 +29,13 @@ enum { LKSDP_OPUS_PT = 111, LKSDP_OPUS_CLOCK = 48000, LKSDP_EXT_AUDIO_LEVEL_ID =
 #define LKSDP_URI_SDES_MID "urn:ietf:params:rtp-hdrext:sdes:mid"
 /* What our video sections offer: VP8 alone (no RTX: the server then
  * resends lost packets on the media SSRC, and so do we), with NACK, PLI
- * and FIR feedback; livekit-server registers VP8 on 96. */
-enum { LKSDP_VP8_PT = 96, LKSDP_VP8_CLOCK = 90000 };
+ * and FIR feedback; livekit-server registers VP8 on 96. A simulcast
+ * section declares no SSRC: each layer's packets carry the section's mid
+ * and the layer's rid in these extensions, by which the server binds
+ * them. */
+enum { LKSDP_VP8_PT = 96, LKSDP_VP8_CLOCK = 90000, LKSDP_EXT_MID_ID = 3, LKSDP_EXT_RID_ID = 4 };
+enum { LKSDP_MAX_RIDS = 3 };
+#define LKSDP_URI_RTP_STREAM_ID "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 
 typedef struct lksdp_codec {
     uint8_t pt;
@@ -128,6 +133,10 @@ typedef struct lksdp_rtp_section {
     /* "a=ssrc:<ssrc> cname:<cname>" and "a=ssrc:<ssrc> msid:- <track_id>"; 0: none */
     uint32_t ssrc;
     const char *cname;
+    /* A simulcast video sender's layers, highest first: an a=rid line
+     * each and a=simulcast, and the mid and rid extensions. */
+    const char *const *rids;
+    unsigned n_rids; /* 0, or 2..LKSDP_MAX_RIDS */
 } lksdp_rtp_section;
 
 typedef struct lksdp_offer {
