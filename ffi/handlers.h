@@ -63,6 +63,9 @@ int lk_on_set_local_attributes(lk_call *c);
 
 /* remote_track.c */
 int lk_on_set_subscribed(lk_call *c);
+int lk_on_enable_remote_track_publication(lk_call *c);
+int lk_on_update_remote_track_publication_dimension(lk_call *c);
+int lk_on_set_remote_track_publication_quality(lk_call *c);
 
 /* data.c */
 int lk_on_publish_track(lk_call *c);

@@ -338,6 +338,7 @@ static void video_options(lkroom_track_options *o, lk_track *track,
     o->video = true;
     o->width = w;
     o->height = h;
+    o->simulcast = !opt || !opt->has_simulcast || opt->simulcast;
     const Livekit__Proto__VideoEncoding *e = opt ? opt->video_encoding : NULL;
     if (e) {
         o->max_bitrate = e->max_bitrate > 50000000 ? 50000000 : (uint32_t)e->max_bitrate;

@@ -12,6 +12,13 @@
  * dropping its handle frees nothing the room needs. SetSubscribed on a
  * publication asks the engine to (un)subscribe its track; what follows
  * (TrackSubscribed, TrackUnsubscribed) is subscribe.c's.
+ *
+ * A video publication's enabled flag, size and quality go to the server
+ * as upstream sends them (UpdateTrackSettings): enabling and the size only
+ * while the track is subscribed (enabling only when it changes), each with
+ * the other; the quality only for a simulcast track, on its own. Upstream
+ * keeps them on the publication, which all its handles share; ours are
+ * kept per handle (one each, as the SDKs hold them).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +35,10 @@ typedef struct lk_remote_publication {
     lk_object base;
     lk_room *room; /* a reference: later requests on the publication name it */
     char *participant_sid, *sid;
+    bool simulcasted;
+    /* on the room's worker: what the server was told */
+    bool disabled;
+    unsigned width, height;
 } lk_remote_publication;
 
 static void remote_publication_free(lk_object *o)
@@ -42,6 +53,8 @@ static void remote_publication_free(lk_object *o)
 static const lk_kind remote_publication_kind = {"remote track publication", NULL,
                                                 remote_publication_free};
 
+static bool simulcasted(const Livekit__TrackInfo *t);
+
 static FfiHandleId new_publication(lk_room *r, const Livekit__ParticipantInfo *owner,
                                    const Livekit__TrackInfo *t)
 {
@@ -54,6 +67,7 @@ static FfiHandleId new_publication(lk_room *r, const Livekit__ParticipantInfo *o
     p->sid = strdup(t->sid);
     if (!p->participant_sid || !p->sid)
         abort();
+    p->simulcasted = simulcasted(t);
     return lk_handle_insert(&p->base);
 }
 
@@ -225,5 +239,126 @@ int lk_on_set_subscribed(lk_call *c)
     c->res->message_case = RES(SET_SUBSCRIBED);
     c->res->set_subscribed = lk_call_new(c, &livekit__proto__set_subscribed_response__descriptor);
     lkio_post(j->pub->room->w, &j->task, subscribe_run);
+    return 0;
+}
+
+/* --- a video publication's settings ------------------------------------------------------ */
+
+typedef struct settings_job {
+    lkio_task task;
+    lk_remote_publication *pub; /* a reference */
+    enum { ENABLE, DIMENSION, QUALITY } what;
+    bool enabled;
+    unsigned width, height;
+    Livekit__VideoQuality quality;
+} settings_job;
+
+static void settings_run(lkio_task *t)
+{
+    settings_job *j = lk_container_of(t, settings_job, task);
+    lk_remote_publication *p = j->pub;
+    lk_room *r = p->room;
+    bool subscribed = r->engine && !r->over && lk_room_track_is_subscribed(r, p->sid);
+    lkroom_track_settings ts = {.disabled = p->disabled, .width = p->width, .height = p->height};
+    bool send = false;
+    if (j->what == ENABLE && subscribed && p->disabled == j->enabled) {
+        ts.disabled = p->disabled = !j->enabled;
+        send = true;
+    } else if (j->what == DIMENSION && subscribed) {
+        ts.width = p->width = j->width;
+        ts.height = p->height = j->height;
+        send = true;
+    } else if (j->what == QUALITY && r->engine && !r->over) {
+        ts = (lkroom_track_settings){.quality = j->quality};
+        send = true;
+    }
+    char err[160];
+    if (send && lkroom_update_track_settings(r->engine, p->sid, &ts, err, sizeof err) < 0)
+        lk_log_warn("track settings of %s: %s", p->sid, err);
+    lk_unref(&p->base);
+    free(j);
+}
+
+/* The publication behind the handle and a job for it, or NULL after lk_fail(). */
+static settings_job *settings_job_new(bool has_handle, uint64_t handle)
+{
+    if (!has_handle) {
+        lk_fail("the request needs track_publication_handle");
+        return NULL;
+    }
+    lk_object *o = lk_handle_get(handle, &remote_publication_kind);
+    if (!o)
+        return NULL;
+    settings_job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort();
+    j->pub = lk_container_of(o, lk_remote_publication, base);
+    return j;
+}
+
+int lk_on_enable_remote_track_publication(lk_call *c)
+{
+    const Livekit__Proto__EnableRemoteTrackPublicationRequest *req =
+        c->req->enable_remote_track_publication;
+    if (!req->has_enabled)
+        return lk_fail("EnableRemoteTrackPublicationRequest needs enabled");
+    settings_job *j = settings_job_new(req->has_track_publication_handle,
+                                       req->track_publication_handle);
+    if (!j)
+        return -1;
+    j->what = ENABLE;
+    j->enabled = req->enabled;
+    c->res->message_case = RES(ENABLE_REMOTE_TRACK_PUBLICATION);
+    c->res->enable_remote_track_publication =
+        lk_call_new(c, &livekit__proto__enable_remote_track_publication_response__descriptor);
+    lkio_post(j->pub->room->w, &j->task, settings_run);
+    return 0;
+}
+
+int lk_on_update_remote_track_publication_dimension(lk_call *c)
+{
+    const Livekit__Proto__UpdateRemoteTrackPublicationDimensionRequest *req =
+        c->req->update_remote_track_publication_dimension;
+    if (!req->has_width || !req->has_height)
+        return lk_fail("UpdateRemoteTrackPublicationDimensionRequest needs width and height");
+    settings_job *j = settings_job_new(req->has_track_publication_handle,
+                                       req->track_publication_handle);
+    if (!j)
+        return -1;
+    j->what = DIMENSION;
+    j->width = req->width;
+    j->height = req->height;
+    c->res->message_case = RES(UPDATE_REMOTE_TRACK_PUBLICATION_DIMENSION);
+    c->res->update_remote_track_publication_dimension = lk_call_new(
+        c, &livekit__proto__update_remote_track_publication_dimension_response__descriptor);
+    lkio_post(j->pub->room->w, &j->task, settings_run);
+    return 0;
+}
+
+/* As upstream: a track that is not simulcast has one quality, and asking
+ * for another does nothing (upstream logs it; the Python SDK raises first). */
+int lk_on_set_remote_track_publication_quality(lk_call *c)
+{
+    const Livekit__Proto__SetRemoteTrackPublicationQualityRequest *req =
+        c->req->set_remote_track_publication_quality;
+    if (!req->has_quality || (unsigned)req->quality > LIVEKIT__PROTO__VIDEO_QUALITY__VIDEO_QUALITY_HIGH)
+        return lk_fail("SetRemoteTrackPublicationQualityRequest needs a quality (LOW, MEDIUM, HIGH)");
+    settings_job *j = settings_job_new(req->has_track_publication_handle,
+                                       req->track_publication_handle);
+    if (!j)
+        return -1;
+    c->res->message_case = RES(SET_REMOTE_TRACK_PUBLICATION_QUALITY);
+    c->res->set_remote_track_publication_quality = lk_call_new(
+        c, &livekit__proto__set_remote_track_publication_quality_response__descriptor);
+    if (!j->pub->simulcasted) {
+        lk_log_warn("track %s is not simulcast: its quality cannot be chosen", j->pub->sid);
+        lk_unref(&j->pub->base);
+        free(j);
+        return 0;
+    }
+    j->what = QUALITY;
+    /* the FFI's numbers are the server's */
+    j->quality = (Livekit__VideoQuality)req->quality;
+    lkio_post(j->pub->room->w, &j->task, settings_run);
     return 0;
 }

@@ -133,6 +133,14 @@ static void unsubscribed(lk_room *r, const char *track_sid)
     }
 }
 
+bool lk_room_track_is_subscribed(lk_room *r, const char *track_sid)
+{
+    for (lk_remote_track *x = r->remote_tracks; x; x = x->next)
+        if (!strcmp(x->track->sid, track_sid))
+            return true;
+    return false;
+}
+
 void lk_room_track_subscribed(lk_room *r, const char *track_sid, bool on)
 {
     if (on)

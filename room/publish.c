@@ -4,7 +4,6 @@
 #include "publish.h"
 
 #include <errno.h>
-#include <math.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "peer.h"
 #include "rtp.h"
 #include "srtp.h"
+#include "video_layers.h"
 #include "vp8_sender.h"
 
 static const uint64_t MS = 1000000u;
@@ -36,6 +36,14 @@ enum {
     VIDEO_MAX_RTP = LKVP8_MAX_PACKET - LKSRTP_MAX_TRAILER,
 };
 
+/* One encoding of a video track: its own SSRC, encoder and reports. */
+typedef struct video_layer {
+    lkroom_video_layer spec;
+    uint32_t ssrc;
+    lkvp8_sender *vp8; /* once negotiated */
+    uint64_t next_sr;  /* when its next sender report is due */
+} video_layer;
+
 struct lkroom_local_track {
     lkroom_publisher *pub;
     lkroom_local_track *next;
@@ -43,18 +51,16 @@ struct lkroom_local_track {
     uint64_t deadline; /* while waiting for the server; else 0 */
     char cid[37];
     char sid[64];
-    uint32_t ssrc;
+    uint32_t ssrc;     /* audio's, and a single video layer's */
     uint32_t max_bitrate;
     bool muted;
     bool server_muted; /* what the server was last told */
     bool video;
-    unsigned width, height; /* video: the coded size */
-    double max_framerate;
     int section;          /* the PeerConnection's sender index; -1 before */
     lkopus_sender *opus;  /* audio, once negotiated */
-    lkvp8_sender *vp8;    /* video, once negotiated */
     unsigned pushes;      /* audio: since the last sender report */
-    uint64_t next_sr;     /* video: when the next sender report is due */
+    video_layer layers[LKROOM_MAX_LAYERS]; /* video, highest first */
+    unsigned n_layers;
     _Alignas(4) uint8_t packet[MAX_PACKET + LKSRTP_MAX_TRAILER];
 };
 
@@ -82,7 +88,8 @@ lkroom_publisher *lkroom_publisher_new(lkroom_transport *tr, const lkroom_publis
 static void track_free(lkroom_local_track *t)
 {
     lkopus_sender_free(t->opus);
-    lkvp8_sender_free(t->vp8);
+    for (unsigned i = 0; i < t->n_layers; i++)
+        lkvp8_sender_free(t->layers[i].vp8);
     free(t);
 }
 
@@ -128,48 +135,66 @@ static void random_uuid(char out[37])
              b[13], b[14], b[15]);
 }
 
-/* Upstream's camera presets (width, height, bitrate, frame rate), 16:9
- * and 4:3: a source gets the encoding of the first preset of the nearer
- * aspect wider than its longer side, or the largest. */
-typedef struct preset {
-    unsigned width, height;
-    uint32_t bitrate;
-    double fps;
-} preset;
-
-static const preset PRESETS_16_9[] = {
-    {160, 90, 90000, 15},       {320, 180, 160000, 15},     {384, 216, 180000, 15},
-    {640, 360, 450000, 20},     {960, 540, 800000, 25},     {1280, 720, 1700000, 30},
-    {1920, 1080, 3000000, 30},  {2560, 1440, 5000000, 30},  {3840, 2160, 8000000, 30},
-};
-static const preset PRESETS_4_3[] = {
-    {160, 120, 80000, 15},      {240, 180, 100000, 15},     {320, 240, 150000, 15},
-    {480, 360, 225000, 20},     {640, 480, 300000, 20},     {720, 540, 450000, 25},
-    {960, 720, 1500000, 30},    {1440, 1080, 2500000, 30},  {1920, 1440, 3500000, 30},
-};
-
-static preset default_encoding(unsigned width, unsigned height)
+static uint32_t random_ssrc(void)
 {
-    double aspect = width > height ? (double)width / height : (double)height / width;
-    bool wide = fabs(aspect - 16.0 / 9) <= fabs(aspect - 4.0 / 3);
-    const preset *table = wide ? PRESETS_16_9 : PRESETS_4_3;
-    size_t n = wide ? sizeof PRESETS_16_9 / sizeof *PRESETS_16_9
-                    : sizeof PRESETS_4_3 / sizeof *PRESETS_4_3;
-    unsigned side = width > height ? width : height;
-    for (size_t i = 0; i < n; i++)
-        if (table[i].width > side)
-            return table[i];
-    return table[n - 1];
+    uint32_t ssrc = 0;
+    while (!ssrc)
+        RAND_bytes((uint8_t *)&ssrc, sizeof ssrc);
+    return ssrc;
 }
 
-/* VP8 codes even sizes: an odd side loses its last row or column. */
+/* Upstream's layers for the source (video_layers.h), each with an SSRC. */
 static void video_settings(lkroom_local_track *t, const lkroom_track_options *o)
 {
-    preset d = default_encoding(o->width, o->height);
-    t->width = o->width & ~1u;
-    t->height = o->height & ~1u;
-    t->max_bitrate = o->max_bitrate ? o->max_bitrate : d.bitrate;
-    t->max_framerate = o->max_framerate > 0 ? o->max_framerate : d.fps;
+    lkroom_video_request rq = {.width = o->width,
+                               .height = o->height,
+                               .screenshare = o->source == LIVEKIT__TRACK_SOURCE__SCREEN_SHARE,
+                               .simulcast = o->simulcast,
+                               .max_bitrate = o->max_bitrate,
+                               .max_framerate = o->max_framerate};
+    lkroom_video_layer specs[LKROOM_MAX_LAYERS];
+    t->n_layers = lkroom_video_layers(&rq, specs);
+    for (unsigned i = 0; i < t->n_layers; i++) {
+        t->layers[i].spec = specs[i];
+        t->layers[i].ssrc = random_ssrc();
+    }
+    t->ssrc = t->layers[0].ssrc;
+}
+
+/* The request's layers (upstream's VideoLayer per encoding, SSRC 0: the
+ * server fills in what it binds) and, in simulcast, the same again for
+ * VP8 in simulcast_codecs. */
+typedef struct add_layers {
+    Livekit__VideoLayer layer[LKROOM_MAX_LAYERS];
+    Livekit__VideoLayer *ptr[LKROOM_MAX_LAYERS];
+    Livekit__SimulcastCodec codec;
+    Livekit__SimulcastCodec *codecs[1];
+} add_layers;
+
+static void describe_layers(const lkroom_local_track *t, add_layers *l,
+                            Livekit__AddTrackRequest *add)
+{
+    for (unsigned i = 0; i < t->n_layers; i++) {
+        const lkroom_video_layer *s = &t->layers[i].spec;
+        livekit__video_layer__init(&l->layer[i]);
+        l->layer[i].quality = s->quality;
+        l->layer[i].width = s->width;
+        l->layer[i].height = s->height;
+        l->layer[i].bitrate = s->bitrate;
+        l->ptr[i] = &l->layer[i];
+    }
+    add->n_layers = t->n_layers;
+    add->layers = l->ptr;
+    if (t->n_layers < 2)
+        return;
+    livekit__simulcast_codec__init(&l->codec);
+    l->codec.codec = "vp8";
+    l->codec.cid = (char *)t->cid;
+    l->codec.n_layers = t->n_layers;
+    l->codec.layers = l->ptr;
+    l->codecs[0] = &l->codec;
+    add->n_simulcast_codecs = 1;
+    add->simulcast_codecs = l->codecs;
 }
 
 lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
@@ -189,38 +214,30 @@ lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
     t->section = -1;
     t->muted = t->server_muted = o->muted;
     t->video = o->video;
-    if (o->video)
-        video_settings(t, o);
-    else
-        t->max_bitrate = o->max_bitrate ? o->max_bitrate : DEFAULT_MAX_BITRATE;
     random_uuid(t->cid);
-    while (!t->ssrc)
-        RAND_bytes((uint8_t *)&t->ssrc, sizeof t->ssrc);
+    if (o->video) {
+        video_settings(t, o);
+    } else {
+        t->max_bitrate = o->max_bitrate ? o->max_bitrate : DEFAULT_MAX_BITRATE;
+        t->ssrc = random_ssrc();
+    }
 
     /* What upstream sends. Our audio is plain Opus, so RED is declined and
-     * the published mime type is audio/opus. Our video is one layer, which
-     * upstream (simulcast off) declares as LOW. */
+     * the published mime type is audio/opus. */
     Livekit__AddTrackRequest add = LIVEKIT__ADD_TRACK_REQUEST__INIT;
     add.cid = t->cid;
     add.name = (char *)(o->name ? o->name : "");
     add.type = o->video ? LIVEKIT__TRACK_TYPE__VIDEO : LIVEKIT__TRACK_TYPE__AUDIO;
     add.muted = o->muted;
-    add.disable_dtx = !o->dtx;
+    add.disable_dtx = !o->video && !o->dtx;
     add.source = o->source;
     add.disable_red = true;
     add.stream = (char *)(o->stream ? o->stream : "");
-    Livekit__VideoLayer layer = LIVEKIT__VIDEO_LAYER__INIT;
-    Livekit__VideoLayer *layers[] = {&layer};
+    add_layers layers;
     if (o->video) {
-        add.disable_dtx = false;
         add.width = o->width;
         add.height = o->height;
-        layer.quality = LIVEKIT__VIDEO_QUALITY__LOW;
-        layer.width = t->width;
-        layer.height = t->height;
-        layer.bitrate = t->max_bitrate;
-        add.n_layers = 1;
-        add.layers = layers;
+        describe_layers(t, &layers, &add);
     }
     Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
     req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_ADD_TRACK;
@@ -259,6 +276,19 @@ static void tell_muted(lkroom_local_track *t)
         t->server_muted = t->muted;
 }
 
+static int add_sender(const lkroom_local_track *t)
+{
+    lkpeer *peer = peer_of(t->pub);
+    if (!t->video)
+        return lkpeer_add_audio_sender(peer, t->cid, t->ssrc);
+    if (t->n_layers == 1)
+        return lkpeer_add_video_sender(peer, t->cid, t->ssrc);
+    const char *rids[LKROOM_MAX_LAYERS];
+    for (unsigned i = 0; i < t->n_layers; i++)
+        rids[i] = t->layers[i].spec.rid;
+    return lkpeer_add_simulcast_sender(peer, t->cid, rids, t->n_layers);
+}
+
 void lkroom_publisher_on_published(lkroom_publisher *p, const Livekit__TrackPublishedResponse *m)
 {
     lkroom_local_track *t = waiting_for(p, m->cid);
@@ -270,8 +300,7 @@ void lkroom_publisher_on_published(lkroom_publisher *p, const Livekit__TrackPubl
     }
     t->deadline = 0;
     snprintf(t->sid, sizeof t->sid, "%s", m->track->sid);
-    t->section = t->video ? lkpeer_add_video_sender(peer_of(p), t->cid, t->ssrc)
-                          : lkpeer_add_audio_sender(peer_of(p), t->cid, t->ssrc);
+    t->section = add_sender(t);
     if (t->section < 0) {
         fail(t, "cannot publish more tracks on this connection");
         return;
@@ -312,17 +341,38 @@ static void start_sending(lkroom_local_track *t, const lkpeer_rtp_params *rp)
         lkopus_sender_set_muted(t->opus, t->muted);
 }
 
+/* One encoder per layer, all on one clock (a shared RTP time base): the
+ * server lines layers up by their sender reports when it switches a
+ * subscriber between them. Layers carry mid and rid, by which the server
+ * binds them; a single layer is declared by its SSRC instead. */
 static void start_video(lkroom_local_track *t, const lkpeer_rtp_params *rp)
 {
-    lkvp8_sender_config cfg = {.ssrc = t->ssrc,
-                               .payload_type = rp->payload_type,
-                               .width = t->width,
-                               .height = t->height,
-                               .max_bitrate = t->max_bitrate,
-                               .max_framerate = t->max_framerate,
-                               .max_packet = VIDEO_MAX_RTP};
-    char err[160]; /* the size was checked at add: only libvpx's memory can fail */
-    t->vp8 = lkvp8_sender_new(&cfg, err, sizeof err);
+    uint32_t ts_base;
+    RAND_bytes((uint8_t *)&ts_base, sizeof ts_base);
+    const char *mid = lkpeer_section_mid(peer_of(t->pub), t->section);
+    bool layered = t->n_layers > 1;
+    for (unsigned i = 0; i < t->n_layers; i++) {
+        video_layer *l = &t->layers[i];
+        uint16_t seq_and_picture[2];
+        RAND_bytes((uint8_t *)seq_and_picture, sizeof seq_and_picture);
+        lkvp8_sender_config cfg = {.ssrc = l->ssrc,
+                                   .payload_type = rp->payload_type,
+                                   .width = l->spec.width & ~1u,
+                                   .height = l->spec.height & ~1u,
+                                   .max_bitrate = l->spec.bitrate,
+                                   .max_framerate = l->spec.fps,
+                                   .max_packet = VIDEO_MAX_RTP,
+                                   .ext_mid_id = layered ? rp->ext_mid : 0,
+                                   .mid = mid,
+                                   .ext_rid_id = layered ? rp->ext_rid : 0,
+                                   .rid = l->spec.rid,
+                                   .fixed_start = true,
+                                   .ts_base = ts_base,
+                                   .first_seq = seq_and_picture[0],
+                                   .first_picture_id = seq_and_picture[1] & 0x7fff};
+        char err[160]; /* the sizes were checked at add: only libvpx's memory can fail */
+        l->vp8 = lkvp8_sender_new(&cfg, err, sizeof err);
+    }
 }
 
 void lkroom_publisher_on_answer(lkroom_publisher *p)
@@ -333,7 +383,7 @@ void lkroom_publisher_on_answer(lkroom_publisher *p)
         const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(p), t->section);
         if (!rp->negotiated)
             continue;
-        if (t->video && !t->vp8)
+        if (t->video && !t->layers[0].vp8)
             start_video(t, rp);
         else if (!t->video && !t->opus)
             start_sending(t, rp);
@@ -350,17 +400,21 @@ static void report_loss(lkroom_publisher *p, const lkrtcp_report *rb, uint8_t n)
                 lkopus_sender_set_packet_loss(t->opus, (rb[i].fraction_lost * 100u + 255) / 256);
 }
 
-static lkroom_local_track *video_track(lkroom_publisher *p, uint32_t ssrc)
+/* The video layer an SSRC names, with its track. */
+static video_layer *video_layer_of(lkroom_publisher *p, uint32_t ssrc, lkroom_local_track **track)
 {
     for (lkroom_local_track *t = p->tracks; t; t = t->next)
-        if (t->vp8 && t->ssrc == ssrc)
-            return t;
+        for (unsigned i = 0; i < t->n_layers; i++)
+            if (t->layers[i].vp8 && t->layers[i].ssrc == ssrc) {
+                *track = t;
+                return &t->layers[i];
+            }
     return NULL;
 }
 
-/* A NACK is answered from the sender's history, packet by packet, on the
- * media SSRC with the original sequence numbers (no RTX is negotiated). */
-static void resend(lkroom_local_track *t, const lkrtcp_nack *nack)
+/* A NACK is answered from the layer's history, packet by packet, on its
+ * SSRC with the original sequence numbers (no RTX is negotiated). */
+static void resend(lkroom_local_track *t, video_layer *l, const lkrtcp_nack *nack)
 {
     uint16_t seqs[256];
     size_t n = lkrtcp_nack_expand(nack, seqs, sizeof seqs / sizeof *seqs);
@@ -368,7 +422,7 @@ static void resend(lkroom_local_track *t, const lkrtcp_nack *nack)
         n = sizeof seqs / sizeof *seqs;
     lkpeer *peer = peer_of(t->pub);
     for (size_t i = 0; i < n; i++) {
-        int len = lkvp8_sender_resend(t->vp8, seqs[i], t->packet, sizeof t->packet);
+        int len = lkvp8_sender_resend(l->vp8, seqs[i], t->packet, sizeof t->packet);
         if (len > 0)
             lkpeer_send_rtp(peer, t->packet, (size_t)len, sizeof t->packet);
     }
@@ -380,16 +434,17 @@ static void video_feedback(lkroom_publisher *p, const lkrtcp_packet *rp)
     lkrtcp_fir fir;
     lkrtcp_nack nack;
     lkroom_local_track *t;
+    video_layer *l;
     if (lkrtcp_parse_pli(rp, &pli) == 0) {
-        if ((t = video_track(p, pli.media_ssrc)))
-            lkvp8_sender_request_keyframe(t->vp8);
+        if ((l = video_layer_of(p, pli.media_ssrc, &t)))
+            lkvp8_sender_request_keyframe(l->vp8);
     } else if (lkrtcp_parse_fir(rp, &fir) == 0) {
         for (size_t i = 0; i < fir.n; i++)
-            if ((t = video_track(p, lkrtcp_fir_get(&fir, i).ssrc)))
-                lkvp8_sender_request_keyframe(t->vp8);
+            if ((l = video_layer_of(p, lkrtcp_fir_get(&fir, i).ssrc, &t)))
+                lkvp8_sender_request_keyframe(l->vp8);
     } else if (lkrtcp_parse_nack(rp, &nack) == 0) {
-        if ((t = video_track(p, nack.fb.media_ssrc)))
-            resend(t, &nack);
+        if ((l = video_layer_of(p, nack.fb.media_ssrc, &t)))
+            resend(t, l, &nack);
     }
 }
 
@@ -458,26 +513,36 @@ void lkroom_local_track_push_audio(lkroom_local_track *t, const int16_t *pcm, un
     }
 }
 
-void lkroom_local_track_push_video(lkroom_local_track *t, const lkvp8_image *img,
-                                   uint64_t capture_ns)
+/* Each layer codes the picture at its own size and rate (its sender
+ * scales and drops), and reports every second. */
+static void push_layer(lkroom_local_track *t, video_layer *l, const lkvp8_image *img,
+                       uint64_t capture_ns, uint64_t now)
 {
-    if (!t->vp8 || t->muted)
-        return;
     lkpeer *peer = peer_of(t->pub);
-    if (lkvp8_sender_push(t->vp8, img, capture_ns) > 0) {
+    if (lkvp8_sender_push(l->vp8, img, capture_ns) > 0) {
         int n;
-        while ((n = lkvp8_sender_next_packet(t->vp8, t->packet, sizeof t->packet)) > 0)
+        while ((n = lkvp8_sender_next_packet(l->vp8, t->packet, sizeof t->packet)) > 0)
             lkpeer_send_rtp(peer, t->packet, (size_t)n, sizeof t->packet);
     }
-    uint64_t now = lkio_now_ns();
-    if (now < t->next_sr)
+    if (now < l->next_sr)
         return;
-    int n = lkvp8_sender_write_sr(t->vp8, now, ntp_now(), t->packet, LKVP8_MAX_SR,
+    int n = lkvp8_sender_write_sr(l->vp8, now, ntp_now(), t->packet, LKVP8_MAX_SR,
                                   lkpeer_cname(peer));
     if (n > 0) {
         lkpeer_send_rtcp(peer, t->packet, (size_t)n, sizeof t->packet);
-        t->next_sr = now + VIDEO_SR_INTERVAL_MS * MS;
+        l->next_sr = now + VIDEO_SR_INTERVAL_MS * MS;
     }
+}
+
+void lkroom_local_track_push_video(lkroom_local_track *t, const lkvp8_image *img,
+                                   uint64_t capture_ns)
+{
+    if (t->muted)
+        return;
+    uint64_t now = lkio_now_ns();
+    for (unsigned i = 0; i < t->n_layers; i++)
+        if (t->layers[i].vp8)
+            push_layer(t, &t->layers[i], img, capture_ns, now);
 }
 
 void lkroom_local_track_set_muted(lkroom_local_track *t, bool muted)

@@ -13,9 +13,9 @@
  * section recvonly in the next offer (sections are never removed), which
  * ends the track on the server.
  *
- * Video is one layer (upstream with simulcast off): the encoding upstream
- * picks for the source's size (its presets: the next larger preset's
- * bitrate and frame rate), or the one the client gives.
+ * Video goes in the layers upstream would send for the source's size
+ * (video_layers.h: simulcast by default, one layer without), each its own
+ * encoder and SSRC, sharing one RTP clock.
  *
  * On the room's worker. The publisher talks to the server and asks for
  * offers through its environment; it never sends an offer itself, so the
@@ -45,8 +45,10 @@ typedef struct lkroom_track_options {
     bool dtx; /* upstream's default: true */
     /* bps; 0: upstream's default (audio 48000; video by the size) */
     uint32_t max_bitrate;
-    /* video: the source's declared size, and the frame rate cap (0: by the size) */
+    /* video: the source's declared size; simulcast (upstream's default);
+     * the client's frame rate cap, used with its max_bitrate */
     unsigned width, height;
+    bool simulcast;
     double max_framerate;
 } lkroom_track_options;
 

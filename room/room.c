@@ -455,6 +455,31 @@ int lkroom_set_subscribed(lkroom *r, const char *participant_sid, const char *tr
     return 0;
 }
 
+int lkroom_update_track_settings(lkroom *r, const char *track_sid,
+                                 const lkroom_track_settings *ts, char *err, size_t errlen)
+{
+    if (r->state != CONNECTED || r->leaving) {
+        snprintf(err, errlen, "the room is not connected");
+        return -1;
+    }
+    char *sids[1] = {(char *)track_sid};
+    Livekit__UpdateTrackSettings u = LIVEKIT__UPDATE_TRACK_SETTINGS__INIT;
+    u.n_track_sids = 1;
+    u.track_sids = sids;
+    u.disabled = ts->disabled;
+    u.quality = ts->quality;
+    u.width = ts->width;
+    u.height = ts->height;
+    Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
+    req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_TRACK_SETTING;
+    req.track_setting = &u;
+    if (lkroom_signal_send(r->sig, &req) < 0) {
+        snprintf(err, errlen, "the signal connection is down");
+        return -1;
+    }
+    return 0;
+}
+
 void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const char *name,
                          const char *const *keys, const char *const *values, size_t n)
 {

@@ -110,6 +110,19 @@ lkroom_local_track *lkroom_publish(lkroom *r, uint64_t token, const lkroom_track
 int lkroom_set_subscribed(lkroom *r, const char *participant_sid, const char *track_sid,
                           bool subscribe, char *err, size_t errlen);
 
+/* What we want of a remote video track (UpdateTrackSettings): nothing
+ * (disabled), the layer that fits a size (width > 0), or a quality. */
+typedef struct lkroom_track_settings {
+    bool disabled;
+    Livekit__VideoQuality quality;
+    unsigned width, height;
+} lkroom_track_settings;
+
+/* Tells the server; -1 with err when the room is not connected or the
+ * signal connection is down. */
+int lkroom_update_track_settings(lkroom *r, const char *track_sid,
+                                 const lkroom_track_settings *ts, char *err, size_t errlen);
+
 /* Leaves the room; disconnected(reason) follows. */
 void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason);
 
