@@ -53,6 +53,7 @@ def watched(request, server):
         publisher, watcher = start_publisher(), start_watcher()
     seen = finish(watcher, timeout=90)
     sent = finish(publisher, timeout=30)
+    print(request.node.name, sent, seen)  # the measurements, shown with -s
     for out in (sent, seen):
         assert out["error"] is None, (out, server.tail())
     return sent, seen

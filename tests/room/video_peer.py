@@ -8,6 +8,13 @@ whichever library LIVEKIT_LIB_PATH names.
                                         the same, the stream opened with
                                         VideoStream.from_participant on the
                                         participant "camera" once it joins
+    video_peer.py simulcast-publisher URL TOKEN
+                                        publish the camera with upstream's
+                                        default options (simulcast)
+    video_peer.py quality-watcher URL TOKEN
+                                        watch it, ask for the LOW layer,
+                                        then HIGH again, and time each
+                                        switch of picture size
 
 Each picture is smooth moving colour (VP8 codes it well, so its quality
 says something) with the frame's number drawn in as 16 black or white
@@ -64,20 +71,25 @@ def psnr(a, b):
     return 99.0 if mse == 0 else float(10 * np.log10(255 * 255 / mse))
 
 
-async def publisher(room, out):
+async def publisher(room, out, simulcast=False):
     done = asyncio.Event()
     room.on("data_received", lambda p: p.topic == "done" and done.set())
     source = rtc.VideoSource(W, H)
-    # All 30 frames a second on either library (their presets would cap
-    # 640x480 at 25), at a bitrate that keeps the picture clean, in one
-    # layer whose size libwebrtc keeps however busy the machine (it would
-    # otherwise scale down under load, and the SFU start on a lower layer).
-    await room.local_participant.publish_track(
-        rtc.LocalVideoTrack.create_video_track("camera", source),
-        rtc.TrackPublishOptions(
+    if simulcast:
+        # upstream's defaults: two layers for 640x480 (640x480, 480x360)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+    else:
+        # All 30 frames a second on either library (their presets would
+        # cap 640x480 at 25), at a bitrate that keeps the picture clean,
+        # in one layer whose size libwebrtc keeps however busy the machine
+        # (it would otherwise scale down under load, and the SFU start on
+        # a lower layer).
+        options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False,
             video_encoding=rtc.VideoEncoding(max_bitrate=1_500_000, max_framerate=FPS),
-            degradation_preference=DEGRADATION_KEEP_BOTH))
+            degradation_preference=DEGRADATION_KEEP_BOTH)
+    await room.local_participant.publish_track(
+        rtc.LocalVideoTrack.create_video_track("camera", source), options)
     print("READY", flush=True)
     t0 = time.monotonic()
     n = 0
@@ -87,6 +99,58 @@ async def publisher(room, out):
         n += 1
         await asyncio.sleep(max(0.0, t0 + n / FPS - time.monotonic()))
     out["sent"] = n
+
+
+async def simulcast_publisher(room, out):
+    await publisher(room, out, simulcast=True)
+
+
+async def quality_watcher(room, out):
+    """The sizes seen, with when each started, around two quality requests."""
+    sizes = []  # (width, height, since)
+    got = asyncio.Event()
+    publication = []
+
+    async def watch(track):
+        async for ev in rtc.VideoStream(track, format=rtc.VideoBufferType.I420):
+            size = (ev.frame.width, ev.frame.height)
+            if not sizes or sizes[-1][:2] != size:
+                sizes.append((*size, time.monotonic()))
+            got.set()
+
+    def on_track(track, pub):
+        if track.kind == rtc.TrackKind.KIND_VIDEO:
+            publication.append(pub)
+            asyncio.ensure_future(watch(track))
+
+    room.on("track_subscribed", lambda track, pub, p: on_track(track, pub))
+    for p in room.remote_participants.values():
+        for pub in p.track_publications.values():
+            if pub.track:
+                on_track(pub.track, pub)
+    print("READY", flush=True)
+    await asyncio.wait_for(got.wait(), BOUND_S)
+    pub = publication[0]
+    out["publication"] = {"simulcasted": pub.simulcasted, "width": pub.width,
+                          "height": pub.height, "mime_type": pub.mime_type}
+    await asyncio.sleep(2)
+
+    async def switch(quality, name):
+        asked = time.monotonic()
+        pub.set_video_quality(quality)
+        before = len(sizes)
+        for _ in range(100):  # 10 s at most
+            if len(sizes) > before:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # and it stays
+        out[name] = {"size": list(sizes[-1][:2]),
+                     "after_s": sizes[-1][2] - asked if len(sizes) > before else None}
+
+    await switch(rtc.VideoQuality.VIDEO_QUALITY_LOW, "low")
+    await switch(rtc.VideoQuality.VIDEO_QUALITY_HIGH, "high")
+    out["sizes"] = [list(s[:2]) for s in sizes]
+    await room.local_participant.publish_data("", reliable=True, topic="done")
 
 
 async def watcher(room, out, by_participant=False):
@@ -159,7 +223,9 @@ async def main(role, url, token):
         if role == "participant-watcher":
             await watcher(room, out, by_participant=True)
         else:
-            await {"publisher": publisher, "watcher": watcher}[role](room, out)
+            await {"publisher": publisher, "watcher": watcher,
+                   "simulcast-publisher": simulcast_publisher,
+                   "quality-watcher": quality_watcher}[role](room, out)
     except Exception as e:
         out["error"] = repr(e)
     await room.disconnect()
