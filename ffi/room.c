@@ -473,6 +473,11 @@ static void on_track_subscribed(void *ctx, const char *participant_sid, const ch
     lk_room_track_subscribed(ctx, track_sid, on);
 }
 
+static void on_subscription_failed(void *ctx, const char *track_sid, const char *error)
+{
+    lk_room_track_subscription_failed(ctx, track_sid, error);
+}
+
 static void on_audio(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples)
 {
     lk_room_track_audio(ctx, track_sid, pcm, samples);
@@ -521,6 +526,7 @@ static void start(lkio_task *t)
                            .local_track_subscribed = on_local_track_subscribed,
                            .remote_track = on_remote_track,
                            .track_subscribed = on_track_subscribed,
+                           .subscription_failed = on_subscription_failed,
                            .audio = on_audio,
                            .video = on_video,
                            .speakers = on_speakers};

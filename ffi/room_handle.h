@@ -97,6 +97,7 @@ void lk_room_connect_publications_done(Livekit__Proto__ConnectCallback__Particip
  * the end of them all when the session or the engine ends. */
 void lk_room_track_subscribed(lk_room *r, const char *track_sid, bool on);
 bool lk_room_track_is_subscribed(lk_room *r, const char *track_sid);
+void lk_room_track_subscription_failed(lk_room *r, const char *track_sid, const char *error);
 void lk_room_track_audio(lk_room *r, const char *track_sid, const int16_t *pcm, size_t samples);
 void lk_room_track_video(lk_room *r, const char *track_sid, const lkvp8_image *img,
                          uint32_t rtp_ts);

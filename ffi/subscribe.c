@@ -133,6 +133,18 @@ static void unsubscribed(lk_room *r, const char *track_sid)
     }
 }
 
+void lk_room_track_subscription_failed(lk_room *r, const char *track_sid, const char *error)
+{
+    const Livekit__ParticipantInfo *owner = NULL;
+    if (r->engine)
+        lkroom_remote_track(r->engine, track_sid, &owner);
+    Livekit__Proto__TrackSubscriptionFailed e = LIVEKIT__PROTO__TRACK_SUBSCRIPTION_FAILED__INIT;
+    e.participant_identity = owner && owner->identity ? owner->identity : "";
+    e.track_sid = (char *)track_sid;
+    e.error = (char *)error;
+    lk_room_event(r, RE(TRACK_SUBSCRIPTION_FAILED), &e);
+}
+
 bool lk_room_track_is_subscribed(lk_room *r, const char *track_sid)
 {
     for (lk_remote_track *x = r->remote_tracks; x; x = x->next)

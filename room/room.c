@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "publish.h"
 #include "session.h"
@@ -142,6 +143,31 @@ static void maybe_connected(lkroom *r)
 
 /* --- signal ------------------------------------------------------------------------------ */
 
+/* Upstream has no handler for this (it offers every codec it decodes);
+ * ours offers VP8 alone, so a browser's H.264 camera lands here, and the
+ * client hears why rather than nothing. */
+static void subscription_failed(lkroom *r, const Livekit__SubscriptionResponse *m)
+{
+    if (r->state != CONNECTED || !m->track_sid || !*m->track_sid || !r->obs.subscription_failed)
+        return;
+    const Livekit__ParticipantInfo *owner = NULL;
+    const Livekit__TrackInfo *t = lkroom_remote_track(r, m->track_sid, &owner);
+    char why[160];
+    switch (m->err) {
+    case LIVEKIT__SUBSCRIPTION_ERROR__SE_CODEC_UNSUPPORTED:
+        snprintf(why, sizeof why, "unsupported codec %s: this build decodes VP8 and Opus",
+                 t && t->mime_type && *t->mime_type ? t->mime_type : "(unknown)");
+        break;
+    case LIVEKIT__SUBSCRIPTION_ERROR__SE_TRACK_NOTFOUND:
+        snprintf(why, sizeof why, "the server no longer has the track");
+        break;
+    default:
+        snprintf(why, sizeof why, "the server could not subscribe us (error %d)", (int)m->err);
+        break;
+    }
+    r->obs.subscription_failed(r->obs.ctx, m->track_sid, why);
+}
+
 static void on_signal(void *ctx, const Livekit__SignalResponse *m)
 {
     lkroom *r = ctx;
@@ -186,6 +212,9 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
         if (r->state == CONNECTED && r->obs.local_track_subscribed &&
             m->track_subscribed->track_sid)
             r->obs.local_track_subscribed(r->obs.ctx, m->track_subscribed->track_sid);
+        break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_SUBSCRIPTION_RESPONSE:
+        subscription_failed(r, m->subscription_response);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRICKLE:
         lkroom_transport_trickle(r->tr, m->trickle->candidateinit);
@@ -365,9 +394,22 @@ static void publisher_published(void *ctx, uint64_t token, lkroom_local_track *t
         r->obs.track_published(r->obs.ctx, token, t, info, error);
 }
 
+/* A video track in a codec we do not decode: the server binds it to a
+ * section all the same, then says it cannot serve it (SubscriptionResponse),
+ * and that is what the client hears, not a track that never plays. */
+static bool undecodable(const lkroom *r, const char *track_sid)
+{
+    const Livekit__ParticipantInfo *owner = NULL;
+    const Livekit__TrackInfo *t = lkroom_remote_track(r, track_sid, &owner);
+    return t && t->type == LIVEKIT__TRACK_TYPE__VIDEO && t->mime_type && *t->mime_type &&
+           strcasecmp(t->mime_type, "video/vp8") != 0;
+}
+
 static void subscriber_subscribed(void *ctx, const char *participant_sid, const char *track_sid)
 {
     lkroom *r = ctx;
+    if (undecodable(r, track_sid))
+        return;
     if (r->obs.track_subscribed)
         r->obs.track_subscribed(r->obs.ctx, participant_sid, track_sid, true);
 }

@@ -56,6 +56,8 @@ typedef struct lkroom_observer {
     /* A remote track started (subscribed) or stopped arriving. */
     void (*track_subscribed)(void *ctx, const char *participant_sid, const char *track_sid,
                              bool subscribed);
+    /* The server cannot send us a remote track (a codec we do not decode). */
+    void (*subscription_failed)(void *ctx, const char *track_sid, const char *error);
     /* 10 ms of a subscribed track, 48 kHz mono, every 10 ms while it is. */
     void (*audio)(void *ctx, const char *track_sid, const int16_t *pcm, size_t samples);
     /* A picture of a remote video track (valid during the call), its RTP
