@@ -11,6 +11,11 @@ whichever library LIVEKIT_LIB_PATH names.
     video_peer.py simulcast-publisher URL TOKEN
                                         publish the camera with upstream's
                                         default options (simulcast)
+    video_peer.py h264-publisher URL TOKEN
+                                        publish the camera in H.264 (one layer)
+    video_peer.py codec-watcher URL TOKEN
+                                        report which tracks were subscribed
+                                        and which failed, for WATCH_S
     video_peer.py quality-watcher URL TOKEN
                                         watch it, ask for the LOW layer,
                                         then HIGH again, and time each
@@ -71,11 +76,14 @@ def psnr(a, b):
     return 99.0 if mse == 0 else float(10 * np.log10(255 * 255 / mse))
 
 
-async def publisher(room, out, simulcast=False):
+async def publisher(room, out, simulcast=False, codec=None):
     done = asyncio.Event()
     room.on("data_received", lambda p: p.topic == "done" and done.set())
     source = rtc.VideoSource(W, H)
-    if simulcast:
+    if codec is not None:
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False,
+                                          video_codec=codec)
+    elif simulcast:
         # upstream's defaults: two layers for 640x480 (640x480, 480x360)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
     else:
@@ -103,6 +111,22 @@ async def publisher(room, out, simulcast=False):
 
 async def simulcast_publisher(room, out):
     await publisher(room, out, simulcast=True)
+
+
+async def h264_publisher(room, out):
+    await publisher(room, out, codec=rtc.VideoCodec.H264)
+
+
+async def codec_watcher(room, out):
+    events = []
+    room.on("track_subscribed",
+            lambda track, pub, p: events.append(["subscribed", pub.sid, pub.mime_type]))
+    room.on("track_subscription_failed",
+            lambda p, sid, error: events.append(["failed", sid, p.identity, error]))
+    print("READY", flush=True)
+    await asyncio.sleep(WATCH_S)
+    out["events"] = events
+    await room.local_participant.publish_data("", reliable=True, topic="done")
 
 
 async def quality_watcher(room, out):
@@ -225,6 +249,7 @@ async def main(role, url, token):
         else:
             await {"publisher": publisher, "watcher": watcher,
                    "simulcast-publisher": simulcast_publisher,
+                   "h264-publisher": h264_publisher, "codec-watcher": codec_watcher,
                    "quality-watcher": quality_watcher}[role](room, out)
     except Exception as e:
         out["error"] = repr(e)
