@@ -576,6 +576,8 @@ int lk_on_connect(lk_call *c)
             r->opts.auto_subscribe = req->options->auto_subscribe;
         if (req->options->has_adaptive_stream)
             r->opts.adaptive_stream = req->options->adaptive_stream;
+        if (req->options->has_dynacast)
+            r->opts.dynacast = req->options->dynacast;
         if (req->options->has_connect_timeout_ms)
             r->opts.connect_timeout_ms = req->options->connect_timeout_ms;
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "io.h"
@@ -39,6 +40,7 @@ enum {
 /* One encoding of a video track: its own SSRC, encoder and reports. */
 typedef struct video_layer {
     lkroom_video_layer spec;
+    bool paused; /* dynacast: no subscriber wants its quality */
     uint32_t ssrc;
     lkvp8_sender *vp8; /* once negotiated */
     uint64_t next_sr;  /* when its next sender report is due */
@@ -465,6 +467,38 @@ void lkroom_publisher_on_rtcp(lkroom_publisher *p, const uint8_t *pkt, size_t le
     }
 }
 
+static void set_quality(lkroom_local_track *t, Livekit__VideoQuality q, bool enabled)
+{
+    for (unsigned i = 0; i < t->n_layers; i++) {
+        video_layer *l = &t->layers[i];
+        if (l->spec.quality != q || l->paused == !enabled)
+            continue;
+        l->paused = !enabled;
+        if (enabled && l->vp8)
+            lkvp8_sender_request_keyframe(l->vp8);
+    }
+}
+
+void lkroom_publisher_on_qualities(lkroom_publisher *p, const Livekit__SubscribedQualityUpdate *m)
+{
+    lkroom_local_track *t = p->tracks;
+    while (t && (!t->video || !m->track_sid || strcmp(t->sid, m->track_sid) != 0))
+        t = t->next;
+    if (!t)
+        return;
+    Livekit__SubscribedQuality **q = m->subscribed_qualities;
+    size_t n = m->n_subscribed_qualities;
+    for (size_t i = 0; i < m->n_subscribed_codecs; i++) {
+        const Livekit__SubscribedCodec *c = m->subscribed_codecs[i];
+        if (i == 0 || (c->codec && !strcasecmp(c->codec, "vp8"))) {
+            q = c->qualities;
+            n = c->n_qualities;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        set_quality(t, q[i]->quality, q[i]->enabled);
+}
+
 uint64_t lkroom_publisher_next_deadline(const lkroom_publisher *p)
 {
     uint64_t d = UINT64_MAX;
@@ -541,7 +575,7 @@ void lkroom_local_track_push_video(lkroom_local_track *t, const lkvp8_image *img
         return;
     uint64_t now = lkio_now_ns();
     for (unsigned i = 0; i < t->n_layers; i++)
-        if (t->layers[i].vp8)
+        if (t->layers[i].vp8 && !t->layers[i].paused)
             push_layer(t, &t->layers[i], img, capture_ns, now);
 }
 

@@ -77,6 +77,11 @@ lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
 /* What the server says. */
 void lkroom_publisher_on_published(lkroom_publisher *p, const Livekit__TrackPublishedResponse *m);
 void lkroom_publisher_on_refused(lkroom_publisher *p, const Livekit__RequestResponse *m);
+/* Which qualities of a video track subscribers want (dynacast): layers of
+ * a quality disabled stop being coded and sent; enabled again, they start
+ * with a keyframe. Qualities the update does not name stay as they are;
+ * the VP8 entry is read, else the first codec's, else the deprecated list. */
+void lkroom_publisher_on_qualities(lkroom_publisher *p, const Livekit__SubscribedQualityUpdate *m);
 /* After each answer: tracks whose section it negotiated start sending. */
 void lkroom_publisher_on_answer(lkroom_publisher *p);
 

@@ -54,6 +54,7 @@ struct lkroom {
     uint64_t leave_deadline; /* while our reliable data drains before the Leave; else 0 */
     uint32_t next_request_id;
     uint32_t next_sequence; /* of our reliable data packets, from 1 */
+    bool dynacast;
 };
 
 static void arm_timer(lkroom *r);
@@ -212,6 +213,10 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
         if (r->state == CONNECTED && r->obs.local_track_subscribed &&
             m->track_subscribed->track_sid)
             r->obs.local_track_subscribed(r->obs.ctx, m->track_subscribed->track_sid);
+        break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_SUBSCRIBED_QUALITY_UPDATE:
+        if (r->dynacast) /* else every layer goes, as upstream's do */
+            lkroom_publisher_on_qualities(r->publisher, m->subscribed_quality_update);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_SUBSCRIPTION_RESPONSE:
         subscription_failed(r, m->subscription_response);
@@ -590,6 +595,7 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
     r->session = lkroom_session_new(&sobs);
     lkio_timer_init(&r->timer, on_timer);
     uint64_t timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
+    r->dynacast = opts && opts->dynacast;
     r->connect_deadline = lkio_now_ns() + timeout_ms * MS;
     char err[300];
     lknet_url check;

@@ -23,6 +23,9 @@ typedef struct lkroom lkroom;
 
 typedef struct lkroom_options {
     bool auto_subscribe, adaptive_stream;
+    /* Our video layers follow what subscribers want (SubscribedQualityUpdate):
+     * off by default, as upstream's. */
+    bool dynacast;
     uint64_t connect_timeout_ms; /* 0: 10 s */
 } lkroom_options;
 
