@@ -66,7 +66,8 @@ class LossyLink:
         self.wake_r = self.wake_w = None
         self.netns_made = False
         self.lock = threading.Lock()
-        self.stats = {d: {"forwarded": 0, "dropped": 0, "udp_forwarded": 0, "overflow": 0}
+        self.stats = {d: {"forwarded": 0, "dropped": 0, "udp_forwarded": 0, "udp_bytes": 0,
+                          "overflow": 0}
                       for d in ("to_ns", "from_ns")}
 
     @staticmethod
@@ -171,8 +172,9 @@ class LossyLink:
 
     def counters(self):
         """A copy of the counters: per direction (to_ns, from_ns), packets
-        forwarded, dropped at random, UDP among the forwarded, and dropped
-        because the queue was full or the TUN would not take them."""
+        forwarded, dropped at random, UDP among the forwarded (and their IP
+        bytes), and dropped because the queue was full or the TUN would not
+        take them."""
         with self.lock:
             return {d: dict(c) for d, c in self.stats.items()}
 
@@ -224,5 +226,6 @@ class LossyLink:
                         # IPv4 protocol field: 17 is UDP
                         if len(pkt) > 9 and pkt[0] >> 4 == 4 and pkt[9] == 17:
                             c["udp_forwarded"] += 1
+                            c["udp_bytes"] += len(pkt)
                     else:
                         c["overflow"] += 1

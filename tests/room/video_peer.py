@@ -16,6 +16,12 @@ whichever library LIVEKIT_LIB_PATH names.
     video_peer.py codec-watcher URL TOKEN
                                         report which tracks were subscribed
                                         and which failed, for WATCH_S
+    video_peer.py dynacast-watcher URL TOKEN
+                                        watch the camera at HIGH, then ask
+                                        for LOW, printing A0, A1 around a
+                                        window at HIGH and B0, B1 around one
+                                        well after LOW (the server pauses
+                                        unwanted layers after 5 s)
     video_peer.py quality-watcher URL TOKEN
                                         watch it, ask for the LOW layer,
                                         then HIGH again, and time each
@@ -26,10 +32,12 @@ says something) with the frame's number drawn in as 16 black or white
 squares along the top; the watcher reads the number back, rebuilds the
 picture it came from and compares the two.
 
-Prints READY once connected (the publisher once publishing), then one JSON
+With LK_DYNACAST=1 in its environment, a participant joins with
+RoomOptions(dynacast=True). Prints READY once connected (the publisher once publishing), then one JSON
 object: the publisher's frame count, the watcher's statistics."""
 import asyncio
 import json
+import os
 import sys
 import time
 
@@ -177,6 +185,35 @@ async def quality_watcher(room, out):
     await room.local_participant.publish_data("", reliable=True, topic="done")
 
 
+async def dynacast_watcher(room, out):
+    got = asyncio.Event()
+    publication = []
+    sizes = set()
+
+    async def watch(track):
+        async for ev in rtc.VideoStream(track, format=rtc.VideoBufferType.I420):
+            sizes.add((ev.frame.width, ev.frame.height))
+            got.set()
+
+    def on_track(track, pub):
+        if track.kind == rtc.TrackKind.KIND_VIDEO:
+            publication.append(pub)
+            asyncio.ensure_future(watch(track))
+
+    room.on("track_subscribed", lambda track, pub, p: on_track(track, pub))
+    print("READY", flush=True)
+    await asyncio.wait_for(got.wait(), BOUND_S)
+    for mark, pause in (("A0", 1), ("A1", 4)):
+        await asyncio.sleep(pause)
+        print(mark, flush=True)
+    publication[0].set_video_quality(rtc.VideoQuality.VIDEO_QUALITY_LOW)
+    for mark, pause in (("B0", 7), ("B1", 4)):
+        await asyncio.sleep(pause)
+        print(mark, flush=True)
+    out["sizes"] = sorted(sizes)
+    await room.local_participant.publish_data("", reliable=True, topic="done")
+
+
 async def watcher(room, out, by_participant=False):
     got = asyncio.Event()
     seen = []  # (number, psnr, width, height, timestamp_us, arrival)
@@ -242,14 +279,16 @@ async def watcher(room, out, by_participant=False):
 async def main(role, url, token):
     room = rtc.Room()
     out = {"error": None}
+    options = rtc.RoomOptions(dynacast=os.environ.get("LK_DYNACAST") == "1")
     try:
-        await asyncio.wait_for(room.connect(url, token), BOUND_S)
+        await asyncio.wait_for(room.connect(url, token, options), BOUND_S)
         if role == "participant-watcher":
             await watcher(room, out, by_participant=True)
         else:
             await {"publisher": publisher, "watcher": watcher,
                    "simulcast-publisher": simulcast_publisher,
                    "h264-publisher": h264_publisher, "codec-watcher": codec_watcher,
+                   "dynacast-watcher": dynacast_watcher,
                    "quality-watcher": quality_watcher}[role](room, out)
     except Exception as e:
         out["error"] = repr(e)
