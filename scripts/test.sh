@@ -66,7 +66,8 @@ stage "valgrind memcheck"
 # a worker that enters the kernel every round take it straight back, starving
 # the test's own thread (seen as a spurious failure of the busy-inbox test).
 for t in build/tests/test_io_* build/tests/test_ffi_* build/tests/test_net_* build/tests/test_rtc_* build/tests/test_media_* \
-  build/tests/test_room_rpc build/tests/test_room_session build/tests/test_room_stream; do
+  build/tests/test_room_rpc build/tests/test_room_session build/tests/test_room_stream \
+  build/tests/test_room_video_layers; do
   echo "--- $t"
   LK_STRESS_SECONDS=3 valgrind --quiet --fair-sched=yes --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
