@@ -66,6 +66,7 @@ enum {
     DATA_E = 1, /* flags of DATA */
     DATA_B = 2,
     DATA_U = 4,
+    DATA_I = 8, /* SACK-IMMEDIATELY (RFC 7053) */
     FLAG_T = 1, /* ABORT, SHUTDOWN-COMPLETE: tag is the sender's own */
     HDR = 12,   /* common header */
     DATA_HDR = 16,
@@ -840,6 +841,12 @@ static void send_new_data(lksctp *a, uint64_t now)
         else
             a->fl_head = c;
         a->fl_tail = c;
+        /* The last of a burst asks for its SACK at once (RFC 7053): the
+         * peer would otherwise hold it for its delayed-ack timer (pion:
+         * 200 ms), and our buffered amount, and a leave waiting for it to
+         * drain, with it. Retransmissions keep the bit. */
+        if (!a->pend_head)
+            c->flags |= DATA_I;
         put_data_chunk(a, c, now);
     }
 }
@@ -1348,6 +1355,8 @@ static void on_data(lksctp *a, uint8_t flags, const uint8_t *b, size_t len)
     if (!can_receive_data_state(a))
         return;
     a->got_data = true;
+    if (flags & DATA_I)
+        a->sack_now = true; /* the sender asks not to wait (RFC 7053) */
     uint32_t tsn = lkrtc_rd32(b), ppid = lkrtc_rd32(b + 8);
     uint16_t sid = lkrtc_rd16(b + 4), ssn = lkrtc_rd16(b + 6);
     size_t plen = len - 12;

@@ -580,6 +580,25 @@ static void test_peer_unread(void **state)
     world_free(w);
 }
 
+/* A lone message is acknowledged within a round trip, not after the
+ * receiver's delayed-ack timer: the sender marks the last chunk of a burst
+ * SACK-IMMEDIATELY (RFC 7053), and the receiver honours the bit. */
+static void test_last_chunk_asks_for_an_immediate_sack(void **state)
+{
+    (void)state;
+    world *w = world_new(151, NULL, NULL);
+    connect_pair(w, true, false);
+    lnk_run(&w->l, queues_empty, 5 * SEC);
+    uint64_t t0 = w->l.now;
+    uint8_t buf[100];
+    fill_pattern(buf, sizeof buf, 0);
+    assert_int_equal(lksctp_send(w->p[0].a, 1, 53, buf, sizeof buf, NULL, w->l.now), 0);
+    assert_true(lnk_run(&w->l, queues_empty, 5 * SEC));
+    /* one way is 10 ms: the SACK is back after 20, where a delayed one takes 200 more */
+    assert_true(w->l.now - t0 <= 25 * MS);
+    world_free(w);
+}
+
 static void test_bad_packets(void **state)
 {
     (void)state;
@@ -640,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_cwnd_growth),
         cmocka_unit_test(test_receiver_stops_reading),
         cmocka_unit_test(test_peer_unread),
+        cmocka_unit_test(test_last_chunk_asks_for_an_immediate_sack),
         cmocka_unit_test(test_bad_packets),
         cmocka_unit_test(test_forget),
     };
