@@ -1,8 +1,9 @@
 /*
  * signal_client.c: SignalRequest/SignalResponse over the WebSocket, and the
  * keepalive: after the JoinResponse we send a Ping every ping_interval
- * seconds; a connection that hears no Pong for ping_timeout seconds is
- * declared lost (the server does the same with our pings).
+ * seconds; a connection that hears nothing from the server for
+ * ping_timeout seconds (any message counts, as upstream counts it, not
+ * only a Pong) is declared lost (the server does the same with our pings).
  */
 #include "signal_client.h"
 
@@ -28,7 +29,7 @@ struct lkroom_signal {
     lkroom_signal_callbacks cb;
     bool joined, ended;
     uint64_t ping_interval_ns, ping_timeout_ns;
-    uint64_t last_pong_ns;
+    uint64_t last_heard_ns; /* when the server was last heard */
     int64_t rtt_ms;
     lkio_timer ping_timer;
 };
@@ -81,7 +82,7 @@ static void on_ping_timer(lkio_timer *t)
 {
     lkroom_signal *s = lkio_container_of(t, lkroom_signal, ping_timer);
     uint64_t now = lkio_now_ns();
-    if (now - s->last_pong_ns >= s->ping_timeout_ns) {
+    if (now - s->last_heard_ns >= s->ping_timeout_ns) {
         char msg[96];
         snprintf(msg, sizeof msg, "no answer from the server for %u s (ping timeout)",
                  (unsigned)(s->ping_timeout_ns / 1000000000u));
@@ -92,7 +93,7 @@ static void on_ping_timer(lkio_timer *t)
     }
     send_ping(s);
     uint64_t next = now + s->ping_interval_ns;
-    uint64_t deadline = s->last_pong_ns + s->ping_timeout_ns;
+    uint64_t deadline = s->last_heard_ns + s->ping_timeout_ns;
     lkio_timer_start(s->w, &s->ping_timer, next < deadline ? next : deadline);
 }
 
@@ -102,9 +103,9 @@ static void on_join(lkroom_signal *s, const Livekit__JoinResponse *j)
     /* The server's numbers, in seconds; its defaults when absent. */
     s->ping_interval_ns = (uint64_t)(j->ping_interval > 0 ? j->ping_interval : 5) * 1000000000u;
     s->ping_timeout_ns = (uint64_t)(j->ping_timeout > 0 ? j->ping_timeout : 15) * 1000000000u;
-    s->last_pong_ns = lkio_now_ns();
+    s->last_heard_ns = lkio_now_ns();
     send_ping(s);
-    lkio_timer_start(s->w, &s->ping_timer, s->last_pong_ns + s->ping_interval_ns);
+    lkio_timer_start(s->w, &s->ping_timer, s->last_heard_ns + s->ping_interval_ns);
 }
 
 static void on_ws_message(void *ctx, const uint8_t *data, size_t len, bool text)
@@ -112,22 +113,21 @@ static void on_ws_message(void *ctx, const uint8_t *data, size_t len, bool text)
     lkroom_signal *s = ctx;
     if (text)
         return; /* the server speaks binary protobuf; nothing else is defined */
+    /* The server is alive, whatever it says (a message we cannot decode
+     * included: it changes nothing else, and the session goes on). */
+    s->last_heard_ns = lkio_now_ns();
     Livekit__SignalResponse *msg = livekit__signal_response__unpack(NULL, len, data);
     if (!msg)
-        return; /* a message we cannot decode changes nothing; keep the session */
+        return;
     switch (msg->message_case) {
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_JOIN:
         on_join(s, msg->join);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_PONG_RESP:
-        s->last_pong_ns = lkio_now_ns();
         if (msg->pong_resp->last_ping_timestamp > 0) {
             int64_t rtt = unix_ms() - msg->pong_resp->last_ping_timestamp;
             s->rtt_ms = rtt < 0 ? 0 : rtt;
         }
-        break;
-    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_PONG:
-        s->last_pong_ns = lkio_now_ns();
         break;
     default:
         break;
