@@ -14,6 +14,12 @@
  * skip, after a decoder error. Until a keyframe decodes, only keyframes
  * are decoded, and a frame at next that cannot be decoded gives way to
  * the first whole keyframe after it.
+ *
+ * Numbers missing between two frames hold no frame when the picture ids
+ * say so (the frame after the gap is the one after the last decoded): the
+ * packets lost there are padding, which no one resends (a sender behind a
+ * lossy link pads on the media's numbers, and the server forwards the gap
+ * its loss leaves), so they are not waited for.
  */
 #include "vp8_receiver.h"
 
@@ -56,6 +62,8 @@ typedef struct slot {
     bool start;  /* S set, partition 0: the first packet of a frame */
     bool key;    /* ... of a keyframe */
     bool marker;
+    bool has_pid, long_pid; /* the descriptor's picture id, when it has one */
+    uint16_t pid;
     uint8_t tries;
     uint16_t len; /* VP8 data, after the descriptor */
     uint32_t ts;
@@ -73,6 +81,8 @@ struct lkvp8_receiver {
     bool anchored; /* a frame was decoded or skipped: next no longer moves back */
     bool need_key;
     int64_t next, highest;
+    bool have_last_pid; /* the picture id of the last frame decoded, if it had one */
+    uint16_t last_pid;
 
     bool pli_pending;
     bool pli_ever;
@@ -97,6 +107,8 @@ typedef struct frame_info {
     int64_t first, last; /* the start packet's number, the marker's */
     uint32_t ts;
     bool key;
+    bool has_pid;
+    uint16_t pid;
 } frame_info;
 
 static void say(char *err, size_t errlen, const char *what, const char *detail)
@@ -136,6 +148,7 @@ static void reset_sequence(lkvp8_receiver *r)
     r->synced = false;
     r->anchored = false;
     r->need_key = true;
+    r->have_last_pid = false;
     r->pli_pending = false;
 }
 
@@ -228,6 +241,8 @@ static void extend_back(lkvp8_receiver *r, int64_t seq, uint64_t now)
 
 typedef struct parsed {
     bool padding, start, key;
+    bool has_pid, long_pid;
+    uint16_t pid;
     size_t off; /* where the VP8 data starts */
 } parsed;
 
@@ -246,6 +261,9 @@ static bool parse(const lkrtp_packet *pkt, parsed *p)
         return false;
     p->off = (size_t)n;
     p->start = d.start && d.partition == 0;
+    p->has_pid = d.has_picture_id;
+    p->long_pid = d.long_picture_id;
+    p->pid = d.picture_id;
     p->key = lkvp8_is_keyframe(&d, pkt->payload + n, pkt->payload_len - (size_t)n);
     return true;
 }
@@ -258,6 +276,9 @@ static void store(lkvp8_receiver *r, int64_t seq, const lkrtp_packet *pkt, const
     s->start = p->start;
     s->key = p->key;
     s->marker = pkt->h.marker;
+    s->has_pid = p->has_pid;
+    s->long_pid = p->long_pid;
+    s->pid = p->pid;
     s->ts = pkt->h.timestamp;
     s->len = (uint16_t)(pkt->payload_len - p->off);
     if (s->len)
@@ -326,7 +347,8 @@ static enum frame_state frame_at(const lkvp8_receiver *r, int64_t from, frame_in
             if (!s->start)
                 return FR_BROKEN;
             begun = true;
-            *f = (frame_info){.first = q, .ts = s->ts, .key = s->key};
+            *f = (frame_info){.first = q, .ts = s->ts, .key = s->key,
+                              .has_pid = s->has_pid, .pid = s->pid};
         } else if (s->start || s->ts != f->ts) {
             return FR_BROKEN; /* the marker was lost, yet the next frame is here */
         }
@@ -348,6 +370,29 @@ static bool find_key(const lkvp8_receiver *r, int64_t *first)
             *first = q;
             return true;
         }
+    }
+    return false;
+}
+
+/* The frame after the last decoded one, beyond a gap at next that holds
+ * no frame: from next, only numbers missing, given up or padding, then a
+ * whole frame whose picture id follows the last decoded one's. */
+static bool find_following(const lkvp8_receiver *r, int64_t *first)
+{
+    if (!r->have_last_pid)
+        return false;
+    for (int64_t q = r->next; q <= r->highest; q++) {
+        const slot *s = cat(r, q);
+        if (s->state == SL_MISSING || s->state == SL_LOST || s->state == SL_PADDING)
+            continue;
+        if (!received(s, q) || !s->start || !s->has_pid)
+            return false;
+        uint16_t mask = s->long_pid ? 0x7fff : 0x7f;
+        frame_info f;
+        if (s->pid != ((r->last_pid + 1) & mask) || frame_at(r, q, &f) != FR_COMPLETE)
+            return false;
+        *first = q;
+        return true;
     }
     return false;
 }
@@ -406,6 +451,8 @@ static bool decode(lkvp8_receiver *r, const frame_info *f, lkvp8_image *out)
         return false;
     }
     r->decoded++;
+    r->have_last_pid = f->has_pid;
+    r->last_pid = f->pid;
     if (f->key) {
         r->keys++;
         r->need_key = false;
@@ -446,6 +493,11 @@ int lkvp8_receiver_pop(lkvp8_receiver *r, lkvp8_image *out, uint32_t *rtp_ts)
             skip_to(r, f.last + 1);
             want_pli(r);
             consume_padding(r);
+            continue;
+        }
+        int64_t q;
+        if (!r->need_key && find_following(r, &q)) {
+            r->next = q; /* nothing skipped: the gap held no frame */
             continue;
         }
         int64_t key;

@@ -9,7 +9,10 @@
  * no sequence number missing between (padding may sit between them,
  * stepped over). A frame is decodable when it is a
  * keyframe, or when the frame before it (by sequence number: its first
- * packet follows the previous frame's last) was decoded; frames are
+ * packet follows the previous frame's last) was decoded, or when its
+ * picture id follows that of the last frame decoded and only missing
+ * numbers and padding lie between (padding lost between frames is never
+ * resent, so it is not waited for); frames are
  * handed to libvpx (one thread, libvpx starts none) in order, and a frame
  * the decoder refuses is not shown. Padding-only packets (the server
  * probes bandwidth with them, on the media's sequence numbers) count as

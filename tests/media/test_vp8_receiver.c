@@ -8,7 +8,9 @@
  * a packet never resent shows nothing past the gap until the next
  * keyframe, with PLIs at most every 300 ms; a stream joined mid-way asks
  * for a keyframe and shows nothing before it; padding between frames is
- * neither NACKed nor in the way; duplicates are reported; a new SSRC
+ * neither NACKed nor in the way, and padding lost between frames is not
+ * waited for when the picture ids say no frame is missing (a frame lost
+ * whole still is); duplicates are reported; a new SSRC
  * starts over; payloads that do not parse are refused and garbage that
  * does is a decoder error, not a crash; the 8x8 keyframe the server sends
  * at close decodes. Time is virtual: 33 ms a frame. */
@@ -490,6 +492,64 @@ static void padding_between_frames(void **state)
     lkvp8_receiver_free(x.r);
 }
 
+/* Two padding packets after every frame; the first after frames HOLE and
+ * HOLE2 lost (no one resends padding), and every packet of frame WHOLE
+ * held back. The frames after a lost padding packet show at once, with no
+ * NACK for it and nothing skipped: the picture ids say the gap holds no
+ * frame. Past the frame lost whole the picture id jumps: nothing shows
+ * until it is resent, and then all of it. */
+static void gap_between_frames(void **state)
+{
+    enum { HOLE = 7, HOLE2 = 12, WHOLE = 30, HELD_MAX = 64 };
+    static uint8_t held[HELD_MAX][MAX_RTP];
+    size_t held_len[HELD_MAX];
+    size_t nheld = 0;
+    rx x;
+    rx_open(&x);
+    uint16_t seq = 2000;
+    for (unsigned i = 0; i < NFRAMES; i++) {
+        for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++) {
+            uint8_t b[MAX_RTP];
+            memcpy(b, pkts[k].b, pkts[k].len);
+            b[2] = (uint8_t)(seq >> 8);
+            b[3] = (uint8_t)seq++;
+            if (i == WHOLE) {
+                assert_true(nheld < HELD_MAX);
+                memcpy(held[nheld], b, pkts[k].len);
+                held_len[nheld++] = pkts[k].len;
+                continue;
+            }
+            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVP8_PUT_BUFFERED);
+        }
+        for (int p = 0; p < 2; p++) {
+            uint8_t b[MAX_RTP];
+            size_t hl = rtp_header(b, SSRC, seq++, i * TS_STEP, false);
+            if (p == 0 && (i == HOLE || i == HOLE2))
+                continue; /* lost */
+            int n = lkrtp_pad(b, hl, sizeof b, 200);
+            assert_true(n > 0);
+            assert_int_equal(put_raw(&x, b, (size_t)n), LKVP8_PUT_PADDING);
+        }
+        drain(&x);
+        assert_int_equal(x.nshown, i < WHOLE ? i + 1 : WHOLE);
+        x.now += 33 * MS_NS;
+    }
+    /* only the frame lost whole is asked for */
+    uint16_t nack[HELD_MAX];
+    bool pli = true;
+    assert_int_equal(feedback(&x, nack, HELD_MAX, &pli), nheld);
+    assert_false(pli);
+    for (size_t k = 0; k < nheld; k++)
+        assert_int_equal(put_raw(&x, held[k], held_len[k]), LKVP8_PUT_BUFFERED);
+    drain(&x);
+    assert_shown_range(&x, 0, NFRAMES);
+    lkvp8_receiver_stats st;
+    lkvp8_receiver_get_stats(x.r, &st);
+    assert_int_equal(st.frames_skipped + st.plis_sent + st.decode_errors, 0);
+    assert_int_equal(st.nacks_sent, nheld);
+    lkvp8_receiver_free(x.r);
+}
+
 static void duplicates(void **state)
 {
     rx x;
@@ -646,6 +706,7 @@ int main(void)
         cmocka_unit_test(lost_for_good),
         cmocka_unit_test(joined_mid_stream),
         cmocka_unit_test(padding_between_frames),
+        cmocka_unit_test(gap_between_frames),
         cmocka_unit_test(duplicates),
         cmocka_unit_test(new_ssrc),
         cmocka_unit_test(invalid_payloads),
