@@ -48,7 +48,6 @@ BOUND_S = 60
 WATCH_S = 8
 W, H, FPS = 640, 480, 30
 BITS, SQUARE = 16, 32
-DEGRADATION_KEEP_BOTH = 4  # DegradationPreference MAINTAIN_FRAMERATE_AND_RESOLUTION (3 is unused)
 
 _XS = np.arange(W, dtype=np.float32)
 _YS = np.arange(H, dtype=np.float32)
@@ -103,9 +102,13 @@ async def publisher(room, out, simulcast=False, codec=None):
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False,
             video_encoding=rtc.VideoEncoding(max_bitrate=1_500_000, max_framerate=FPS),
-            degradation_preference=DEGRADATION_KEEP_BOTH)
+<<<<<<< HEAD
+            degradation_preference=rtc.DegradationPreference.MAINTAIN_FRAMERATE_AND_RESOLUTION)
     await room.local_participant.publish_track(
         rtc.LocalVideoTrack.create_video_track("camera", source), options)
+=======
+            degradation_preference=rtc.DegradationPreference.MAINTAIN_FRAMERATE_AND_RESOLUTION))
+>>>>>>> 6c151ff (tests/room/video_peer.py: name the degradation preference by the SDK's enum)
     print("READY", flush=True)
     t0 = time.monotonic()
     n = 0
