@@ -102,13 +102,9 @@ async def publisher(room, out, simulcast=False, codec=None):
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False,
             video_encoding=rtc.VideoEncoding(max_bitrate=1_500_000, max_framerate=FPS),
-<<<<<<< HEAD
             degradation_preference=rtc.DegradationPreference.MAINTAIN_FRAMERATE_AND_RESOLUTION)
     await room.local_participant.publish_track(
         rtc.LocalVideoTrack.create_video_track("camera", source), options)
-=======
-            degradation_preference=rtc.DegradationPreference.MAINTAIN_FRAMERATE_AND_RESOLUTION))
->>>>>>> 6c151ff (tests/room/video_peer.py: name the degradation preference by the SDK's enum)
     print("READY", flush=True)
     t0 = time.monotonic()
     n = 0
