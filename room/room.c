@@ -214,6 +214,11 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
             m->track_subscribed->track_sid)
             r->obs.local_track_subscribed(r->obs.ctx, m->track_subscribed->track_sid);
         break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_PONG_RESP:
+        /* the signal's round trip stands for the media's (same server) */
+        if (r->subscriber && lkroom_signal_rtt_ms(r->sig) > 0)
+            lkroom_subscriber_set_rtt(r->subscriber, (uint32_t)lkroom_signal_rtt_ms(r->sig));
+        break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_SUBSCRIBED_QUALITY_UPDATE:
         if (r->dynacast) /* else every layer goes, as upstream's do */
             lkroom_publisher_on_qualities(r->publisher, m->subscribed_quality_update);

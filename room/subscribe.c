@@ -51,6 +51,7 @@ struct lkroom_subscriber {
     uint64_t next_tick;
     unsigned ticks;       /* since the last receiver report */
     unsigned n_video;     /* active video tracks */
+    uint32_t rtt_ms;      /* the path's round trip; 0: not known yet */
     uint32_t report_ssrc; /* ours in receiver reports: we may send nothing */
     /* Tracks the client unsubscribed (lkroom_subscriber_unwant), by sid:
      * at most one entry per published track. */
@@ -262,6 +263,8 @@ static void start_track(lkroom_subscriber *s, remote_track *x, bool video, uint3
         x->vrx = lkvp8_receiver_new(err, sizeof err);
     else
         x->rx = lkopus_receiver_new(&cfg, err, sizeof err);
+    if (x->vrx && s->rtt_ms)
+        lkvp8_receiver_set_rtt(x->vrx, s->rtt_ms);
     if (!x->rx && !x->vrx)
         return;
     s->n_video += video;
@@ -383,6 +386,14 @@ static void video_rtp(lkroom_subscriber *s, remote_track *x, const lkrtp_packet 
         s->env.video(s->env.ctx, x->track_sid, &img, ts);
     if (x->active)
         send_feedback(s, x, now);
+}
+
+void lkroom_subscriber_set_rtt(lkroom_subscriber *s, uint32_t rtt_ms)
+{
+    s->rtt_ms = rtt_ms;
+    for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++)
+        if (s->tracks[i].vrx)
+            lkvp8_receiver_set_rtt(s->tracks[i].vrx, rtt_ms);
 }
 
 void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *pkt, size_t len)

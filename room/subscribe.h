@@ -78,6 +78,8 @@ void lkroom_subscriber_want(lkroom_subscriber *s, const char *track_sid);
 /* The server's RTCP: its sender reports, which our receiver reports (one
  * every 5 s while a track is subscribed) refer to. */
 void lkroom_subscriber_on_rtcp(lkroom_subscriber *s, const uint8_t *pkt, size_t len);
+/* The path's round trip, which paces video NACKs. */
+void lkroom_subscriber_set_rtt(lkroom_subscriber *s, uint32_t rtt_ms);
 /* Decrypted RTP for a section. */
 void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *pkt, size_t len);
 

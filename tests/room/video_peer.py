@@ -2,8 +2,11 @@
 whichever library LIVEKIT_LIB_PATH names.
 
     video_peer.py publisher URL TOKEN   publish a 640x480 camera at 30 fps
-                                        until told "done"
-    video_peer.py watcher URL TOKEN     watch the camera for WATCH_S
+                                        until told "done", or until the
+                                        watcher leaves
+    video_peer.py watcher URL TOKEN [SECONDS]
+                                        watch the camera for SECONDS (8 if
+                                        not given) from its first frame
     video_peer.py participant-watcher URL TOKEN
                                         the same, the stream opened with
                                         VideoStream.from_participant on the
@@ -86,6 +89,9 @@ def psnr(a, b):
 async def publisher(room, out, simulcast=False, codec=None):
     done = asyncio.Event()
     room.on("data_received", lambda p: p.topic == "done" and done.set())
+    # "done" is sent just before the watcher disconnects: over a lossy link
+    # it can be lost with the watcher's connection, and its leaving is sure
+    room.on("participant_disconnected", lambda p: p.identity == "watcher" and done.set())
     source = rtc.VideoSource(W, H)
     if codec is not None:
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False,
@@ -213,7 +219,7 @@ async def dynacast_watcher(room, out):
     await room.local_participant.publish_data("", reliable=True, topic="done")
 
 
-async def watcher(room, out, by_participant=False):
+async def watcher(room, out, by_participant=False, watch_s=WATCH_S):
     got = asyncio.Event()
     seen = []  # (number, psnr, width, height, timestamp_us, arrival)
     subscribed_at = []
@@ -258,7 +264,7 @@ async def watcher(room, out, by_participant=False):
     print("READY", flush=True)
     await asyncio.wait_for(got.wait(), BOUND_S)
     t_first = time.monotonic()
-    await asyncio.sleep(WATCH_S)
+    await asyncio.sleep(watch_s)
     await room.local_participant.publish_data("", reliable=True, topic="done")
     window = [s for s in seen if s[5] - t_first >= 1.0]  # past the first second
     numbers = [s[0] for s in window]
@@ -273,18 +279,22 @@ async def watcher(room, out, by_participant=False):
     out["psnr_median"] = q[len(q) // 2] if q else 0.0
     gaps = [b[5] - a[5] for a, b in zip(window, window[1:])]
     out["longest_gap_s"] = max(gaps) if gaps else None
+    out["longest_gaps_s"] = [round(g, 3) for g in sorted(gaps)[-5:]]
+    out["window_frames"] = len(window)
 
 
-async def main(role, url, token):
+async def main(role, url, token, watch_s=None):
+    watch_s = float(watch_s) if watch_s else WATCH_S
     room = rtc.Room()
     out = {"error": None}
     options = rtc.RoomOptions(dynacast=os.environ.get("LK_DYNACAST") == "1")
     try:
         await asyncio.wait_for(room.connect(url, token, options), BOUND_S)
-        if role == "participant-watcher":
-            await watcher(room, out, by_participant=True)
+        if role in ("watcher", "participant-watcher"):
+            await watcher(room, out, by_participant=role == "participant-watcher",
+                          watch_s=watch_s)
         else:
-            await {"publisher": publisher, "watcher": watcher,
+            await {"publisher": publisher,
                    "simulcast-publisher": simulcast_publisher,
                    "h264-publisher": h264_publisher, "codec-watcher": codec_watcher,
                    "dynacast-watcher": dynacast_watcher,
@@ -296,4 +306,4 @@ async def main(role, url, token):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))
