@@ -6,7 +6,10 @@
  * every data_ptr is pointed into a scratch buffer and every size that says
  * how much to read there is clamped to fit. Everything else — handles,
  * enums, dimensions, missing fields, garbage — reaches the library as the
- * fuzzer made it. Bytes that do not decode are sent as they are.
+ * fuzzer made it. The request is decoded as the library decodes it (its
+ * envelope reader takes the one variant among unknown fields that
+ * protobuf-c's whole-message unpack refuses), so no raw pointer slips
+ * through that way; bytes that do not decode are sent as they are.
  *
  * Handles: a pool of live objects of every kind (sources, tracks, streams,
  * resamplers, APMs) is made at start, and every nonzero `*_handle` field is
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "audio_frame.pb-c.h"
+#include "envelope.h"
 #include "ffi.pb-c.h"
 #include "livekit_ffi.h"
 #include "track.pb-c.h"
@@ -191,10 +195,33 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* The request as the library will see it: protobuf-c's unpack, or else
+ * the one variant the envelope reader finds. NULL if neither decodes. */
+static Livekit__Proto__FfiRequest *decode(const uint8_t *data, size_t size)
+{
+    Livekit__Proto__FfiRequest *req = livekit__proto__ffi_request__unpack(NULL, size, data);
+    const ProtobufCFieldDescriptor *f;
+    const uint8_t *body;
+    size_t body_len;
+    uint32_t unknown;
+    if (req || lk_envelope_read(&livekit__proto__ffi_request__descriptor, data, size, &f, &body,
+                                &body_len, &unknown) != LK_ENVELOPE_ONE)
+        return req;
+    ProtobufCMessage *m = protobuf_c_message_unpack(f->descriptor, NULL, body_len, body);
+    if (!m)
+        return NULL;
+    if (!(req = malloc(sizeof *req)))
+        abort();
+    livekit__proto__ffi_request__init(req); /* freed by free_unpacked, as unpack's are */
+    req->message_case = (Livekit__Proto__FfiRequest__MessageCase)f->id;
+    *(ProtobufCMessage **)((char *)req + f->offset) = m;
+    return req;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *honest = NULL;
-    Livekit__Proto__FfiRequest *req = livekit__proto__ffi_request__unpack(NULL, size, data);
+    Livekit__Proto__FfiRequest *req = decode(data, size);
     if (req && req->message_case == LIVEKIT__PROTO__FFI_REQUEST__MESSAGE_DISPOSE) {
         livekit__proto__ffi_request__free_unpacked(req, NULL);
         return 0; /* it would close the pool */
