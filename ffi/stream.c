@@ -48,6 +48,7 @@ static void *make_kvs(const ProtobufCMessageDescriptor *d, void *const *from, si
     kv **p = calloc(n ? n : 1, sizeof *p);
     if (!e || !p)
         abort();
+    p[0] = e; /* what free_kvs frees, entries or none */
     for (size_t i = 0; i < n; i++) {
         protobuf_c_message_init(d, &e[i]);
         e[i].key = ((kv *)from[i])->key ? ((kv *)from[i])->key : (char *)"";
