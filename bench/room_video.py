@@ -202,7 +202,7 @@ def main(ours, out_dir=None):
         "time.monotonic() just before capture_frame (one clock for both processes). "
         "'One layer': simulcast=False, max_bitrate 1.7 Mbps, 30 fps, "
         "degradation MAINTAIN_FRAMERATE_AND_RESOLUTION on both libraries; 'simulcast asked': "
-        "simulcast=True and default encodings (upstream sends 3 layers, this library one). "
+        "simulcast=True and default encodings (both send upstream's 3 layers for 720p). "
         "CPU is each whole process's (time.process_time: all threads, the SDK's Python "
         "included) over the measured window. 'Feeding alone' is a process that stamps "
         "and hands the same pictures to a VideoSource with no room. The 2 cores were "
