@@ -1193,12 +1193,10 @@ void lkopus_receiver_get_stats(const lkopus_receiver *r, lkopus_receiver_stats *
     if (!r)
         return;
     if (r->have_source && r->rtp.started) {
-        uint32_t ext_max = r->rtp.cycles + r->rtp.max_seq;
-        int64_t expected = (int64_t)ext_max - r->rtp.base_seq + 1;
         st->ssrc = r->ssrc;
         st->packets_received = r->rtp.received;
-        st->packets_lost = (int32_t)(expected - r->rtp.received);
-        st->highest_seq = ext_max;
+        st->packets_lost = (int32_t)lkrtp_recv_lost(&r->rtp);
+        st->highest_seq = lkrtp_recv_highest(&r->rtp);
         st->jitter = r->rtp.jitter >> 4;
     }
     st->packets_late = r->late;

@@ -1119,16 +1119,31 @@ enum lkrtp_recv_result lkrtp_recv_update(lkrtp_recv_stats *s, uint16_t seq, uint
     return res;
 }
 
+uint32_t lkrtp_recv_highest(const lkrtp_recv_stats *s)
+{
+    return s->started ? s->cycles + s->max_seq : 0;
+}
+
+/* A.3 */
+static int64_t expected_since_start(const lkrtp_recv_stats *s)
+{
+    return (int64_t)lkrtp_recv_highest(s) - s->base_seq + 1;
+}
+
+int64_t lkrtp_recv_lost(const lkrtp_recv_stats *s)
+{
+    return s->started ? expected_since_start(s) - s->received : 0;
+}
+
 void lkrtp_recv_report(lkrtp_recv_stats *s, lkrtcp_report *r)
 {
     memset(r, 0, sizeof *r);
     r->ssrc = s->ssrc;
     if (!s->started)
         return;
-    uint32_t ext_max = s->cycles + s->max_seq;
-    /* A.3 */
-    int64_t expected = (int64_t)ext_max - s->base_seq + 1;
-    int64_t lost = expected - s->received;
+    uint32_t ext_max = lkrtp_recv_highest(s);
+    int64_t expected = expected_since_start(s);
+    int64_t lost = lkrtp_recv_lost(s);
     if (lost > 0x7fffff)
         lost = 0x7fffff;
     if (lost < -0x800000)

@@ -347,5 +347,10 @@ enum lkrtp_recv_result lkrtp_recv_update(lkrtp_recv_stats *s, uint16_t seq, uint
 /* A report block for what came since the last one (lsr and dlsr 0: the
  * caller knows the sender reports). Starts the next interval. */
 void lkrtp_recv_report(lkrtp_recv_stats *s, lkrtcp_report *r);
+/* Since the first packet (A.3): the extended highest sequence number, and
+ * the packets expected less those received (negative with duplicates; not
+ * clamped to a report block's 24 bits). Both 0 before it. */
+uint32_t lkrtp_recv_highest(const lkrtp_recv_stats *s);
+int64_t lkrtp_recv_lost(const lkrtp_recv_stats *s);
 
 #endif
