@@ -51,7 +51,7 @@ _Static_assert((uint64_t)LKVP8_RECV_SLOTS * LKVP8_RECV_MAX_PACKET <= LKVP8_RECV_
 enum slot_state {
     SL_EMPTY = 0, /* not in the window */
     SL_MISSING,   /* a gap, NACKed while tries remain */
-    SL_LOST,      /* a gap given up: its frame cannot be completed */
+    SL_LOST,      /* a gap given up: no longer NACKed, yet stored if it comes */
     SL_PADDING,   /* received, nothing to decode */
     SL_PACKET,
 };
@@ -506,9 +506,14 @@ int lkvp8_receiver_pop(lkvp8_receiver *r, lkvp8_image *out, uint32_t *rtp_ts)
             continue;
         }
         /* Broken at the start may yet mend: an earlier packet moves next
-         * back (and a non-key start asks for a keyframe, in put). */
+         * back (and a non-key start asks for a keyframe, in put). Broken
+         * after a decoded frame, by a packet given up, it may mend too:
+         * the server can still be fetching it from a sender behind a
+         * lossy link, and forwards it when it comes. Nothing was skipped,
+         * so the decoder's reference holds: a keyframe is asked for, yet
+         * the frame decodes if its packet comes first. */
         if (st == FR_BROKEN && r->anchored)
-            want_key(r);
+            want_pli(r);
         return 0;
     }
     return 0;
@@ -529,7 +534,8 @@ size_t lkvp8_receiver_feedback(lkvp8_receiver *r, uint64_t now_ns, uint16_t *nac
         if (s->state != SL_MISSING || s->nack_at > now_ns)
             continue;
         if (s->tries >= MAX_TRIES) {
-            /* the last NACK had its round trip: given up, and so is its frame */
+            /* the last NACK had its round trip: given up, so a keyframe is
+             * asked for (the packet may still come: see pop) */
             s->state = SL_LOST;
             want_pli(r); /* frames before it may still decode: pop says when */
             continue;

@@ -430,6 +430,33 @@ static void lost_for_good(void **state)
     lkvp8_receiver_free(x.r);
 }
 
+/* Given up is not gone: a sender behind a lossy link may get the packet
+ * to the server after this side's NACKs ran out, and the server forwards
+ * it then. The keyframe is asked for, yet the late packet completes its
+ * frame and the picture goes on from it, nothing skipped. */
+static void given_up_then_late(void **state)
+{
+    rx x;
+    rx_open(&x);
+    lkvp8_receiver_set_rtt(x.r, 20);
+    size_t lost = first_pkt[5];
+    unsigned plis = deliver_with_feedback(&x, 0, 12, lost);
+    assert_shown_range(&x, 0, 5);
+    assert_true(plis >= 1);
+    lkvp8_receiver_stats st;
+    lkvp8_receiver_get_stats(x.r, &st);
+    assert_int_equal(st.nacks_sent, 10); /* given up */
+    assert_int_equal(put(&x, lost), LKVP8_PUT_BUFFERED);
+    drain(&x);
+    assert_shown_range(&x, 0, 12);
+    deliver_with_feedback(&x, 12, NFRAMES, SIZE_MAX);
+    assert_shown_range(&x, 0, NFRAMES);
+    lkvp8_receiver_get_stats(x.r, &st);
+    assert_int_equal(st.frames_skipped, 0);
+    assert_int_equal(st.decode_errors, 0);
+    lkvp8_receiver_free(x.r);
+}
+
 static void joined_mid_stream(void **state)
 {
     rx x;
@@ -704,6 +731,7 @@ int main(void)
         cmocka_unit_test(reordered),
         cmocka_unit_test(lost_packet_nacked),
         cmocka_unit_test(lost_for_good),
+        cmocka_unit_test(given_up_then_late),
         cmocka_unit_test(joined_mid_stream),
         cmocka_unit_test(padding_between_frames),
         cmocka_unit_test(gap_between_frames),
