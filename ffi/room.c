@@ -503,6 +503,21 @@ static void on_speakers(void *ctx, const Livekit__ParticipantInfo *const *active
     free(ids);
 }
 
+/* The signal's enum and ours share their numbers (POOR 0 to LOST 3). A
+ * value beyond them (a newer server) is not passed on: in our proto2
+ * event, a client's parser would drop the unknown value, then refuse the
+ * event for its missing required field. */
+static void on_quality(void *ctx, const Livekit__ParticipantInfo *p, Livekit__ConnectionQuality q)
+{
+    if ((int)q < LIVEKIT__PROTO__CONNECTION_QUALITY__QUALITY_POOR ||
+        (int)q > LIVEKIT__PROTO__CONNECTION_QUALITY__QUALITY_LOST)
+        return;
+    Livekit__Proto__ConnectionQualityChanged e = LIVEKIT__PROTO__CONNECTION_QUALITY_CHANGED__INIT;
+    e.participant_identity = p->identity;
+    e.quality = (Livekit__Proto__ConnectionQuality)q;
+    lk_room_event(ctx, RE(CONNECTION_QUALITY_CHANGED), &e);
+}
+
 static void on_local_track_subscribed(void *ctx, const char *sid)
 {
     Livekit__Proto__LocalTrackSubscribed e = LIVEKIT__PROTO__LOCAL_TRACK_SUBSCRIBED__INIT;
@@ -529,7 +544,8 @@ static void start(lkio_task *t)
                            .subscription_failed = on_subscription_failed,
                            .audio = on_audio,
                            .video = on_video,
-                           .speakers = on_speakers};
+                           .speakers = on_speakers,
+                           .quality = on_quality};
     r->engine = lkroom_connect(r->w, r->url, r->token, &r->opts, &obs);
 }
 

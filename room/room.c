@@ -93,6 +93,26 @@ static void on_session_speakers(void *ctx, const Livekit__ParticipantInfo *const
         r->obs.speakers(r->obs.ctx, active, n);
 }
 
+/* As upstream: each entry told, changed or not; sids we do not know
+ * (a participant gone meanwhile) passed over. */
+static void connection_quality(lkroom *r, const Livekit__ConnectionQualityUpdate *u)
+{
+    if (r->state != CONNECTED || !r->obs.quality)
+        return;
+    const Livekit__ParticipantInfo *local = lkroom_session_local(r->session);
+    for (size_t i = 0; i < u->n_updates; i++) {
+        const Livekit__ConnectionQualityInfo *q = u->updates[i];
+        if (!q->participant_sid)
+            continue;
+        const Livekit__ParticipantInfo *p = local && local->sid &&
+                                                    strcmp(local->sid, q->participant_sid) == 0
+                                                ? local
+                                                : lkroom_session_find_sid(r->session, q->participant_sid);
+        if (p)
+            r->obs.quality(r->obs.ctx, p, q->quality);
+    }
+}
+
 static void on_session_update_done(void *ctx, uint64_t token, const char *error)
 {
     lkroom *r = ctx;
@@ -235,6 +255,9 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_SPEAKERS_CHANGED:
         lkroom_session_speakers(r->session, m->speakers_changed);
+        break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_CONNECTION_QUALITY:
+        connection_quality(r, m->connection_quality);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_ROOM_UPDATE:
         lkroom_session_room_update(r->session, m->room_update);

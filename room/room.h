@@ -69,6 +69,10 @@ typedef struct lkroom_observer {
     /* The active speakers changed (session.h says which and in what
      * order); us among them when we speak. */
     void (*speakers)(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n);
+    /* The server's view of a participant's connection (us or one whose
+     * tracks we receive), as it sends it: when one joins or one's quality
+     * changes, checked every 5 s. */
+    void (*quality)(void *ctx, const Livekit__ParticipantInfo *p, Livekit__ConnectionQuality q);
 } lkroom_observer;
 
 lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,

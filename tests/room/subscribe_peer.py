@@ -6,7 +6,8 @@
                                           440 Hz tone, PAUSE_S of silence,
                                           again and again until "listener"
                                           says "done"; report the active
-                                          speakers it is told of
+                                          speakers and connection qualities
+                                          it is told of
     subscribe_peer.py listener URL TOKEN  join with auto_subscribe off; see
                                           the publication and wait QUIET_S
                                           (nothing may arrive), then
@@ -52,6 +53,8 @@ async def speaker(room, out):
     room.on("data_received", lambda p: p.topic == "done" and done.set())
     room.on("active_speakers_changed", lambda speakers: events.append(
         ["speakers", [p.identity for p in speakers], at()]))
+    room.on("connection_quality_changed", lambda p, quality: events.append(
+        ["quality", p.identity, int(quality), at()]))
     room.on("local_track_subscribed", lambda track: events.append(["subscribed", track.sid, at()]))
     source = rtc.AudioSource(RATE, 1, queue_size_ms=50)
     track = rtc.LocalAudioTrack.create_audio_track("mic", source)
@@ -113,6 +116,8 @@ async def listener(room, out):
     room.on("track_unsubscribed", on_unsubscribed)
     room.on("active_speakers_changed", lambda speakers: events.append(
         ["speakers", [p.identity for p in speakers], at()]))
+    room.on("connection_quality_changed", lambda p, quality: events.append(
+        ["quality", p.identity, int(quality), at()]))
     print("READY", flush=True)
 
     pub = await asyncio.wait_for(published.get(), BOUND_S)

@@ -11,7 +11,9 @@ back by itself, and set_subscribed(True) again brings the track and the tone
 again. The speaker talks (a loud tone) and pauses, again and again: both
 are told it is the active speaker (the listener while it is subscribed,
 the server telling each participant only of those it receives, and
-itself), and never of the silent listener."""
+itself), and never of the silent listener. Each is told its own
+connection quality (the server checks every 5 s and tells a newcomer at
+the next check), good or excellent on loopback."""
 import os
 
 import pytest
@@ -19,6 +21,7 @@ import pytest
 from testbed import OURS, UPSTREAM, finish, spawn, wait_ready
 
 PEER = os.path.join(os.path.dirname(__file__), "subscribe_peer.py")
+GOOD, EXCELLENT = 1, 2  # rtc.ConnectionQuality
 
 # (speaker, listener)
 PAIRS = [(UPSTREAM, UPSTREAM), (OURS, UPSTREAM), (UPSTREAM, OURS), (OURS, OURS)]
@@ -43,7 +46,7 @@ def session(request, server):
 
 
 def kinds(events):
-    return [e[0] for e in events if e[0] != "speakers"]
+    return [e[0] for e in events if e[0] not in ("speakers", "quality")]
 
 
 def test_nothing_arrives_until_subscribed(session):
@@ -78,3 +81,10 @@ def test_the_speaker_is_the_active_speaker(session):
         lists = [e[1] for e in out["events"] if e[0] == "speakers"]
         assert ["speaker"] in lists, out["events"]
         assert not any("listener" in l for l in lists), out["events"]
+
+
+def test_each_is_told_its_connection_quality(session):
+    for out, me in zip(session, ("speaker", "listener")):
+        mine = [e[2] for e in out["events"] if e[0] == "quality" and e[1] == me]
+        assert mine, out["events"]
+        assert set(mine) <= {GOOD, EXCELLENT}, out["events"]
