@@ -19,20 +19,25 @@ three pairings with this library in them, with the watcher behind the
 link, then the camera. What a user notices is asserted, over the watch
 window (20 s, from a second after the first frame): no wait between two
 frames reaching the watcher longer than 1 s; every frame at 640x480; most
-frames shown (at least MIN_SHARE of the numbers in the window: 18 of
-30 fps); and each sampled frame the picture it was made from (PSNR
+frames shown by our watchers (at least MIN_SHARE of the numbers in the
+window: 18 of 30 fps); and each sampled frame the picture it was made from (PSNR
 at least 30 dB against the frame with its number: a frame decoded on a
 lost reference would be corrupt and score far lower).
 
-The share is where the libraries differ most. Upstream's video stream
-keeps one frame waiting for the reader, so of the frames that decode at
-once when a resent packet completes the first of them, Python gets the
-last only: upstream on both ends saw 0.72 to 0.89 of the frames (two
-runs), upstream watching ours 0.61 to 0.91, ours watching 0.82 to 0.96
-(where no freeze cut it). The bound sits just below upstream's,
-and near what a picture that stalls until each keyframe shows (0.58 and
-0.60, ours before it stopped waiting on padding lost between frames; the
-longest gap, over 1 s then, is what fails such a picture).
+The share is where the libraries differ most, and it is asserted for
+our watchers only. Upstream's video stream keeps one frame waiting for
+the reader, so of the frames that decode at once when a resent packet
+completes the first of them, Python gets the last only: upstream on both
+ends saw 0.72 to 0.89 of the frames (two runs, a quiet machine), upstream
+watching ours 0.61 to 0.91, ours watching 0.82 to 0.96 (where no freeze
+cut it). With a busy loop taking one of the two cores, upstream's
+watcher behind the link got 0.53 and 0.58 of upstream's camera and 0.53
+to 0.59 of ours (six runs), while ours got 0.82 to 0.93 of either: what
+upstream's watcher shows then measures upstream's reader, not the camera.
+The bound sits just below upstream's quiet share, and near what a picture
+that stalls until each keyframe shows (0.58 and 0.60, ours before it
+stopped waiting on padding lost between frames; the longest gap, over
+1 s then, is what fails such a picture).
 
 History: before the subscriber paced its NACKs by the measured round
 trip (an assumed 100 ms until then), 7 of 18 runs of a case failed under
@@ -40,7 +45,13 @@ load (load average 1.7 to 2.8), each on one freeze: 1.10 to 1.16 s with
 ours watching, once 5.9 s, and 3.1 s with upstream watching ours, which
 upstream on both ends showed too (3.06 s, camera behind the link). Since,
 on a quiet machine, two runs of the six cases passed, the longest gap
-0.20 to 0.51 s.
+0.20 to 0.51 s; CI then saw 1.44 s, ours on both ends with the camera
+behind the link: a packet the server fetched from the camera after our
+watcher's NACKs had run out came, but the watcher had already given up
+on its frame's references and waited for a keyframe, which the server
+passes at most once a second. Since that was fixed, with a busy loop
+taking one of the two cores, four runs of the six cases passed (and two
+more of one), a case's longest gap 0.22 to 0.98 s, median 0.35 s.
 
 The suite's passes under a seccomp filter (scripts/test.sh) set
 LK_SKIP_VIDEO_LOSS=1: they run the epoll backend, which the epoll pass
@@ -164,7 +175,9 @@ def test_pictures_arrive_at_the_cameras_size(watched):
     assert seen["sizes"] == [[640, 480]], seen
 
 
-def test_most_pictures_arrive(watched):
+def test_most_pictures_arrive(watched, request):
+    if request.node.callspec.params["watched"][2] != OURS:
+        pytest.skip("upstream's watcher: its share measures its reader (see above); printed")
     seen = watched[2]
     assert seen["share"] >= MIN_SHARE, seen
 
