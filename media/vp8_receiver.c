@@ -127,6 +127,11 @@ static const slot *cat(const lkvp8_receiver *r, int64_t seq)
     return &r->slots[(uint64_t)seq & (LKVP8_RECV_SLOTS - 1)];
 }
 
+static bool received(const slot *s, int64_t seq)
+{
+    return s->seq == seq && (s->state == SL_PACKET || s->state == SL_PADDING);
+}
+
 /* ns to the 90 kHz clock, without overflow for any uint64_t. */
 static uint32_t ticks_of(uint64_t ns)
 {
@@ -177,12 +182,16 @@ static void mark_missing(lkvp8_receiver *r, int64_t seq, uint64_t now)
     s->nack_at = now; /* NACKed at once */
 }
 
-/* Whether a keyframe's first packet waits anywhere from next on. */
+static enum frame_state frame_at(const lkvp8_receiver *r, int64_t from, frame_info *f);
+
+/* Whether a keyframe that may yet be whole waits anywhere from next on
+ * (one broken by a packet given up will not end the need). */
 static bool key_coming(const lkvp8_receiver *r)
 {
+    frame_info f;
     for (int64_t q = r->next; q <= r->highest; q++) {
         const slot *s = cat(r, q);
-        if (s->state == SL_PACKET && s->key)
+        if (s->state == SL_PACKET && s->key && frame_at(r, q, &f) != FR_BROKEN)
             return true;
     }
     return false;
@@ -233,7 +242,8 @@ static void advance(lkvp8_receiver *r, int64_t seq, uint64_t now)
 static void extend_back(lkvp8_receiver *r, int64_t seq, uint64_t now)
 {
     for (int64_t q = seq + 1; q < r->next; q++)
-        mark_missing(r, q, now);
+        if (!received(cat(r, q), q)) /* padding stepped over was received */
+            mark_missing(r, q, now);
     r->next = seq;
 }
 
@@ -285,11 +295,6 @@ static void store(lkvp8_receiver *r, int64_t seq, const lkrtp_packet *pkt, const
         memcpy(s->data, pkt->payload + p->off, s->len);
 }
 
-static bool received(const slot *s, int64_t seq)
-{
-    return s->seq == seq && (s->state == SL_PACKET || s->state == SL_PADDING);
-}
-
 int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arrival_ns)
 {
     if (!r || !pkt || (!pkt->payload && pkt->payload_len))
@@ -301,11 +306,16 @@ int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arri
         start_source(r, pkt->h.ssrc);
     enum lkrtp_recv_result res = lkrtp_recv_update(&r->rtp, pkt->h.seq, pkt->h.timestamp,
                                                    ticks_of(arrival_ns), NULL);
+    int64_t seq = extend(r, pkt->h.seq);
+    /* One packet far ahead is not let push the window past every packet
+     * to come (RFC 3550 A.1's probation); the next one after it makes it
+     * a new start. Far behind, it is only late. */
+    if (r->synced && res == LKRTP_RECV_JUMP && seq > r->highest)
+        return LKVP8_PUT_JUMP;
     if (p.padding)
         r->padding++;
-    int64_t seq = extend(r, pkt->h.seq);
-    if (r->synced && res == LKRTP_RECV_RESTART && seq < r->next) {
-        /* the sender's numbers jumped back, twice: a new start */
+    if (r->synced && res == LKRTP_RECV_RESTART && (seq < r->next || seq > r->highest)) {
+        /* the sender's numbers jumped, twice in a row: a new start */
         reset_sequence(r);
         seq = pkt->h.seq;
     }

@@ -65,6 +65,7 @@ enum lkvp8_put_result {
     LKVP8_PUT_DUPLICATE,
     LKVP8_PUT_LATE,         /* older than what was decoded or skipped */
     LKVP8_PUT_INVALID,      /* a descriptor that does not parse, or too large */
+    LKVP8_PUT_JUMP,         /* far ahead (3000 or more): dropped, unless the next follows it */
 };
 
 typedef struct lkvp8_receiver_stats {

@@ -120,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           .payload = payload, .payload_len = (op & 8) ? 0 : len};
         int rc = lkvp8_receiver_put(r, &p, now);
         free(payload);
-        check(rc >= LKVP8_PUT_BUFFERED && rc <= LKVP8_PUT_INVALID);
+        check(rc >= LKVP8_PUT_BUFFERED && rc <= LKVP8_PUT_JUMP);
         pop_all(r, &t);
         if (op & 16)
             feedback(r, now, &t);

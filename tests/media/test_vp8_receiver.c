@@ -457,6 +457,83 @@ static void given_up_then_late(void **state)
     lkvp8_receiver_free(x.r);
 }
 
+/* A keyframe broken by a packet given up cannot be what ends the asking:
+ * the PLIs go on until a whole one comes. */
+static void broken_keyframe_asks_again(void **state)
+{
+    rx x;
+    rx_open(&x);
+    lkvp8_receiver_set_rtt(x.r, 20);
+    size_t lost = first_pkt[KEY2] + 1;
+    assert_true(lost + 1 < first_pkt[KEY2 + 1]); /* inside the keyframe */
+    unsigned plis = deliver_with_feedback(&x, 0, KEY2 + 15, lost);
+    assert_shown_range(&x, 0, KEY2);
+    assert_true(plis >= 1);
+    lkvp8_receiver_free(x.r);
+}
+
+/* Packet k of the stream as number seq. */
+static int put_as(rx *x, size_t k, uint16_t seq)
+{
+    uint8_t b[MAX_RTP];
+    memcpy(b, pkts[k].b, pkts[k].len);
+    b[2] = (uint8_t)(seq >> 8);
+    b[3] = (uint8_t)seq;
+    return put_raw(x, b, pkts[k].len);
+}
+
+/* Padding after the first frame arrives before it: stepped over at once,
+ * and still received when the earlier packets move the start back, so
+ * nothing waits on it or NACKs it. */
+static void padding_before_the_first_frame(void **state)
+{
+    rx x;
+    rx_open(&x);
+    uint16_t seq0 = 1000, n0 = (uint16_t)(first_pkt[1] - first_pkt[0]);
+    uint8_t b[MAX_RTP];
+    size_t hl = rtp_header(b, SSRC, (uint16_t)(seq0 + n0), 0, false);
+    int n = lkrtp_pad(b, hl, sizeof b, 200);
+    assert_true(n > 0);
+    assert_int_equal(put_raw(&x, b, (size_t)n), LKVP8_PUT_PADDING);
+    uint16_t seq = seq0;
+    uint16_t nack[8];
+    bool pli = true;
+    for (size_t k = first_pkt[0]; k < first_pkt[6]; k++, seq++) {
+        if (seq == seq0 + n0) {
+            /* the first frame is shown; the padding after it is not asked for */
+            drain(&x);
+            assert_shown_range(&x, 0, 1);
+            assert_int_equal(feedback(&x, nack, 8, &pli), 0);
+            assert_false(pli);
+            seq++; /* the padding's number */
+        }
+        assert_int_equal(put_as(&x, k, seq), LKVP8_PUT_BUFFERED);
+    }
+    drain(&x);
+    assert_shown_range(&x, 0, 6);
+    assert_int_equal(feedback(&x, nack, 8, &pli), 0);
+    assert_false(pli);
+    lkvp8_receiver_free(x.r);
+}
+
+/* One packet 5000 numbers ahead (a server's bug, a stray) is held back:
+ * the stream goes on around it, nothing NACKed for the numbers it skipped. */
+static void one_packet_far_ahead_is_held_back(void **state)
+{
+    rx x;
+    rx_open(&x);
+    deliver(&x, 0, 10, SIZE_MAX);
+    uint16_t far = (uint16_t)(SEQ0 + first_pkt[10] + 5000);
+    assert_int_equal(put_as(&x, first_pkt[3], far), LKVP8_PUT_JUMP);
+    deliver(&x, 10, 20, SIZE_MAX);
+    assert_shown_range(&x, 0, 20);
+    uint16_t nack[8];
+    bool pli = true;
+    assert_int_equal(feedback(&x, nack, 8, &pli), 0);
+    assert_false(pli);
+    lkvp8_receiver_free(x.r);
+}
+
 static void joined_mid_stream(void **state)
 {
     rx x;
@@ -732,6 +809,9 @@ int main(void)
         cmocka_unit_test(lost_packet_nacked),
         cmocka_unit_test(lost_for_good),
         cmocka_unit_test(given_up_then_late),
+        cmocka_unit_test(broken_keyframe_asks_again),
+        cmocka_unit_test(padding_before_the_first_frame),
+        cmocka_unit_test(one_packet_far_ahead_is_held_back),
         cmocka_unit_test(joined_mid_stream),
         cmocka_unit_test(padding_between_frames),
         cmocka_unit_test(gap_between_frames),
