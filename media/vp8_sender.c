@@ -17,8 +17,8 @@
 
 enum {
     DEFAULT_BITRATE = 1000000,
-    MIN_BITRATE = 30000,     /* below this VP8 at any size is mush: a floor for set_bitrate */
-    MAX_BITRATE = 100000000, /* libvpx takes kbit/s in an unsigned int; far above any use */
+    /* libvpx's clock counts a pause as at most this many frames (encode) */
+    MAX_GAP_FRAMES = 3,
     MAX_SIDE = 16384,        /* VP8 codes 14 bits of width and height */
     MAX_VALUE = 16,          /* a one-byte extension element's data */
     PICTURE_ID_MOD = 32768,  /* the long (15-bit) picture id */
@@ -33,7 +33,6 @@ enum {
 };
 
 static const double DEFAULT_FRAMERATE = 30;
-static const double MAX_FRAMERATE = 240;
 
 /* One sent packet, as sent, for NACKs. len 0: the slot is empty. */
 typedef struct slot {
@@ -54,6 +53,7 @@ struct lkvp8_sender {
     /* timing: 90 kHz ticks since capture time 0 */
     bool encoded_any;
     int64_t last_ticks;
+    int64_t vpx_pts;      /* libvpx's own clock (see encode) */
     uint64_t last_capture_ns;
     uint64_t next_due_ns; /* the framerate cap's schedule */
     uint64_t interval_ns;
@@ -108,10 +108,10 @@ static const char *config_problem(const lkvp8_sender_config *c)
         return "payload type must be 96..127";
     if (!good_side(c->width) || !good_side(c->height))
         return "width and height must be even, 16..16384";
-    if (c->max_bitrate && (c->max_bitrate < MIN_BITRATE || c->max_bitrate > MAX_BITRATE))
+    if (c->max_bitrate && (c->max_bitrate < LKVP8_MIN_BITRATE || c->max_bitrate > LKVP8_MAX_BITRATE))
         return "max_bitrate must be 0 or 30000..100000000";
     /* written so that NaN fails */
-    if (!(c->max_framerate == 0 || (c->max_framerate >= 1 && c->max_framerate <= MAX_FRAMERATE)))
+    if (!(c->max_framerate == 0 || (c->max_framerate >= 1 && c->max_framerate <= LKVP8_MAX_FRAMERATE)))
         return "max_framerate must be 0 or 1..240";
     if (c->max_packet && (c->max_packet < LKVP8_MIN_PACKET || c->max_packet > LKVP8_MAX_PACKET))
         return "max_packet must be 0 or 200..1200";
@@ -302,10 +302,10 @@ void lkvp8_sender_set_bitrate(lkvp8_sender *s, uint32_t bits_per_second)
 {
     if (!s)
         return;
-    if (bits_per_second < MIN_BITRATE)
-        bits_per_second = MIN_BITRATE;
-    if (bits_per_second > MAX_BITRATE)
-        bits_per_second = MAX_BITRATE;
+    if (bits_per_second < LKVP8_MIN_BITRATE)
+        bits_per_second = LKVP8_MIN_BITRATE;
+    if (bits_per_second > LKVP8_MAX_BITRATE)
+        bits_per_second = LKVP8_MAX_BITRATE;
     s->ecfg.rc_target_bitrate = kbps(bits_per_second);
     /* libvpx applies it to the next frame; on failure the old rate stays */
     vpx_codec_enc_config_set(&s->enc, &s->ecfg);
@@ -445,13 +445,23 @@ static int start_packets(lkvp8_sender *s, const vpx_codec_cx_pkt_t *f)
     return n < 0 ? LKVP8S_E_CODEC : n;
 }
 
+/* libvpx's rate control takes the frame rate from its pts (the step from
+ * one frame's pts + duration to the next's), and gives each frame that
+ * rate's share of the bitrate. So it gets a clock of its own, as libwebrtc
+ * gives it: a steady duration, and the capture gaps as they are, but a
+ * pause (a muted or paused layer, a stalled source) counted as at most
+ * MAX_GAP_FRAMES frames, or the frame after it, a keyframe as a rule,
+ * would be given the whole pause's bits and leave in hundreds of
+ * packets. */
 static int encode(lkvp8_sender *s, int64_t ticks)
 {
-    int64_t pts = ticks, duration = s->encoded_any ? ticks - s->last_ticks : 0;
-    if (!duration)
-        duration = (int64_t)(LKVP8_RATE / s->cfg.max_framerate);
+    int64_t frame = (int64_t)(LKVP8_RATE / s->cfg.max_framerate);
+    if (s->encoded_any) {
+        int64_t gap = ticks - s->last_ticks; /* at least 1 */
+        s->vpx_pts += gap < MAX_GAP_FRAMES * frame ? gap : MAX_GAP_FRAMES * frame;
+    }
     vpx_enc_frame_flags_t flags = s->key_pending ? VPX_EFLAG_FORCE_KF : 0;
-    if (vpx_codec_encode(&s->enc, &s->pic, pts, (unsigned long)duration, flags,
+    if (vpx_codec_encode(&s->enc, &s->pic, s->vpx_pts, (unsigned long)frame, flags,
                          VPX_DL_REALTIME) != VPX_CODEC_OK)
         return LKVP8S_E_CODEC;
     const vpx_codec_cx_pkt_t *f = coded_frame(s);

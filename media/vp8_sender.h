@@ -48,6 +48,10 @@ enum {
     LKVP8_MAX_PACKET = 1200,  /* the largest max_packet: what a history slot holds */
     LKVP8_MIN_PACKET = 200,   /* the smallest */
     LKVP8_MAX_SR = 28 + 268,  /* the SR and an SDES with a 255-byte CNAME */
+    /* What a config accepts (0 for either: the defaults). */
+    LKVP8_MIN_BITRATE = 30000,     /* below this VP8 at any size is mush */
+    LKVP8_MAX_BITRATE = 100000000, /* libvpx takes kbit/s in an unsigned int */
+    LKVP8_MAX_FRAMERATE = 240,
 };
 
 enum lkvp8_sender_error {
