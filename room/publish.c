@@ -355,6 +355,8 @@ static void start_video(lkroom_local_track *t, const lkpeer_rtp_params *rp)
     bool layered = t->n_layers > 1;
     for (unsigned i = 0; i < t->n_layers; i++) {
         video_layer *l = &t->layers[i];
+        if (l->vp8)
+            continue; /* started at an earlier answer, when another failed */
         uint16_t seq_and_picture[2];
         RAND_bytes((uint8_t *)seq_and_picture, sizeof seq_and_picture);
         lkvp8_sender_config cfg = {.ssrc = l->ssrc,
@@ -372,7 +374,9 @@ static void start_video(lkroom_local_track *t, const lkpeer_rtp_params *rp)
                                    .ts_base = ts_base,
                                    .first_seq = seq_and_picture[0],
                                    .first_picture_id = seq_and_picture[1] & 0x7fff};
-        char err[160]; /* the sizes were checked at add: only libvpx's memory can fail */
+        /* sizes checked at add, rates within the encoder's (video_layers):
+         * only libvpx can fail, on its memory */
+        char err[160];
         l->vp8 = lkvp8_sender_new(&cfg, err, sizeof err);
     }
 }
@@ -560,11 +564,13 @@ static void push_layer(lkroom_local_track *t, video_layer *l, const lkvp8_image 
     }
     if (now < l->next_sr)
         return;
-    int n = lkvp8_sender_write_sr(l->vp8, now, ntp_now(), t->packet, LKVP8_MAX_SR,
+    /* the two clocks read together: now was taken before the layers' encodes */
+    uint64_t at = lkio_now_ns();
+    int n = lkvp8_sender_write_sr(l->vp8, at, ntp_now(), t->packet, LKVP8_MAX_SR,
                                   lkpeer_cname(peer));
     if (n > 0) {
         lkpeer_send_rtcp(peer, t->packet, (size_t)n, sizeof t->packet);
-        l->next_sr = now + VIDEO_SR_INTERVAL_MS * MS;
+        l->next_sr = at + VIDEO_SR_INTERVAL_MS * MS;
     }
 }
 

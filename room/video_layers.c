@@ -6,6 +6,8 @@
 
 #include <math.h>
 
+#include "vp8_sender.h"
+
 typedef struct preset {
     unsigned width, height;
     uint32_t bitrate;
@@ -77,8 +79,12 @@ unsigned lkroom_video_layers(const lkroom_video_request *rq,
     unsigned n = rq->screenshare ? COUNT(SCREEN) : COUNT(WIDE); /* the camera tables match */
     preset top = top_encoding(table, n, rq->width, rq->height);
     if (rq->max_bitrate) {
-        top.bitrate = rq->max_bitrate;
-        top.fps = rq->max_framerate;
+        /* within what an encoder takes: else the top layer could not start */
+        top.bitrate = rq->max_bitrate < LKVP8_MIN_BITRATE   ? LKVP8_MIN_BITRATE
+                      : rq->max_bitrate > LKVP8_MAX_BITRATE ? LKVP8_MAX_BITRATE
+                                                            : rq->max_bitrate;
+        if (rq->max_framerate >= 1 && rq->max_framerate <= LKVP8_MAX_FRAMERATE)
+            top.fps = rq->max_framerate; /* else (0, NaN) the preset's */
     }
     top.width = rq->width;
     top.height = rq->height;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -79,6 +80,23 @@ static void the_clients_encoding_sets_the_top_layer(void **state)
           w, 3);
 }
 
+/* An encoding the encoder would refuse is brought within its limits, so
+ * the track still sends: the bitrate to 30 kbit/s at least, a frame rate
+ * outside 1..240 (0, NaN) left at the preset's. */
+static void an_encoding_out_of_range_is_brought_within(void **state)
+{
+    const want w[] = {{"q", LOW, 1280, 720, 30000, 30}};
+    const double rates[] = {0, 0.5, 300, NAN};
+    for (size_t i = 0; i < sizeof rates / sizeof *rates; i++)
+        check((lkroom_video_request){.width = 1280, .height = 720, .max_bitrate = 20000,
+                                     .max_framerate = rates[i]},
+              w, 1);
+    const want top[] = {{"q", LOW, 1280, 720, 100000000, 240}};
+    check((lkroom_video_request){.width = 1280, .height = 720, .max_bitrate = 4000000000u,
+                                 .max_framerate = 240},
+          top, 1);
+}
+
 static void a_screen_share_adds_one_slow_layer(void **state)
 {
     const want w[] = {{"h", MEDIUM, 1920, 1080, 3000000, 30},
@@ -96,6 +114,7 @@ int main(void)
         cmocka_unit_test(portrait_sources_scale_by_their_shorter_side),
         cmocka_unit_test(small_sources_and_simulcast_off_have_one_low_layer),
         cmocka_unit_test(the_clients_encoding_sets_the_top_layer),
+        cmocka_unit_test(an_encoding_out_of_range_is_brought_within),
         cmocka_unit_test(a_screen_share_adds_one_slow_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
