@@ -35,6 +35,12 @@
 enum {
     MAX_TRIES = 10,   /* NACKs per missing packet */
     MIN_RETRY_MS = 20,
+    /* ... but given up sooner, after GIVE_UP_TRIES NACKs and GIVE_UP_MS:
+     * livekit-server resends a packet at most 3 times, at least 100 ms (or
+     * 2 RTTs) apart, so later NACKs only delay the keyframe that must
+     * then come. */
+    GIVE_UP_TRIES = 4,
+    GIVE_UP_MS = 300,
     DEFAULT_RTT_MS = 100,
     PLI_GAP_MS = 300, /* between two PLIs */
     /* Larger keyframes are refused (a decoder error) rather than decoded:
@@ -68,6 +74,7 @@ typedef struct slot {
     uint16_t len; /* VP8 data, after the descriptor */
     uint32_t ts;
     uint64_t nack_at; /* SL_MISSING: when the next NACK (or giving up) is due */
+    uint64_t missing_since;
     uint8_t data[LKVP8_RECV_MAX_PACKET];
 } slot;
 
@@ -144,6 +151,13 @@ static uint64_t retry_ns(const lkvp8_receiver *r)
     return (uint64_t)(ms < MIN_RETRY_MS ? MIN_RETRY_MS : ms) * MS_NS;
 }
 
+static bool give_up(const slot *s, uint64_t now)
+{
+    return s->tries >= MAX_TRIES ||
+           (s->tries >= GIVE_UP_TRIES && now >= s->missing_since &&
+            now - s->missing_since >= GIVE_UP_MS * MS_NS);
+}
+
 /* --- sequence state ---------------------------------------------------------------- */
 
 static void reset_sequence(lkvp8_receiver *r)
@@ -180,6 +194,7 @@ static void mark_missing(lkvp8_receiver *r, int64_t seq, uint64_t now)
     s->state = SL_MISSING;
     s->tries = 0;
     s->nack_at = now; /* NACKed at once */
+    s->missing_since = now;
 }
 
 static enum frame_state frame_at(const lkvp8_receiver *r, int64_t from, frame_info *f);
@@ -543,7 +558,7 @@ size_t lkvp8_receiver_feedback(lkvp8_receiver *r, uint64_t now_ns, uint16_t *nac
         slot *s = at(r, q);
         if (s->state != SL_MISSING || s->nack_at > now_ns)
             continue;
-        if (s->tries >= MAX_TRIES) {
+        if (give_up(s, now_ns)) {
             /* the last NACK had its round trip: given up, so a keyframe is
              * asked for (the packet may still come: see pop) */
             s->state = SL_LOST;

@@ -17,21 +17,24 @@
  * the decoder refuses is not shown. Padding-only packets (the server
  * probes bandwidth with them, on the media's sequence numbers) count as
  * received and are dropped. A frame that cannot become decodable (a
- * packet given up or out of the window, its first packet gone, or a newer
- * keyframe is whole) is skipped; until the next keyframe, nothing is
- * shown. A keyframe claiming more than 4096x4096, or 4096x2304 pixels in
+ * packet out of the window, its first packet gone, or a newer keyframe
+ * is whole) is skipped; until the next keyframe, nothing is shown. A frame
+ * waiting on a packet given up is not skipped: it decodes if the packet
+ * still comes before a whole keyframe does. A keyframe claiming more than 4096x4096, or 4096x2304 pixels in
  * all, is refused as the decoder would refuse it, before libvpx allocates
  * for it. Before the first frame is decoded or skipped, a packet older
  * than the first one come is not late: the start may arrive reordered.
  *
  * Loss. A gap in the sequence numbers is NACKed at once, then again
  * every max(rtt, 20 ms), up to 10 times per packet, while it is within
- * the last LKVP8_RECV_SLOTS packets; one retry time after the tenth, it is
- * given up. A PLI is due when no keyframe has been decoded yet (the first
- * packets were not one), when a frame is skipped or a packet given up, and
- * when the decoder refuses a frame, unless a keyframe's first packet is
- * already buffered (skipping to a whole keyframe needs none); at most one
- * per 300 ms, and again while none comes.
+ * the last LKVP8_RECV_SLOTS packets; one retry time after the tenth, or
+ * once missing for 4 retry times and at least 300 ms (the server resends
+ * a packet 3 times at most), it is given up. A PLI is due when no keyframe
+ * has been decoded yet (the first packets were not one), when a frame is
+ * skipped or a packet given up, and when the decoder refuses a frame,
+ * unless a keyframe that may yet be whole is already buffered (skipping
+ * to a whole keyframe needs none); at most one per 300 ms, and again
+ * while none comes.
  *
  * Clock: the receiver never reads one; arrival times and the feedback
  * call's now come from the caller's monotonic clock.
