@@ -28,8 +28,8 @@
  * Loss. A gap in the sequence numbers is NACKed at once, then again
  * every max(rtt, 20 ms), up to 10 times per packet, while it is within
  * the last LKVP8_RECV_SLOTS packets; one retry time after the tenth, or
- * once missing for 4 retry times and at least 300 ms (the server resends
- * a packet 3 times at most), it is given up. A PLI is due when no keyframe
+ * once 4 were sent and it has been missing 300 ms (the server resends a
+ * packet 3 times at most), it is given up. A PLI is due when no keyframe
  * has been decoded yet (the first packets were not one), when a frame is
  * skipped or a packet given up, and when the decoder refuses a frame,
  * unless a keyframe that may yet be whole is already buffered (skipping
