@@ -35,6 +35,12 @@
 enum {
     MAX_TRIES = 10,   /* NACKs per missing packet */
     MIN_RETRY_MS = 20,
+    /* The retry time is the round trip, but at most this: the caller's
+     * round trip is the signal's, one TCP sample, which a lost segment
+     * makes seconds long on a lossy link; the server resends at most
+     * every 100 ms anyway, and a packet given up still decodes if it
+     * comes. */
+    MAX_RETRY_MS = 100,
     /* ... but given up sooner, after GIVE_UP_TRIES NACKs and GIVE_UP_MS:
      * livekit-server resends a packet at most 3 times, at least 100 ms (or
      * 2 RTTs) apart, so later NACKs only delay the keyframe that must
@@ -148,7 +154,8 @@ static uint32_t ticks_of(uint64_t ns)
 static uint64_t retry_ns(const lkvp8_receiver *r)
 {
     uint32_t ms = r->rtt_ms ? r->rtt_ms : DEFAULT_RTT_MS;
-    return (uint64_t)(ms < MIN_RETRY_MS ? MIN_RETRY_MS : ms) * MS_NS;
+    ms = ms < MIN_RETRY_MS ? MIN_RETRY_MS : ms > MAX_RETRY_MS ? MAX_RETRY_MS : ms;
+    return (uint64_t)ms * MS_NS;
 }
 
 static bool give_up(const slot *s, uint64_t now)

@@ -26,7 +26,7 @@
  * than the first one come is not late: the start may arrive reordered.
  *
  * Loss. A gap in the sequence numbers is NACKed at once, then again
- * every max(rtt, 20 ms), up to 10 times per packet, while it is within
+ * every rtt (within 20..100 ms), up to 10 times per packet, while it is within
  * the last LKVP8_RECV_SLOTS packets; one retry time after the tenth, or
  * once 4 were sent and it has been missing 300 ms (the server resends a
  * packet 3 times at most), it is given up. A PLI is due when no keyframe

@@ -364,6 +364,11 @@ static void lost_packet_nacked(void **state)
     x.now += 100 * MS_NS;
     assert_int_equal(feedback(&x, nack, 8, &pli), 1);
     assert_int_equal(lkvp8_receiver_next_deadline(x.r), x.now + 40 * MS_NS);
+    /* a round trip of seconds (one slow signal sample) is not waited */
+    lkvp8_receiver_set_rtt(x.r, 2000);
+    x.now += 100 * MS_NS;
+    assert_int_equal(feedback(&x, nack, 8, &pli), 1);
+    assert_int_equal(lkvp8_receiver_next_deadline(x.r), x.now + 100 * MS_NS);
 
     assert_int_equal(put(&x, lost), LKVP8_PUT_BUFFERED);
     drain(&x);
@@ -372,7 +377,7 @@ static void lost_packet_nacked(void **state)
     lkvp8_receiver_stats st;
     lkvp8_receiver_get_stats(x.r, &st);
     assert_int_equal(st.frames_skipped, 0);
-    assert_int_equal(st.nacks_sent, 3);
+    assert_int_equal(st.nacks_sent, 4);
     assert_int_equal(st.plis_sent, 0);
     assert_int_equal(lkvp8_receiver_next_deadline(x.r), UINT64_MAX);
     lkvp8_receiver_free(x.r);
