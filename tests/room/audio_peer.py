@@ -211,6 +211,10 @@ async def listener(room, out, by_participant=False):
     room.on("track_unpublished", lambda pub, p: events.append(
         ["track_unpublished", pub.sid, at()]))
     room.on("data_received", lambda p: p.topic == "done" and done.set())
+    # "done" can be lost with the publisher's connection when it sits behind
+    # a lossy link (its SCTP retransmission may come after the disconnect);
+    # its leaving, on the signal, is sure and comes after the unpublish
+    room.on("participant_disconnected", lambda p: p.identity == "publisher" and done.set())
     print("READY", flush=True)
     await asyncio.wait_for(done.wait(), BOUND_S)
     await asyncio.sleep(0.2)
