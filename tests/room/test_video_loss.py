@@ -147,7 +147,8 @@ def watched(request, link, lossy_server):
     # the numbers, for whoever runs this with -s
     print(f"\n{camera_lib} to {watcher_lib}, {side} behind the link: "
           f"errors {sent.get('error')} / {seen.get('error')}; "
-          f"longest gap {seen.get('longest_gap_s')} s (longest {seen.get('longest_gaps_s')}), "
+          f"longest gap {seen.get('longest_gap_s')} s (longest {seen.get('longest_gaps_s')}, "
+          f"frames skipped across them {seen.get('longest_gaps_skipped')}), "
           f"share {seen.get('share')}, PSNR min {seen.get('psnr_min')} median "
           f"{seen.get('psnr_median')} dB, sizes {seen.get('sizes')}, in order "
           f"{seen.get('in_order')}, frames {seen.get('window_frames')} in the window "

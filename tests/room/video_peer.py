@@ -280,6 +280,10 @@ async def watcher(room, out, by_participant=False, watch_s=WATCH_S):
     gaps = [b[5] - a[5] for a, b in zip(window, window[1:])]
     out["longest_gap_s"] = max(gaps) if gaps else None
     out["longest_gaps_s"] = [round(g, 3) for g in sorted(gaps)[-5:]]
+    # what each of those gaps was: frames lost to the picture (a freeze) or
+    # frames late together (a stall on the way, all shown at once after)
+    longest = sorted(range(len(gaps)), key=gaps.__getitem__)[-5:]
+    out["longest_gaps_skipped"] = [window[i + 1][0] - window[i][0] - 1 for i in longest]
     out["window_frames"] = len(window)
 
 
