@@ -49,6 +49,9 @@ enum {
     GIVE_UP_MS = 300,
     DEFAULT_RTT_MS = 100,
     PLI_GAP_MS = 300, /* between two PLIs */
+    /* A picture held this long with packets waiting behind it asks for a
+     * keyframe, whatever holds it (see stalled). */
+    STALL_MS = 500,
     /* Larger keyframes are refused (a decoder error) rather than decoded:
      * libvpx would allocate frame buffers for any size a header claims. */
     MAX_DIMENSION = 4096,
@@ -100,6 +103,8 @@ struct lkvp8_receiver {
     bool pli_pending;
     bool pli_ever;
     uint64_t last_pli;
+    uint64_t last_arrival; /* of the last packet put */
+    uint64_t moved_at;     /* when next last moved past a frame (or the stream began) */
     uint32_t rtt_ms;
 
     uint64_t padding, decoded, keys, skipped, errors, nacks, plis;
@@ -163,6 +168,17 @@ static bool give_up(const slot *s, uint64_t now)
     return s->tries >= MAX_TRIES ||
            (s->tries >= GIVE_UP_TRIES && now >= s->missing_since &&
             now - s->missing_since >= GIVE_UP_MS * MS_NS);
+}
+
+/* Packets came after the picture last moved, and it has not moved for
+ * STALL_MS. The rules above should never leave it so (a missing packet is
+ * given up, a broken frame asks for a keyframe), but a picture held for any
+ * other reason must not stay held: libwebrtc, too, asks for a keyframe
+ * while it waits for a decodable frame. */
+static bool stalled(const lkvp8_receiver *r, uint64_t now)
+{
+    return r->synced && r->next <= r->highest && r->last_arrival > r->moved_at &&
+           now >= r->moved_at + STALL_MS * MS_NS;
 }
 
 /* --- sequence state ---------------------------------------------------------------- */
@@ -254,6 +270,7 @@ static void advance(lkvp8_receiver *r, int64_t seq, uint64_t now)
     if (r->next <= seq - LKVP8_RECV_SLOTS) {
         r->next = seq - LKVP8_RECV_SLOTS + 1;
         r->anchored = true;
+        r->moved_at = now;
         r->skipped++;
         want_key(r);
     }
@@ -326,6 +343,7 @@ int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arri
         return LKVP8_PUT_INVALID;
     if (!r->have_source || pkt->h.ssrc != r->ssrc)
         start_source(r, pkt->h.ssrc);
+    r->last_arrival = arrival_ns;
     enum lkrtp_recv_result res = lkrtp_recv_update(&r->rtp, pkt->h.seq, pkt->h.timestamp,
                                                    ticks_of(arrival_ns), NULL);
     int64_t seq = extend(r, pkt->h.seq);
@@ -344,6 +362,7 @@ int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arri
     if (!r->synced) {
         r->synced = true;
         r->next = r->highest = seq;
+        r->moved_at = arrival_ns;
         at(r, seq)->state = SL_EMPTY;
     } else if (seq < r->next && !r->anchored && r->highest - seq < LKVP8_RECV_SLOTS) {
         extend_back(r, seq, arrival_ns);
@@ -442,6 +461,7 @@ static void skip_to(lkvp8_receiver *r, int64_t seq)
     r->skipped += n;
     r->next = seq;
     r->anchored = true;
+    r->moved_at = r->last_arrival;
 }
 
 static size_t assemble(lkvp8_receiver *r, const frame_info *f)
@@ -474,6 +494,7 @@ static bool decode(lkvp8_receiver *r, const frame_info *f, lkvp8_image *out)
     size_t len = assemble(r, f);
     r->next = f->last + 1;
     r->anchored = true;
+    r->moved_at = r->last_arrival;
     consume_padding(r);
     if (!size_ok(f, r->frame, len) ||
         vpx_codec_decode(&r->dec, r->frame, (unsigned)len, NULL, 0) != VPX_CODEC_OK) {
@@ -530,6 +551,7 @@ int lkvp8_receiver_pop(lkvp8_receiver *r, lkvp8_image *out, uint32_t *rtp_ts)
         int64_t q;
         if (!r->need_key && find_following(r, &q)) {
             r->next = q; /* nothing skipped: the gap held no frame */
+            r->moved_at = r->last_arrival;
             continue;
         }
         int64_t key;
@@ -579,6 +601,8 @@ size_t lkvp8_receiver_feedback(lkvp8_receiver *r, uint64_t now_ns, uint16_t *nac
         s->nack_at = now_ns + retry_ns(r);
         r->nacks++;
     }
+    if (stalled(r, now_ns))
+        r->pli_pending = true; /* not given up, yet held: see stalled */
     if (r->pli_pending && pli &&
         (!r->pli_ever || now_ns - r->last_pli >= PLI_GAP_MS * MS_NS)) {
         *pli = true;
@@ -606,8 +630,10 @@ uint64_t lkvp8_receiver_next_deadline(const lkvp8_receiver *r)
         if (s->state == SL_MISSING && s->nack_at < t)
             t = s->nack_at;
     }
-    if (r->pli_pending) {
+    if (r->pli_pending || (r->synced && r->next <= r->highest && r->last_arrival > r->moved_at)) {
         uint64_t p = r->pli_ever ? r->last_pli + PLI_GAP_MS * MS_NS : 0;
+        if (!r->pli_pending && p < r->moved_at + STALL_MS * MS_NS)
+            p = r->moved_at + STALL_MS * MS_NS; /* when it would be stalled */
         if (p < t)
             t = p;
     }

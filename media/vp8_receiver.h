@@ -33,8 +33,10 @@
  * has been decoded yet (the first packets were not one), when a frame is
  * skipped or a packet given up, and when the decoder refuses a frame,
  * unless a keyframe that may yet be whole is already buffered (skipping
- * to a whole keyframe needs none); at most one per 300 ms, and again
- * while none comes.
+ * to a whole keyframe needs none); also when the picture has not moved
+ * for 500 ms while packets wait behind it, whatever holds it (libwebrtc
+ * asks likewise while it waits for a decodable frame); at most one per
+ * 300 ms, and again while none comes.
  *
  * Clock: the receiver never reads one; arrival times and the feedback
  * call's now come from the caller's monotonic clock.
