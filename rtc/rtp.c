@@ -1047,8 +1047,12 @@ int lkrtcp_write_twcc(uint8_t *buf, size_t cap, const lkrtcp_fb *fb, uint8_t fb_
 
 /* RFC 3550 A.1 without the probation: our sources are announced by
  * signaling and authenticated by SRTP, so the first packet starts the
- * statistics. */
-enum { MAX_DROPOUT = 3000, MAX_MISORDER = 100, SEQ_MOD = 1 << 16 };
+ * statistics. A.1's MAX_MISORDER is 100; with NACKs answered on the
+ * media's own SSRC, a resend comes as late as the receiver's NACK window
+ * (1024 packets for our video) and the packets that pass during its round
+ * trip, and two of them in a row are not a sender that restarted: late
+ * runs to 1500 (libwebrtc, NACKing video, allows 450). */
+enum { MAX_DROPOUT = 3000, MAX_MISORDER = 1500, SEQ_MOD = 1 << 16 };
 
 void lkrtp_recv_init(lkrtp_recv_stats *s, uint32_t ssrc)
 {

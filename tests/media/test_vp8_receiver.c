@@ -605,6 +605,36 @@ static void one_packet_far_ahead_is_held_back(void **state)
     lkvp8_receiver_free(x.r);
 }
 
+/* Two packets resent together long after they were lost (the server
+ * answering NACKs hundreds of packets on) are late, not a sender that
+ * restarted its numbering: the stream's state stays as it was. */
+static void late_resends_in_a_row(void **state)
+{
+    rx x;
+    rx_open(&x);
+    size_t lost = first_pkt[1];
+    for (size_t k = 0; k < npkts; k++)
+        if (k != lost && k != lost + 1)
+            assert_int_equal(put(&x, k), LKVP8_PUT_BUFFERED);
+    drain(&x);
+    assert_true(npkts - lost > 200); /* far beyond RFC 3550's 100 */
+    assert_int_equal(x.shown[0], 0);
+    assert_int_equal(x.shown[1], KEY2); /* skipped to the keyframe */
+    lkvp8_receiver_stats before, after;
+    lkvp8_receiver_get_stats(x.r, &before);
+    assert_int_equal(put(&x, lost), LKVP8_PUT_LATE);
+    assert_int_equal(put(&x, lost + 1), LKVP8_PUT_LATE);
+    /* the last packet is still behind what was shown (after a restart it
+     * would be new) */
+    assert_int_equal(put(&x, npkts - 1), LKVP8_PUT_LATE);
+    drain(&x);
+    assert_int_equal(x.nshown, 1 + NFRAMES - KEY2);
+    lkvp8_receiver_get_stats(x.r, &after);
+    assert_int_equal(after.frames_skipped, before.frames_skipped);
+    assert_int_equal(after.highest_seq, before.highest_seq);
+    lkvp8_receiver_free(x.r);
+}
+
 static void joined_mid_stream(void **state)
 {
     rx x;
@@ -885,6 +915,7 @@ int main(void)
         cmocka_unit_test(stalled_picture_asks_for_a_keyframe),
         cmocka_unit_test(padding_before_the_first_frame),
         cmocka_unit_test(one_packet_far_ahead_is_held_back),
+        cmocka_unit_test(late_resends_in_a_row),
         cmocka_unit_test(joined_mid_stream),
         cmocka_unit_test(padding_between_frames),
         cmocka_unit_test(gap_between_frames),

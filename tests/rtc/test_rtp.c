@@ -1063,8 +1063,13 @@ static void recv_fraction_lost(void **state)
     lkrtp_recv_report(&s, &r);
     assert_int_equal(r.fraction_lost, 0);
     assert_int_equal(r.cumulative_lost, 34);
-    /* more than 100 behind is not late but a jump (A.1's MAX_MISORDER) */
-    assert_int_equal(lkrtp_recv_update(&s, 5, 0, 0, NULL), LKRTP_RECV_JUMP);
+    /* a resend hundreds of packets late is late (A.1's MAX_MISORDER is 100,
+     * ours 1500), and two in a row do not restart the statistics */
+    assert_int_equal(lkrtp_recv_update(&s, 5, 0, 0, NULL), LKRTP_RECV_LATE);
+    assert_int_equal(lkrtp_recv_update(&s, 6, 0, 0, NULL), LKRTP_RECV_LATE);
+    assert_int_equal(lkrtp_recv_highest(&s), 201);
+    /* more than 1500 behind is not late but a jump */
+    assert_int_equal(lkrtp_recv_update(&s, (uint16_t)(201 - 1501), 0, 0, NULL), LKRTP_RECV_JUMP);
 }
 
 static void recv_jitter(void **state)
