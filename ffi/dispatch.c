@@ -131,7 +131,7 @@ static void no_variant(uint32_t unknown_field)
 
 /* The request, its one variant decoded into the arena. */
 static const Livekit__Proto__FfiRequest *decode(const uint8_t *data, size_t len,
-                                                ProtobufCAllocator *alloc, lk_arena *arena)
+                                                ProtobufCAllocator *alloc)
 {
     const ProtobufCFieldDescriptor *f;
     const uint8_t *body;
@@ -140,16 +140,11 @@ static const Livekit__Proto__FfiRequest *decode(const uint8_t *data, size_t len,
     switch (lk_envelope_read(&livekit__proto__ffi_request__descriptor, data, len, &f, &body,
                              &body_len, &unknown)) {
     case LK_ENVELOPE_ONE: {
-        ProtobufCMessage *m = protobuf_c_message_unpack(f->descriptor, alloc, body_len, body);
-        if (!m) {
+        ProtobufCMessage *req = lk_envelope_unpack_one(&livekit__proto__ffi_request__descriptor,
+                                                       f, body, body_len, alloc);
+        if (!req)
             lk_fail("malformed request: its %s message does not decode", f->name);
-            return NULL;
-        }
-        Livekit__Proto__FfiRequest *req = lk_arena_alloc(arena, sizeof *req);
-        livekit__proto__ffi_request__init(req);
-        req->message_case = (Livekit__Proto__FfiRequest__MessageCase)f->id;
-        *(ProtobufCMessage **)((char *)req + f->offset) = m;
-        return req;
+        return (const Livekit__Proto__FfiRequest *)req;
     }
     case LK_ENVELOPE_GENERIC: { /* a repeated variant: let protobuf-c merge */
         const Livekit__Proto__FfiRequest *req = livekit__proto__ffi_request__unpack(alloc, len, data);
@@ -175,7 +170,7 @@ FfiHandleId lk_dispatch(const uint8_t *data, size_t len, const uint8_t **res_ptr
     ProtobufCAllocator alloc = {arena_pb_alloc, arena_pb_free, &arena};
 
     FfiHandleId id = INVALID_HANDLE;
-    const Livekit__Proto__FfiRequest *req = decode(data, len, &alloc, &arena);
+    const Livekit__Proto__FfiRequest *req = decode(data, len, &alloc);
     if (req) {
         unsigned which = (unsigned)req->message_case;
         lk_handler handler = which < LK_REQUEST_CASES && handlers[which] ? handlers[which]

@@ -1,6 +1,8 @@
 /* envelope.c: see envelope.h. Wire format: protobuf's varints and tags. */
 #include "envelope.h"
 
+#include <stdlib.h>
+
 static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     uint64_t x = 0;
@@ -84,6 +86,25 @@ enum lk_envelope_read lk_envelope_read(const ProtobufCMessageDescriptor *envelop
         p += n;
     }
     return *field ? LK_ENVELOPE_ONE : LK_ENVELOPE_EMPTY;
+}
+
+ProtobufCMessage *lk_envelope_unpack_one(const ProtobufCMessageDescriptor *envelope,
+                                         const ProtobufCFieldDescriptor *field,
+                                         const uint8_t *body, size_t body_len,
+                                         ProtobufCAllocator *alloc)
+{
+    ProtobufCMessage *inner = protobuf_c_message_unpack(field->descriptor, alloc, body_len, body);
+    if (!inner)
+        return NULL;
+    ProtobufCMessage *m = alloc ? alloc->alloc(alloc->allocator_data, envelope->sizeof_message)
+                                : malloc(envelope->sizeof_message);
+    if (!m)
+        abort(); /* the library's policy: out of memory aborts */
+    envelope->message_init(m);
+    if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        *(uint32_t *)((char *)m + field->quantifier_offset) = field->id;
+    *(ProtobufCMessage **)((char *)m + field->offset) = inner;
+    return m;
 }
 
 static size_t varint_size(uint64_t v)

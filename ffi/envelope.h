@@ -27,6 +27,16 @@ enum lk_envelope_read lk_envelope_read(const ProtobufCMessageDescriptor *envelop
                                        const uint8_t **body, size_t *body_len,
                                        uint32_t *unknown);
 
+/* The envelope as protobuf-c's unpack would make it from bytes whose one
+ * variant lk_envelope_read found: field set to body's message, the oneof's
+ * case to field, nothing else. Memory from alloc (NULL: protobuf-c's
+ * default), so protobuf_c_message_free_unpacked frees it with that
+ * allocator. NULL if body does not decode as field's message. */
+ProtobufCMessage *lk_envelope_unpack_one(const ProtobufCMessageDescriptor *envelope,
+                                         const ProtobufCFieldDescriptor *field,
+                                         const uint8_t *body, size_t body_len,
+                                         ProtobufCAllocator *alloc);
+
 /* The encoded size of an envelope whose variant `field_number` holds m;
  * *inner receives m's own size for lk_envelope_pack. */
 size_t lk_envelope_size(unsigned field_number, const ProtobufCMessage *m, size_t *inner);

@@ -6,8 +6,8 @@
  * every data_ptr is pointed into a scratch buffer and every size that says
  * how much to read there is clamped to fit. Everything else — handles,
  * enums, dimensions, missing fields, garbage — reaches the library as the
- * fuzzer made it. The request is decoded as the library decodes it (its
- * envelope reader takes the one variant among unknown fields that
+ * fuzzer made it. The request is decoded by the library's own decoder
+ * (its envelope reader takes the one variant among unknown fields that
  * protobuf-c's whole-message unpack refuses), so no raw pointer slips
  * through that way; bytes that do not decode are sent as they are.
  *
@@ -195,27 +195,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* The request as the library will see it: protobuf-c's unpack, or else
- * the one variant the envelope reader finds. NULL if neither decodes. */
+/* The request as the library decodes it (ffi/dispatch.c): the envelope's
+ * one variant alone, or protobuf-c's unpack when a variant repeats. NULL
+ * when the library would refuse it. */
 static Livekit__Proto__FfiRequest *decode(const uint8_t *data, size_t size)
 {
-    Livekit__Proto__FfiRequest *req = livekit__proto__ffi_request__unpack(NULL, size, data);
     const ProtobufCFieldDescriptor *f;
     const uint8_t *body;
     size_t body_len;
     uint32_t unknown;
-    if (req || lk_envelope_read(&livekit__proto__ffi_request__descriptor, data, size, &f, &body,
-                                &body_len, &unknown) != LK_ENVELOPE_ONE)
-        return req;
-    ProtobufCMessage *m = protobuf_c_message_unpack(f->descriptor, NULL, body_len, body);
-    if (!m)
+    switch (lk_envelope_read(&livekit__proto__ffi_request__descriptor, data, size, &f, &body,
+                             &body_len, &unknown)) {
+    case LK_ENVELOPE_ONE:
+        return (Livekit__Proto__FfiRequest *)lk_envelope_unpack_one(
+            &livekit__proto__ffi_request__descriptor, f, body, body_len, NULL);
+    case LK_ENVELOPE_GENERIC:
+        return livekit__proto__ffi_request__unpack(NULL, size, data);
+    default:
         return NULL;
-    if (!(req = malloc(sizeof *req)))
-        abort();
-    livekit__proto__ffi_request__init(req); /* freed by free_unpacked, as unpack's are */
-    req->message_case = (Livekit__Proto__FfiRequest__MessageCase)f->id;
-    *(ProtobufCMessage **)((char *)req + f->offset) = m;
-    return req;
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
