@@ -554,6 +554,7 @@ static void stalled_picture_asks_for_a_keyframe(void **state)
     lkvp8_receiver_get_stats(x.r, &st);
     assert_int_equal(st.plis_sent, 1);
     assert_int_equal(st.nacks_sent, 0);
+    lkvp8_receiver_free(x.r);
 }
 
 static void padding_before_the_first_frame(void **state)
