@@ -170,15 +170,19 @@ static bool give_up(const slot *s, uint64_t now)
             now - s->missing_since >= GIVE_UP_MS * MS_NS);
 }
 
-/* Packets came after the picture last moved, and it has not moved for
- * STALL_MS. The rules above should never leave it so (a missing packet is
- * given up, a broken frame asks for a keyframe), but a picture held for any
- * other reason must not stay held: libwebrtc, too, asks for a keyframe
- * while it waits for a decodable frame. */
+/* Packets came after the picture last moved and wait behind it. */
+static bool held(const lkvp8_receiver *r)
+{
+    return r->synced && r->next <= r->highest && r->last_arrival > r->moved_at;
+}
+
+/* Held for STALL_MS. The rules above should never leave it so (a missing
+ * packet is given up, a broken frame asks for a keyframe), but a picture
+ * held for any other reason must not stay held: libwebrtc, too, asks for a
+ * keyframe while it waits for a decodable frame. */
 static bool stalled(const lkvp8_receiver *r, uint64_t now)
 {
-    return r->synced && r->next <= r->highest && r->last_arrival > r->moved_at &&
-           now >= r->moved_at + STALL_MS * MS_NS;
+    return held(r) && now >= r->moved_at + STALL_MS * MS_NS;
 }
 
 /* --- sequence state ---------------------------------------------------------------- */
@@ -630,7 +634,7 @@ uint64_t lkvp8_receiver_next_deadline(const lkvp8_receiver *r)
         if (s->state == SL_MISSING && s->nack_at < t)
             t = s->nack_at;
     }
-    if (r->pli_pending || (r->synced && r->next <= r->highest && r->last_arrival > r->moved_at)) {
+    if (r->pli_pending || held(r)) {
         uint64_t p = r->pli_ever ? r->last_pli + PLI_GAP_MS * MS_NS : 0;
         if (!r->pli_pending && p < r->moved_at + STALL_MS * MS_NS)
             p = r->moved_at + STALL_MS * MS_NS; /* when it would be stalled */

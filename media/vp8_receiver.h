@@ -20,14 +20,14 @@
  * packet out of the window, its first packet gone, or a newer keyframe
  * is whole) is skipped; until the next keyframe, nothing is shown. A frame
  * waiting on a packet given up is not skipped: it decodes if the packet
- * still comes before a whole keyframe does. A keyframe claiming more than 4096x4096, or 4096x2304 pixels in
- * all, is refused as the decoder would refuse it, before libvpx allocates
- * for it. Before the first frame is decoded or skipped, a packet older
+ * still comes before a whole keyframe does. A keyframe claiming more than
+ * 4096x4096, or 4096x2304 pixels in all, is refused as the decoder would
+ * refuse it, before libvpx allocates for it. Before the first frame is decoded or skipped, a packet older
  * than the first one come is not late: the start may arrive reordered.
  *
  * Loss. A gap in the sequence numbers is NACKed at once, then again
- * every rtt (within 20..100 ms), up to 10 times per packet, while it is within
- * the last LKVP8_RECV_SLOTS packets; one retry time after the tenth, or
+ * every rtt (within 20..100 ms), up to 10 times per packet, while it is
+ * within the last LKVP8_RECV_SLOTS packets; one retry time after the tenth, or
  * once 4 were sent and it has been missing 300 ms (the server resends a
  * packet 3 times at most), it is given up. A PLI is due when no keyframe
  * has been decoded yet (the first packets were not one), when a frame is
