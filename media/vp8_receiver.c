@@ -41,17 +41,24 @@ enum {
      * every 100 ms anyway, and a packet given up still decodes if it
      * comes. */
     MAX_RETRY_MS = 100,
-    /* ... but given up sooner, after GIVE_UP_TRIES NACKs and GIVE_UP_MS:
-     * livekit-server resends a packet at most 3 times, at least 100 ms (or
-     * 2 RTTs) apart, so later NACKs only delay the keyframe that must
-     * then come. */
+    /* A gap is given up (a keyframe asked for) once GIVE_UP_TRIES NACKs
+     * went out and it has been missing GIVE_UP_MS, however many NACKs that
+     * took. The time is the server's: when the camera sits behind a lossy
+     * link, livekit-server fetches a lost packet from it with NACKs of its
+     * own, 5 tries paced by the camera's round trip (x1.25 each), about
+     * 450 ms in all at 70 ms, and forwards it when it comes. Giving up
+     * sooner asked for keyframes that were not needed, and livekit-server
+     * passes one keyframe request a layer per 0.5 to 1 s: the next gap's
+     * request then waited out the throttle (1.24 s frozen in CI). */
     GIVE_UP_TRIES = 4,
-    GIVE_UP_MS = 300,
+    GIVE_UP_MS = 500,
     DEFAULT_RTT_MS = 100,
     PLI_GAP_MS = 300, /* between two PLIs */
     /* A picture held this long with packets waiting behind it asks for a
-     * keyframe, whatever holds it (see stalled). */
-    STALL_MS = 500,
+     * keyframe, whatever holds it (see stalled): longer than a gap takes
+     * to be given up, so that the rule never pre-empts a packet on its
+     * way. */
+    STALL_MS = 700,
     /* Larger keyframes are refused (a decoder error) rather than decoded:
      * libvpx would allocate frame buffers for any size a header claims. */
     MAX_DIMENSION = 4096,
@@ -165,9 +172,8 @@ static uint64_t retry_ns(const lkvp8_receiver *r)
 
 static bool give_up(const slot *s, uint64_t now)
 {
-    return s->tries >= MAX_TRIES ||
-           (s->tries >= GIVE_UP_TRIES && now >= s->missing_since &&
-            now - s->missing_since >= GIVE_UP_MS * MS_NS);
+    return s->tries >= GIVE_UP_TRIES && now >= s->missing_since &&
+           now - s->missing_since >= GIVE_UP_MS * MS_NS;
 }
 
 /* Packets came after the picture last moved and wait behind it. */
@@ -596,6 +602,10 @@ size_t lkvp8_receiver_feedback(lkvp8_receiver *r, uint64_t now_ns, uint16_t *nac
              * asked for (the packet may still come: see pop) */
             s->state = SL_LOST;
             want_pli(r); /* frames before it may still decode: pop says when */
+            continue;
+        }
+        if (s->tries >= MAX_TRIES) {
+            s->nack_at = s->missing_since + GIVE_UP_MS * MS_NS; /* NACKs spent: wait */
             continue;
         }
         if (n >= cap || !nack)

@@ -27,14 +27,15 @@
  *
  * Loss. A gap in the sequence numbers is NACKed at once, then again
  * every rtt (within 20..100 ms), up to 10 times per packet, while it is
- * within the last LKVP8_RECV_SLOTS packets; one retry time after the tenth, or
- * once 4 were sent and it has been missing 300 ms (the server resends a
- * packet 3 times at most), it is given up. A PLI is due when no keyframe
+ * within the last LKVP8_RECV_SLOTS packets; once 4 were sent and it has
+ * been missing 500 ms, it is given up (not sooner: the server may still be
+ * fetching it from a camera behind a lossy link, 5 NACKs of its own paced
+ * by the camera's round trip). A PLI is due when no keyframe
  * has been decoded yet (the first packets were not one), when a frame is
  * skipped or a packet given up, and when the decoder refuses a frame,
  * unless a keyframe that may yet be whole is already buffered (skipping
  * to a whole keyframe needs none); also when the picture has not moved
- * for 500 ms while packets wait behind it, whatever holds it (libwebrtc
+ * for 700 ms while packets wait behind it, whatever holds it (libwebrtc
  * asks likewise while it waits for a decodable frame); at most one per
  * 300 ms, and again while none comes.
  *
