@@ -32,6 +32,7 @@ typedef struct channel {
     char *label, *protocol;
     bool ours, open_sent, acked;
     bool reset_out_done, reset_in_seen, reset_requested;
+    lkdc_counters n;
 } channel;
 
 struct lkdc {
@@ -40,6 +41,7 @@ struct lkdc {
     bool client;
     channel **ch;
     size_t n, cap;
+    unsigned opened, closed; /* channels that reached open, and went from it */
     uint64_t now; /* of the call in progress, for sends from callbacks */
 };
 
@@ -95,11 +97,18 @@ static void channel_gone(lkdc *m, uint16_t id)
             continue;
         channel *c = m->ch[i];
         m->ch[i] = m->ch[--m->n];
+        m->closed += c->state == LKDC_OPEN || (c->state == LKDC_CLOSING && c->acked);
         channel_free(c);
         if (m->cb.closed)
             m->cb.closed(m->cb.ctx, id);
         return;
     }
+}
+
+static void set_open(lkdc *m, channel *c)
+{
+    c->state = LKDC_OPEN;
+    m->opened++;
 }
 
 static uint8_t channel_type(const lkdc_options *o)
@@ -148,7 +157,7 @@ static void start_channels(lkdc *m)
             continue;
         if (c->opts.negotiated) {
             c->open_sent = c->acked = true;
-            c->state = LKDC_OPEN;
+            set_open(m, c);
             if (m->cb.open)
                 m->cb.open(m->cb.ctx, c->id);
         } else {
@@ -197,7 +206,7 @@ static void on_remote_open(lkdc *m, uint16_t id, const uint8_t *p, size_t n)
     c->opts.protocol = c->protocol;
     c->opts.id = id;
     c->open_sent = c->acked = true;
-    c->state = LKDC_OPEN;
+    set_open(m, c);
     uint8_t ack = DCEP_ACK;
     send_dcep(m, id, &ack, 1);
     if (m->cb.channel)
@@ -214,7 +223,7 @@ static void on_dcep(lkdc *m, uint16_t id, const uint8_t *p, size_t n)
         channel *c = find(m, id);
         if (c && c->ours && c->state == LKDC_CONNECTING) {
             c->acked = true;
-            c->state = LKDC_OPEN;
+            set_open(m, c);
             if (m->cb.open)
                 m->cb.open(m->cb.ctx, id);
         }
@@ -236,7 +245,7 @@ static void sctp_message(void *ctx, uint16_t id, uint32_t ppid, const uint8_t *d
     /* the peer sends as soon as it has our OPEN: data is the ACK too */
     if (c->state == LKDC_CONNECTING && c->ours) {
         c->acked = true;
-        c->state = LKDC_OPEN;
+        set_open(m, c);
         if (m->cb.open)
             m->cb.open(m->cb.ctx, id);
         c = find(m, id);
@@ -264,6 +273,8 @@ static void sctp_message(void *ctx, uint16_t id, uint32_t ppid, const uint8_t *d
     default:
         return; /* not a data channel payload */
     }
+    c->n.messages_received++;
+    c->n.bytes_received += n;
     if (m->cb.message)
         m->cb.message(m->cb.ctx, id, binary, d, n);
 }
@@ -446,7 +457,12 @@ int lkdc_send(lkdc *m, uint16_t id, bool binary, const uint8_t *data, size_t len
         .value = c->opts.value,
     };
     m->now = now;
-    return lksctp_send(m->sctp, id, ppid, data, len, &o, now);
+    int r = lksctp_send(m->sctp, id, ppid, data, len, &o, now);
+    if (r == 0) {
+        c->n.messages_sent++;
+        c->n.bytes_sent += ppid == LKSCTP_PPID_STRING_EMPTY || ppid == LKSCTP_PPID_BINARY_EMPTY ? 0 : len;
+    }
+    return r;
 }
 
 int lkdc_close(lkdc *m, uint16_t id, uint64_t now)
@@ -481,4 +497,20 @@ const char *lkdc_label(const lkdc *m, uint16_t id)
 size_t lkdc_buffered(const lkdc *m, uint16_t id)
 {
     return lksctp_stream_buffered(m->sctp, id);
+}
+
+size_t lkdc_channels(const lkdc *m, lkdc_channel_info *out, size_t cap)
+{
+    for (size_t i = 0; i < m->n && i < cap; i++) {
+        const channel *c = m->ch[i];
+        out[i] = (lkdc_channel_info){.id = c->id, .state = c->state, .label = c->label,
+                                     .protocol = c->protocol, .n = c->n};
+    }
+    return m->n;
+}
+
+void lkdc_open_counts(const lkdc *m, unsigned *opened, unsigned *closed)
+{
+    *opened = m->opened;
+    *closed = m->closed;
 }

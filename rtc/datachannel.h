@@ -75,6 +75,21 @@ int lkdc_send(lkdc *m, uint16_t id, bool binary, const uint8_t *data, size_t len
 int lkdc_close(lkdc *m, uint16_t id, uint64_t now_ns);
 
 enum lkdc_state lkdc_channel_state(const lkdc *m, uint16_t id);
+
+/* --- statistics (W3C webrtc-stats: RTCDataChannelStats) ----------------------- */
+typedef struct lkdc_counters {
+    uint64_t messages_sent, bytes_sent, messages_received, bytes_received;
+} lkdc_counters;
+typedef struct lkdc_channel_info {
+    uint16_t id;
+    enum lkdc_state state;
+    const char *label, *protocol; /* valid until the channel closes */
+    lkdc_counters n;
+} lkdc_channel_info;
+/* The channels there are (closed ones are gone), the first cap of them in out. */
+size_t lkdc_channels(const lkdc *m, lkdc_channel_info *out, size_t cap);
+/* How many channels reached open, and how many of those have closed since. */
+void lkdc_open_counts(const lkdc *m, unsigned *opened, unsigned *closed);
 const char *lkdc_label(const lkdc *m, uint16_t id);
 size_t lkdc_buffered(const lkdc *m, uint16_t id);
 

@@ -25,7 +25,7 @@ struct lkdtls {
     SSL *ssl;
     BIO *in;
     BIO_METHOD *out_method;
-    bool client, started, connected, closed;
+    bool client, started, connected, closed, failed;
     char remote_fp[160];
 };
 
@@ -140,6 +140,7 @@ static void finish(lkdtls *d, const char *error)
     if (d->closed)
         return;
     d->closed = true;
+    d->failed = error != NULL;
     if (d->cb.closed)
         d->cb.closed(d->cb.ctx, error);
 }
@@ -274,6 +275,29 @@ int lkdtls_srtp_keys(lkdtls *d, lkdtls_srtp *out)
     memcpy(out->local_salt, d->client ? cs : ss, out->salt_len);
     memcpy(out->remote_salt, d->client ? ss : cs, out->salt_len);
     return 0;
+}
+
+void lkdtls_get_info(const lkdtls *d, lkdtls_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = d->failed      ? LKDTLS_FAILED
+                 : d->closed    ? LKDTLS_CLOSED
+                 : d->connected ? LKDTLS_CONNECTED
+                 : d->started   ? LKDTLS_CONNECTING
+                                : LKDTLS_NEW;
+    out->client = d->client;
+    out->cipher = out->srtp_cipher = "";
+    if (!d->connected)
+        return;
+    snprintf(out->version, sizeof out->version, "%04X", (unsigned)SSL_version(d->ssl) & 0xffff);
+    const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
+    const char *name = c ? SSL_CIPHER_standard_name(c) : NULL;
+    out->cipher = name ? name : "";
+    const SRTP_PROTECTION_PROFILE *p = SSL_get_selected_srtp_profile(d->ssl);
+    if (p)
+        out->srtp_cipher = p->id == PROFILE_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM"
+                           : p->id == PROFILE_AES128_CM_SHA1_80 ? "AES_CM_128_HMAC_SHA1_80"
+                                                             : p->name;
 }
 
 void lkdtls_close(lkdtls *d)

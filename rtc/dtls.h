@@ -51,6 +51,20 @@ int lkdtls_send(lkdtls *d, const void *data, size_t len);
 int lkdtls_srtp_keys(lkdtls *d, lkdtls_srtp *out);
 bool lkdtls_connected(const lkdtls *d);
 
+/* What the stats report (W3C webrtc-stats: RTCTransportStats). The enum's
+ * order is the W3C RTCDtlsTransportState's. */
+enum lkdtls_state { LKDTLS_NEW, LKDTLS_CONNECTING, LKDTLS_CONNECTED, LKDTLS_CLOSED, LKDTLS_FAILED };
+typedef struct lkdtls_info {
+    enum lkdtls_state state;
+    bool client;
+    /* once connected, "" before: the version as 4 hex digits ("FEFD" for
+     * DTLS 1.2, as libwebrtc reports it), the cipher suite's IANA name, and
+     * the SRTP profile's RFC 5764 name */
+    char version[8];
+    const char *cipher, *srtp_cipher;
+} lkdtls_info;
+void lkdtls_get_info(const lkdtls *d, lkdtls_info *out);
+
 /* Sends close_notify. */
 void lkdtls_close(lkdtls *d);
 /* Frees without sending anything (also what a fork child does). */

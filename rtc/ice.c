@@ -35,6 +35,7 @@ typedef struct cand {
     struct sockaddr_storage addr;
     socklen_t len;
     uint32_t priority;
+    enum lkice_candidate_type type;
 } cand;
 
 enum pair_state { P_WAITING, P_IN_PROGRESS, P_SUCCEEDED, P_FAILED };
@@ -48,6 +49,8 @@ typedef struct pair {
     int tries;
     uint64_t next_send;
     uint8_t txid[12];
+    lkice_pair_counters n; /* for lkice_selected_pair */
+    uint64_t sent_ns;      /* of the last check: its response gives a round trip */
 } pair;
 
 struct lkice_agent {
@@ -69,6 +72,8 @@ struct lkice_agent {
     uint64_t last_consent_ns, next_consent_ns;
     bool consent_pending;
     uint8_t consent_txid[12];
+    uint64_t consent_sent_ns;
+    unsigned selected_changes;
 };
 
 static void openssl_random(void *buf, size_t n)
@@ -243,7 +248,7 @@ int lkice_set_remote_credentials(lkice_agent *a, const char *ufrag, const char *
 }
 
 static int add_remote(lkice_agent *a, const struct sockaddr *addr, socklen_t len,
-                      uint32_t priority)
+                      uint32_t priority, enum lkice_candidate_type type)
 {
     for (unsigned i = 0; i < a->n_remote; i++)
         if (same_addr(&a->remote[i].addr, addr))
@@ -255,8 +260,17 @@ static int add_remote(lkice_agent *a, const struct sockaddr *addr, socklen_t len
     memcpy(&c->addr, addr, len);
     c->len = len;
     c->priority = priority;
+    c->type = type;
     pair_with_all_locals(a, a->n_remote);
     return (int)a->n_remote++;
+}
+
+static enum lkice_candidate_type type_of(const char *typ)
+{
+    return !strcmp(typ, "srflx") ? LKICE_SRFLX
+           : !strcmp(typ, "prflx") ? LKICE_PRFLX
+           : !strcmp(typ, "relay") ? LKICE_RELAY
+                                   : LKICE_HOST;
 }
 
 int lkice_add_remote_candidate(lkice_agent *a, const char *attr, char *reason, size_t cap)
@@ -319,7 +333,7 @@ int lkice_add_remote_candidate(lkice_agent *a, const char *attr, char *reason, s
         snprintf(reason, cap, "candidate address \"%.100s\" ignored: not an IP address", tok[4]);
         return 1;
     }
-    if (add_remote(a, (struct sockaddr *)&ss, len, (uint32_t)priority) < 0) {
+    if (add_remote(a, (struct sockaddr *)&ss, len, (uint32_t)priority, type_of(tok[7])) < 0) {
         snprintf(reason, cap, "too many remote candidates (%d)", LKICE_MAX_REMOTE);
         return 1;
     }
@@ -343,7 +357,7 @@ void lkice_start(lkice_agent *a, uint64_t now_ns)
 
 /* --- sending ------------------------------------------------------------------- */
 
-static void send_request(lkice_agent *a, const pair *p, const uint8_t txid[12], bool use_candidate)
+static void send_request(lkice_agent *a, pair *p, const uint8_t txid[12], bool use_candidate)
 {
     uint8_t buf[256];
     char user[sizeof a->rufrag + sizeof a->lufrag + 1];
@@ -377,6 +391,8 @@ static void check(lkice_agent *a, pair *p, uint64_t now)
     p->tries++;
     uint64_t rto = (uint64_t)RTO_FIRST_MS << (p->tries - 1);
     p->next_send = now + (rto > RTO_MAX_MS ? RTO_MAX_MS : rto) * MS;
+    p->sent_ns = now;
+    p->n.requests_sent++;
     send_request(a, p, p->txid, p->nominating);
 }
 
@@ -391,6 +407,7 @@ static void select_pair(lkice_agent *a, int index, uint64_t now)
     }
     bool changed = a->selected != index;
     a->selected = index;
+    a->selected_changes += changed;
     a->last_consent_ns = now;
     if (changed)
         a->next_consent_ns = now + 5000 * MS;
@@ -447,11 +464,13 @@ static void on_request(lkice_agent *a, uint64_t now, unsigned local, const struc
      * 7.3.1.3): the peer's first checks often arrive first, and their source
      * may be the only address that reaches it. Checks of our own wait for the
      * credentials (lkice_on_timeout). */
-    int r = add_remote(a, from, fromlen, m->has_priority ? m->priority : 0);
+    int r = add_remote(a, from, fromlen, m->has_priority ? m->priority : 0, LKICE_PRFLX);
     int i = r < 0 ? -1 : add_pair(a, local, (unsigned)r);
     if (i < 0)
         return;
     pair *p = &a->pairs[i];
+    p->n.requests_received++;
+    p->n.responses_sent++;
     if (m->use_candidate && !a->controlling) {
         p->nominated = true;
         if (p->state == P_SUCCEEDED)
@@ -465,6 +484,13 @@ static void on_request(lkice_agent *a, uint64_t now, unsigned local, const struc
     }
 }
 
+static void round_trip(pair *p, uint64_t ns)
+{
+    p->n.rtt_last_ns = ns;
+    p->n.rtt_total_ns += ns;
+    p->n.rtt_count++;
+}
+
 static void on_response(lkice_agent *a, uint64_t now, unsigned local, const struct sockaddr *from,
                         const lkstun_msg *m, const uint8_t *data, size_t len)
 {
@@ -473,6 +499,10 @@ static void on_response(lkice_agent *a, uint64_t now, unsigned local, const stru
     if (a->consent_pending && !memcmp(m->txid, a->consent_txid, 12)) {
         a->consent_pending = false;
         if (m->type == LKSTUN_BINDING_SUCCESS) {
+            if (a->selected >= 0) {
+                a->pairs[a->selected].n.responses_received++;
+                round_trip(&a->pairs[a->selected], now - a->consent_sent_ns);
+            }
             a->last_consent_ns = now;
             if (a->state == LKICE_DISCONNECTED)
                 set_state(a, LKICE_CONNECTED);
@@ -499,6 +529,8 @@ static void on_response(lkice_agent *a, uint64_t now, unsigned local, const stru
             return;
         }
         p->state = P_SUCCEEDED;
+        p->n.responses_received++;
+        round_trip(p, now - p->sent_ns);
         if (a->controlling) {
             if (p->nominating) {
                 p->nominated = true;
@@ -602,6 +634,8 @@ void lkice_on_timeout(lkice_agent *a, uint64_t now)
     if (now >= a->next_consent_ns) {
         a->random(a->consent_txid, sizeof a->consent_txid);
         a->consent_pending = true;
+        a->consent_sent_ns = now;
+        a->pairs[a->selected].n.consent_requests_sent++;
         send_request(a, &a->pairs[a->selected], a->consent_txid, false);
         uint8_t jitter;
         a->random(&jitter, 1);
@@ -644,4 +678,24 @@ void lkice_restart(lkice_agent *a)
 void lkice_close(lkice_agent *a)
 {
     set_state(a, LKICE_CLOSED);
+}
+
+bool lkice_selected_pair(const lkice_agent *a, lkice_pair_info *out)
+{
+    if (a->selected < 0)
+        return false;
+    const pair *p = &a->pairs[a->selected];
+    const cand *l = &a->local[p->local], *r = &a->remote[p->remote];
+    memset(out, 0, sizeof *out);
+    out->local_index = p->local;
+    out->local = (lkice_candidate){.addr = l->addr, .priority = l->priority, .type = l->type};
+    out->remote = (lkice_candidate){.addr = r->addr, .priority = r->priority, .type = r->type};
+    out->nominated = p->nominated;
+    out->n = p->n;
+    return true;
+}
+
+unsigned lkice_selected_changes(const lkice_agent *a)
+{
+    return a->selected_changes;
 }

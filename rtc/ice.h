@@ -75,6 +75,35 @@ void lkice_on_timeout(lkice_agent *a, uint64_t now_ns);
 enum lkice_state lkice_state(const lkice_agent *a);
 bool lkice_controlling(const lkice_agent *a);
 
+/* --- statistics (W3C webrtc-stats: RTCIceCandidatePairStats) --------------------- */
+
+enum lkice_candidate_type { LKICE_HOST, LKICE_SRFLX, LKICE_PRFLX, LKICE_RELAY };
+
+typedef struct lkice_candidate {
+    struct sockaddr_storage addr;
+    uint32_t priority;
+    enum lkice_candidate_type type; /* ours are host; a peer's seen first in a check, prflx */
+} lkice_candidate;
+
+typedef struct lkice_pair_counters {
+    uint64_t requests_sent, responses_received; /* connectivity checks, ours */
+    uint64_t requests_received, responses_sent; /* the peer's */
+    uint64_t consent_requests_sent;             /* RFC 7675, once selected */
+    uint64_t rtt_last_ns, rtt_total_ns, rtt_count; /* request to response, checks and consent */
+} lkice_pair_counters;
+
+typedef struct lkice_pair_info {
+    unsigned local_index;
+    lkice_candidate local, remote;
+    bool nominated;
+    lkice_pair_counters n;
+} lkice_pair_info;
+
+/* The selected pair; false while there is none. */
+bool lkice_selected_pair(const lkice_agent *a, lkice_pair_info *out);
+/* How many times the selected pair changed (the first selection counts). */
+unsigned lkice_selected_changes(const lkice_agent *a);
+
 /* New local credentials (lkice_local_ufrag/pwd); the selected pair keeps
  * carrying media until checks with the peer's new credentials select one. */
 void lkice_restart(lkice_agent *a);

@@ -71,6 +71,7 @@ struct lkpeer {
     char cname[20];
     lksrtp *srtp;
     char media_error[160];
+    lkpeer_counters n;
 };
 
 static void set_state(lkpeer *p, enum lkpeer_state s, const char *why)
@@ -85,11 +86,19 @@ static void set_state(lkpeer *p, enum lkpeer_state s, const char *why)
 
 /* --- ICE ------------------------------------------------------------------------- */
 
+/* Every datagram leaves through here: counted for the stats. */
+static void send_datagram(lkpeer *p, unsigned local, const struct sockaddr *to, socklen_t tolen,
+                          const uint8_t *data, size_t len)
+{
+    p->n.packets_sent++;
+    p->n.bytes_sent += len;
+    p->cb.send(p->cb.ctx, local, to, tolen, data, len);
+}
+
 static void ice_send(void *ctx, unsigned local, const struct sockaddr *to, socklen_t tolen,
                      const uint8_t *data, size_t len)
 {
-    lkpeer *p = ctx;
-    p->cb.send(p->cb.ctx, local, to, tolen, data, len);
+    send_datagram(ctx, local, to, tolen, data, len);
 }
 
 static void ice_state(void *ctx, enum lkice_state s)
@@ -121,8 +130,8 @@ static void dtls_send(void *ctx, const uint8_t *data, size_t len)
 {
     lkpeer *p = ctx;
     if (p->have_path)
-        p->cb.send(p->cb.ctx, p->path_local, (const struct sockaddr *)&p->path_remote,
-                   p->path_len, data, len);
+        send_datagram(p, p->path_local, (const struct sockaddr *)&p->path_remote, p->path_len,
+                      data, len);
 }
 
 /* The SRTP keys come from the handshake (RFC 5764); without them the data
@@ -640,8 +649,8 @@ static int send_srtp(lkpeer *p, uint8_t *pkt, size_t len, size_t cap, bool rtcp)
                  : lksrtp_protect_rtp(p->srtp, pkt, len, cap);
     if (n < 0)
         return -EINVAL;
-    p->cb.send(p->cb.ctx, p->path_local, (const struct sockaddr *)&p->path_remote, p->path_len,
-               pkt, (size_t)n);
+    send_datagram(p, p->path_local, (const struct sockaddr *)&p->path_remote, p->path_len, pkt,
+                  (size_t)n);
     return 0;
 }
 
@@ -700,6 +709,8 @@ void lkpeer_on_datagram(lkpeer *p, uint64_t now_ns, unsigned local, const struct
     p->now = now_ns;
     if (!len || !p->ice || p->state == LKPEER_CLOSED)
         return;
+    p->n.packets_received++;
+    p->n.bytes_received += len;
     uint8_t b = data[0];
     if (b <= 3) {
         lkice_on_datagram(p->ice, now_ns, local, from, fromlen, data, len);
@@ -741,6 +752,31 @@ void lkpeer_on_timeout(lkpeer *p, uint64_t now_ns)
 enum lkpeer_state lkpeer_state(const lkpeer *p)
 {
     return p->state;
+}
+
+void lkpeer_get_stats(const lkpeer *p, lkpeer_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->state = p->state;
+    st->n = p->n;
+    st->ice_state = p->ice ? lkice_state(p->ice) : LKICE_NEW;
+    st->ice_controlling = p->ice && lkice_controlling(p->ice);
+    st->ice_ufrag = p->ice ? lkice_local_ufrag(p->ice) : "";
+    st->have_pair = p->ice && lkice_selected_pair(p->ice, &st->pair);
+    st->pair_changes = p->ice ? lkice_selected_changes(p->ice) : 0;
+    if (p->dtls) {
+        lkdtls_get_info(p->dtls, &st->dtls);
+    } else {
+        st->dtls.client = p->dtls_client;
+        st->dtls.cipher = st->dtls.srtp_cipher = "";
+    }
+    if (p->dc)
+        lkdc_open_counts(p->dc, &st->channels_opened, &st->channels_closed);
+}
+
+size_t lkpeer_channels(const lkpeer *p, lkdc_channel_info *out, size_t cap)
+{
+    return p->dc ? lkdc_channels(p->dc, out, cap) : 0;
 }
 
 size_t lkpeer_buffered(const lkpeer *p, uint16_t id)

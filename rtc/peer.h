@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 
 #include "datachannel.h"
+#include "dtls.h"
+#include "ice.h"
 
 typedef struct lkpeer lkpeer;
 
@@ -79,6 +81,29 @@ uint64_t lkpeer_next_deadline(lkpeer *p, uint64_t now_ns);
 void lkpeer_on_timeout(lkpeer *p, uint64_t now_ns);
 
 enum lkpeer_state lkpeer_state(const lkpeer *p);
+
+/* --- statistics (W3C webrtc-stats: the transport, its pair, its channels) --------- */
+typedef struct lkpeer_counters {
+    uint64_t packets_sent, bytes_sent; /* every datagram: STUN, DTLS, SRTP */
+    uint64_t packets_received, bytes_received;
+} lkpeer_counters;
+typedef struct lkpeer_stats {
+    enum lkpeer_state state;
+    lkpeer_counters n;
+    enum lkice_state ice_state;
+    bool ice_controlling;
+    const char *ice_ufrag;
+    bool have_pair; /* pair is the selected one */
+    lkice_pair_info pair;
+    unsigned pair_changes;
+    lkdtls_info dtls;
+    unsigned channels_opened, channels_closed;
+} lkpeer_stats;
+/* A snapshot; its strings live as long as the peer (the ufrag until a
+ * restart). */
+void lkpeer_get_stats(const lkpeer *p, lkpeer_stats *st);
+/* As lkdc_channels: the open and opening channels. */
+size_t lkpeer_channels(const lkpeer *p, lkdc_channel_info *out, size_t cap);
 /* Bytes sent on channel id that the peer has not acknowledged yet. */
 size_t lkpeer_buffered(const lkpeer *p, uint16_t id);
 /* What the remote had acknowledged but not yet read, at its last word

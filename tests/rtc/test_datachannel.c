@@ -1,6 +1,8 @@
 /*
  * test_datachannel.c: DCEP between two of our data channel managers over
- * the simulated link; side 0 is the DTLS client, side 1 the server.
+ * the simulated link; side 0 is the DTLS client, side 1 the server. The
+ * stats count each side's messages and bytes per channel, and the channels
+ * opened and closed.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -259,6 +261,19 @@ static void test_messages_and_ppids(void **state)
     assert_int_equal(a->msgs[3].len, 0);
     assert_int_equal(lkdc_buffered(a->m, (uint16_t)id), 0);
     assert_int_equal(lkdc_send(a->m, 100, false, (const uint8_t *)"x", 1, w->l.now), -ENOENT);
+    /* both sides count the 4 messages, 7 bytes (the empty ones are 0) */
+    for (int k = 0; k < 2; k++) {
+        lkdc_channel_info info[2];
+        assert_int_equal(lkdc_channels(w->s[k].m, info, 2), 1);
+        assert_int_equal(info[0].id, id);
+        assert_string_equal(info[0].label, "_reliable");
+        assert_string_equal(info[0].protocol, "");
+        assert_int_equal(info[0].state, LKDC_OPEN);
+        assert_int_equal(info[0].n.messages_sent, 4);
+        assert_int_equal(info[0].n.bytes_sent, 7);
+        assert_int_equal(info[0].n.messages_received, 4);
+        assert_int_equal(info[0].n.bytes_received, 7);
+    }
     world_free(w);
 }
 
@@ -303,6 +318,13 @@ static void test_close_both_ways(void **state)
     settle(w);
     assert_int_equal(w->s[0].nclosed, 3);
     assert_int_equal(w->s[1].nclosed, 3);
+    for (int k = 0; k < 2; k++) {
+        unsigned opened, closed;
+        lkdc_open_counts(w->s[k].m, &opened, &closed);
+        assert_int_equal(opened, 3);
+        assert_int_equal(closed, 3);
+        assert_int_equal(lkdc_channels(w->s[k].m, NULL, 0), 0);
+    }
     world_free(w);
 }
 

@@ -1,7 +1,8 @@
 /* DTLS between two of our endpoints over in-memory datagrams: the handshake
  * in both role pairings, SRTP keys that match crosswise, application data,
  * a fingerprint that does not match, a lost first flight recovered by the
- * timer, close_notify, and garbage that changes nothing. Runs on the real
+ * timer, close_notify, and garbage that changes nothing; the state, role,
+ * version and ciphers the stats report at each step. Runs on the real
  * clock (OpenSSL's timers do); every wait is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,8 +142,20 @@ static void handshake_keys_and_data_in_both_pairings(void **state)
     for (int a_client = 0; a_client < 2; a_client++) {
         end a, b;
         make(&a, &b, a_client, NULL, NULL);
+        lkdtls_info info;
+        lkdtls_get_info(a.d, &info);
+        assert_int_equal(info.state, LKDTLS_NEW); /* run starts them */
+        assert_string_equal(info.version, "");
+        assert_string_equal(info.cipher, "");
         run(&a, &b, both_connected);
         assert_true(a.connected && b.connected);
+        lkdtls_get_info(a.d, &info);
+        assert_int_equal(info.state, LKDTLS_CONNECTED);
+        assert_int_equal(info.client, a_client);
+        assert_string_equal(info.version, "FEFD");
+        /* our certificates are ECDSA; OpenSSL picks the suite */
+        assert_int_equal(strncmp(info.cipher, "TLS_ECDHE_ECDSA_WITH_", 21), 0);
+        assert_string_equal(info.srtp_cipher, "AEAD_AES_128_GCM");
         lkdtls_srtp ka, kb;
         assert_int_equal(lkdtls_srtp_keys(a.d, &ka), 0);
         assert_int_equal(lkdtls_srtp_keys(b.d, &kb), 0);
@@ -178,6 +191,9 @@ static void fingerprint_mismatch_fails_with_a_reason(void **state)
     assert_false(a.connected);
     assert_int_equal(a.closes, 1);
     assert_non_null(strstr(a.error, "fingerprint"));
+    lkdtls_info info;
+    lkdtls_get_info(a.d, &info);
+    assert_int_equal(info.state, LKDTLS_FAILED);
     teardown_ends(&a, &b);
 }
 
@@ -205,6 +221,9 @@ static void close_notify_reaches_the_peer(void **state)
     }
     assert_int_equal(b.closes, 1);
     assert_string_equal(b.error, "");
+    lkdtls_info info;
+    lkdtls_get_info(b.d, &info);
+    assert_int_equal(info.state, LKDTLS_CLOSED);
     teardown_ends(&a, &b);
 }
 

@@ -1,7 +1,8 @@
 /* Two ICE agents over a simulated network (a packet queue with a clock):
  * they connect in either role, settle role conflicts, learn peer-reflexive
  * candidates, declare a silent peer disconnected then failed, ignore forged
- * checks, and reconnect after a restart. */
+ * checks, and reconnect after a restart; the selected pair reports its
+ * candidates, its checks and consent requests, and their round trip. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@ typedef struct packet {
     struct sockaddr_in from;
     uint8_t data[300];
     size_t len;
+    uint64_t at; /* delivered then */
 } packet;
 
 typedef struct net {
@@ -44,6 +46,7 @@ typedef struct net {
     bool drop_from[2]; /* a peer that went silent */
     int states[2][8];
     int selected[2];
+    uint64_t now, delay; /* one way, for every packet */
 } net;
 
 typedef struct peer_ctx {
@@ -67,6 +70,7 @@ static void on_send(void *ctx, unsigned local, const struct sockaddr *to, sockle
             p->to_agent = k;
             p->to_local = 0;
             p->from = n->addr[c->self];
+            p->at = n->now + n->delay;
             memcpy(p->data, data, len);
             p->len = len;
         }
@@ -118,12 +122,13 @@ static void exchange(net *n, bool candidates)
 static uint64_t run(net *n, uint64_t now, uint64_t until)
 {
     for (int steps = 0; steps < 100000 && now < until; steps++) {
-        while (n->head != n->tail) {
+        n->now = now;
+        while (n->head != n->tail && n->q[n->head % 256].at <= now) {
             packet *p = &n->q[n->head++ % 256];
             lkice_on_datagram(n->agent[p->to_agent], now, p->to_local,
                               (struct sockaddr *)&p->from, sizeof p->from, p->data, p->len);
         }
-        uint64_t d = UINT64_MAX;
+        uint64_t d = n->head != n->tail ? n->q[n->head % 256].at : UINT64_MAX;
         for (int k = 0; k < 2; k++) {
             uint64_t dk = lkice_next_deadline(n->agent[k]);
             d = dk < d ? dk : d;
@@ -133,6 +138,7 @@ static uint64_t run(net *n, uint64_t now, uint64_t until)
         now = d > now ? d : now + 1;
         if (now > until)
             now = until;
+        n->now = now;
         for (int k = 0; k < 2; k++)
             lkice_on_timeout(n->agent[k], now);
     }
@@ -170,6 +176,50 @@ static void controlling_and_controlled_connect(void **state)
     net_free(&n);
 }
 
+static bool same_in(const struct sockaddr_storage *s, const struct sockaddr_in *a)
+{
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)s;
+    return v4->sin_family == AF_INET && v4->sin_port == a->sin_port &&
+           v4->sin_addr.s_addr == a->sin_addr.s_addr;
+}
+
+/* 20 ms each way: every check and consent request answered in 40 ms. */
+static void selected_pair_reports_its_traffic(void **state)
+{
+    net n;
+    net_init(&n, true, false);
+    n.delay = 20000000;
+    lkice_pair_info info;
+    assert_false(lkice_selected_pair(n.agent[0], &info));
+    assert_int_equal(lkice_selected_changes(n.agent[0]), 0);
+    exchange(&n, true);
+    lkice_start(n.agent[0], T0);
+    lkice_start(n.agent[1], T0);
+    run(&n, T0, T0 + 61 * S);
+    assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
+    for (int k = 0; k < 2; k++) {
+        assert_true(lkice_selected_pair(n.agent[k], &info));
+        assert_int_equal(lkice_selected_changes(n.agent[k]), 1);
+        assert_int_equal(info.local_index, 0);
+        assert_true(same_in(&info.local.addr, &n.addr[k]));
+        assert_true(same_in(&info.remote.addr, &n.addr[1 - k]));
+        assert_int_equal(info.local.type, LKICE_HOST);
+        assert_int_equal(info.remote.type, LKICE_HOST); /* from the candidate line */
+        assert_int_equal(info.remote.priority, (126u << 24) | (65535u << 8) | 255u);
+        assert_true(info.nominated);
+        assert_true(info.n.requests_sent >= 1 && info.n.requests_received >= 1);
+        assert_int_equal(info.n.responses_sent, info.n.requests_received);
+        /* consent every 4 to 6 s for about a minute */
+        assert_true(info.n.consent_requests_sent >= 9 && info.n.consent_requests_sent <= 15);
+        assert_int_equal(info.n.responses_received,
+                         info.n.requests_sent + info.n.consent_requests_sent);
+        assert_int_equal(info.n.rtt_count, info.n.responses_received);
+        assert_int_equal(info.n.rtt_last_ns, 40000000);
+        assert_int_equal(info.n.rtt_total_ns, info.n.rtt_count * 40000000);
+    }
+    net_free(&n);
+}
+
 static void role_conflict_is_settled(void **state)
 {
     for (int both_controlling = 0; both_controlling < 2; both_controlling++) {
@@ -200,6 +250,10 @@ static void peer_reflexive_candidate_is_learned(void **state)
     run(&n, T0, T0 + 3 * S);
     assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
     assert_int_equal(lkice_state(n.agent[1]), LKICE_CONNECTED);
+    lkice_pair_info info;
+    assert_true(lkice_selected_pair(n.agent[1], &info));
+    assert_int_equal(info.remote.type, LKICE_PRFLX);
+    assert_true(same_in(&info.remote.addr, &n.addr[0]));
     net_free(&n);
 }
 
@@ -330,6 +384,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(controlling_and_controlled_connect),
+        cmocka_unit_test(selected_pair_reports_its_traffic),
         cmocka_unit_test(role_conflict_is_settled),
         cmocka_unit_test(peer_reflexive_candidate_is_learned),
         cmocka_unit_test(checks_before_the_answer_are_remembered),

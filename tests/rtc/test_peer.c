@@ -3,8 +3,9 @@
  * (named as LiveKit names them) open on the answerer, messages cross both
  * ways, the answerer's own channel opens on the offerer; a bad answer is
  * refused with a reason; a re-offer adds an audio sender whose RTP then
- * leaves as SRTP. Real clock (DTLS timers are OpenSSL's); every wait
- * is bounded. */
+ * leaves as SRTP; the stats count every datagram each way and name the
+ * selected pair, the DTLS role and ciphers, and the channels. Real clock
+ * (DTLS timers are OpenSSL's); every wait is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,6 +47,7 @@ typedef struct side {
     int messages;
     char last[64];
     bool last_binary;
+    uint64_t sent, sent_bytes, received, received_bytes; /* every datagram */
     int media_sent; /* SRTP/SRTCP datagrams (first byte 128-191) */
     size_t media_len;
     int rtp_in, rtcp_in, rtp_section;
@@ -58,6 +60,8 @@ static void on_send(void *ctx, unsigned local, const struct sockaddr *to, sockle
 {
     side *s = ctx;
     side *o = s->other;
+    s->sent++;
+    s->sent_bytes += len;
     if (len && data[0] >= 128 && data[0] <= 191) {
         s->media_sent++;
         s->media_len = len;
@@ -128,6 +132,8 @@ static void pump(side *a, side *b, bool (*done)(side *, side *))
         for (int k = 0; k < 2; k++)
             while (all[k]->head != all[k]->tail) {
                 int i = all[k]->head++ % 512;
+                all[k]->received++;
+                all[k]->received_bytes += all[k]->q[i].len;
                 lkpeer_on_datagram(all[k]->p, now_ns(), 0,
                                    (struct sockaddr *)&all[k]->other->addr,
                                    sizeof all[k]->other->addr, all[k]->q[i].data,
@@ -212,6 +218,42 @@ static void offer_answer_connect_and_carry_data(void **state)
     assert_int_equal(from_b % 2, 0);
     pump(&a, &b, third_open);
     assert_string_equal(a.opened[2], "chat");
+
+    side *both[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        side *s = both[k];
+        lkpeer_stats st;
+        lkpeer_get_stats(s->p, &st);
+        assert_int_equal(st.state, LKPEER_CONNECTED);
+        assert_int_equal(st.n.packets_sent, s->sent);
+        assert_int_equal(st.n.bytes_sent, s->sent_bytes);
+        assert_int_equal(st.n.packets_received, s->received);
+        assert_int_equal(st.n.bytes_received, s->received_bytes);
+        assert_int_equal(st.ice_state, LKICE_CONNECTED);
+        assert_int_equal(st.ice_controlling, k == 0); /* the offerer controls */
+        assert_int_equal(strlen(st.ice_ufrag), 8);
+        assert_true(st.have_pair);
+        assert_int_equal(st.pair_changes, 1);
+        const struct sockaddr_in *l = (const struct sockaddr_in *)&st.pair.local.addr;
+        const struct sockaddr_in *r = (const struct sockaddr_in *)&st.pair.remote.addr;
+        assert_int_equal(l->sin_port, s->addr.sin_port);
+        assert_int_equal(r->sin_port, s->other->addr.sin_port);
+        assert_int_equal(st.dtls.state, LKDTLS_CONNECTED);
+        assert_int_equal(st.dtls.client, k == 1); /* the answerer is the DTLS client */
+        assert_string_equal(st.dtls.version, "FEFD");
+        assert_string_equal(st.dtls.srtp_cipher, "AEAD_AES_128_GCM");
+        assert_int_equal(st.channels_opened, 3);
+        assert_int_equal(st.channels_closed, 0);
+        lkdc_channel_info ch[4];
+        assert_int_equal(lkpeer_channels(s->p, ch, 4), 3);
+        for (int i = 0; i < 3; i++)
+            if (ch[i].id == reliable_id) {
+                assert_string_equal(ch[i].label, "_reliable");
+                assert_int_equal(ch[i].n.messages_sent, 1);
+                assert_int_equal(ch[i].n.messages_received, 1);
+                assert_int_equal(ch[i].n.bytes_sent, 4);
+            }
+    }
 
     lkpeer_close(a.p, now_ns());
     assert_int_equal(a.state, LKPEER_CLOSED);
@@ -475,6 +517,7 @@ static void renegotiation_adds_audio_sent_as_srtp(void **state)
     assert_int_equal(lkpeer_add_audio_sender(a.p, "track-2", 7), 1);
     n = lkpeer_create_offer(a.p, offer, sizeof offer);
     assert_non_null(strstr(offer, "a=group:BUNDLE 0 1 2\r\n"));
+
     lkpeer_free(a.p);
     lkpeer_free(b.p);
 }
