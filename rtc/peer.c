@@ -641,9 +641,14 @@ const char *lkpeer_cname(const lkpeer *p)
     return p->cname;
 }
 
+/* Media goes out while ICE is connected, and also while it is only
+ * disconnected: consent lapsed (a check or two lost on a lossy link) but
+ * has not expired (RFC 7675: 30 s), as libwebrtc keeps sending. Stopping
+ * there silenced a microphone for seconds behind a link losing 10 %. */
 static int send_srtp(lkpeer *p, uint8_t *pkt, size_t len, size_t cap, bool rtcp)
 {
-    if (!p->srtp || !p->have_path || p->state != LKPEER_CONNECTED)
+    if (!p->srtp || !p->have_path ||
+        (p->state != LKPEER_CONNECTED && p->state != LKPEER_DISCONNECTED))
         return -ENOTCONN;
     int n = rtcp ? lksrtp_protect_rtcp(p->srtp, pkt, len, cap)
                  : lksrtp_protect_rtp(p->srtp, pkt, len, cap);

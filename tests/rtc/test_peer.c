@@ -3,9 +3,10 @@
  * (named as LiveKit names them) open on the answerer, messages cross both
  * ways, the answerer's own channel opens on the offerer; a bad answer is
  * refused with a reason; a re-offer adds an audio sender whose RTP then
- * leaves as SRTP; the stats count every datagram each way and name the
- * selected pair, the DTLS role and ciphers, and the channels. Real clock
- * (DTLS timers are OpenSSL's); every wait is bounded. */
+ * leaves as SRTP, also while ICE consent has lapsed, not once it expired;
+ * the stats count every datagram each way and name the selected pair, the
+ * DTLS role and ciphers, and the channels. Real clock (DTLS timers are
+ * OpenSSL's); every wait is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -518,6 +519,18 @@ static void renegotiation_adds_audio_sent_as_srtp(void **state)
     n = lkpeer_create_offer(a.p, offer, sizeof offer);
     assert_non_null(strstr(offer, "a=group:BUNDLE 0 1 2\r\n"));
 
+    /* b goes silent: once consent lapses (10 s) the peer is disconnected,
+     * yet media still leaves until consent expires (30 s, RFC 7675) */
+    uint64_t t0 = now_ns();
+    int sent = a.media_sent;
+    lkpeer_on_timeout(a.p, t0 + 11000000000u);
+    assert_int_equal(a.state, LKPEER_DISCONNECTED);
+    assert_int_equal(lkpeer_send_rtp(a.p, pkt, 16, sizeof pkt), 0);
+    assert_int_equal(a.media_sent, sent + 1);
+    lkpeer_on_timeout(a.p, t0 + 31000000000u);
+    assert_int_equal(a.state, LKPEER_FAILED);
+    assert_int_equal(lkpeer_send_rtp(a.p, pkt, 16, sizeof pkt), -ENOTCONN);
+    assert_int_equal(a.media_sent, sent + 1);
     lkpeer_free(a.p);
     lkpeer_free(b.p);
 }
