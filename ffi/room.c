@@ -731,6 +731,12 @@ static void set_run(lkio_task *t)
     job_free(j);
 }
 
+lk_room *lk_room_get(uint64_t handle)
+{
+    lk_object *o = lk_handle_get(handle, &room_kind);
+    return o ? room_of(o) : NULL;
+}
+
 lk_room *lk_room_of_local(uint64_t handle)
 {
     lk_object *o = lk_handle_get(handle, &participant_kind);

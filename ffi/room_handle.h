@@ -60,6 +60,9 @@ typedef struct lk_room {
 
 /* Any thread: the room behind a local participant's handle, with a new
  * reference; NULL after lk_fail() when it is not one. */
+/* The room a handle names, with a reference the caller drops; NULL (the
+ * error set) if it names none. */
+lk_room *lk_room_get(uint64_t room_handle);
 lk_room *lk_room_of_local(uint64_t participant_handle);
 
 /* A RoomEvent whose oneof case is `which` and variant `msg`, held until the

@@ -702,6 +702,11 @@ const char *lkroom_server_version(const lkroom *r)
     return lkroom_session_server_version(r->session);
 }
 
+const lkpeer *lkroom_peer(const lkroom *r)
+{
+    return r->tr ? lkroom_transport_peer(r->tr) : NULL;
+}
+
 int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const uint64_t *token,
                        char *err, size_t errlen)
 {

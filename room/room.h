@@ -16,6 +16,7 @@
 
 #include "io.h"
 #include "livekit_rtc.pb-c.h"
+#include "peer.h"
 #include "publish.h" /* lkroom_local_track */
 #include "session.h" /* lkroom_change */
 
@@ -94,6 +95,8 @@ void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const 
 
 /* The livekit-server version from the JoinResponse ("" if it gave none). */
 const char *lkroom_server_version(const lkroom *r);
+/* The PeerConnection (for its stats); NULL before the join made it. */
+const lkpeer *lkroom_peer(const lkroom *r);
 
 /* Sends a data packet as upstream does: with our identity and sid, and on
  * the reliable channel a sequence number (p itself is left as it was).

@@ -35,15 +35,9 @@ KNOWN = {
     ("sox/input-rate-0", "*", None):
         "upstream creates a resampler from input_rate 0 and fails every push and flush; ours "
         "refuses at creation, with the reason in the response's error",
-    ("room/*-without-room", "msg.response", None):
-        "upstream refuses at once (INVALID_HANDLE: the request names no room it knows); ours "
-        "keeps the request's async contract and answers in the callback with an error saying "
-        "rooms are not part of this core, which livekit-rtc raises with that text",
-    ("room/*-without-room", "msg.callback", None):
-        "see msg.response: upstream sends no callback after refusing",
     ("room/audio-stream-from-unknown-participant", "msg.response", None):
         "upstream hands out a stream for any participant handle, even one that does not exist "
-        "(it then never delivers); this core has no rooms and refuses at once",
+        "(it then never delivers); ours refuses at once: the handle names no participant",
 }
 
 UPSTREAM = "@livekit/rtc-ffi-bindings-linux-x64-gnu " + os.environ.get(
