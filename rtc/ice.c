@@ -357,7 +357,7 @@ void lkice_start(lkice_agent *a, uint64_t now_ns)
 
 /* --- sending ------------------------------------------------------------------- */
 
-static void send_request(lkice_agent *a, pair *p, const uint8_t txid[12], bool use_candidate)
+static void send_request(lkice_agent *a, const pair *p, const uint8_t txid[12], bool use_candidate)
 {
     uint8_t buf[256];
     char user[sizeof a->rufrag + sizeof a->lufrag + 1];
