@@ -74,8 +74,10 @@ struct lkroom_transport {
  * said it has read it all, or had READ_GRACE_NS to. */
 static bool drained(lkroom_transport *t, uint64_t now)
 {
-    if (lkpeer_state(t->peer) != LKPEER_CONNECTED)
-        return true; /* nothing more will be acknowledged */
+    enum lkpeer_state st = lkpeer_state(t->peer);
+    if (st != LKPEER_CONNECTED && st != LKPEER_DISCONNECTED)
+        return true; /* nothing more will be acknowledged (disconnected is
+                      * only a lapse of ICE consent: SCTP still runs) */
     if (t->queue || (t->reliable >= 0 && lkpeer_buffered(t->peer, (uint16_t)t->reliable) > 0)) {
         t->acked_at = 0;
         return false;
