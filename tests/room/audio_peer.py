@@ -32,6 +32,7 @@ TONE_HZ = 440.0
 TONE_DBFS = -10.0
 TONE_S, MUTE_S, UNMUTED_S = 10.0, 1.5, 1.5
 QUEUE_MS = 50
+READING_S = 10
 
 
 def tone(start, n):
@@ -42,11 +43,13 @@ def tone(start, n):
 
 async def publisher(room, out):
     lp = room.local_participant
-    subscribed = asyncio.Event()
-    room.on("data_received", lambda p: p.topic == "subscribed" and subscribed.set())
+    reading = asyncio.Event()      # the listener's word: its stream is open
+    subscribed = asyncio.Event()   # the server's: it forwards the track
+    room.on("data_received", lambda p: p.topic == "subscribed" and reading.set())
     events = out["events"] = []
     room.on("local_track_published", lambda pub, track: events.append(["published", pub.sid]))
-    room.on("local_track_subscribed", lambda track: events.append(["subscribed", track.sid]))
+    room.on("local_track_subscribed",
+            lambda track: (events.append(["subscribed", track.sid]), subscribed.set()))
     room.on("local_track_unpublished", lambda pub: events.append(["unpublished", pub.sid]))
 
     # A short queue: mute and unmute then apply to what is being captured,
@@ -59,6 +62,15 @@ async def publisher(room, out):
                           "source": pub.source, "muted": pub.muted}
     print("READY", flush=True)
     await asyncio.wait_for(subscribed.wait(), BOUND_S)
+    # The listener opens its stream as the server binds the track, then says
+    # so; its word can be lost (livekit-server drops data for a participant
+    # whose data channel is not open yet, and behind a lossy link that can
+    # take a while: once CI waited the whole bound for it). The server's
+    # word then suffices.
+    try:
+        await asyncio.wait_for(reading.wait(), READING_S)
+    except asyncio.TimeoutError:
+        out["reading_word_lost"] = True
 
     # A microphone: frames keep coming, muted or not; each capture waits
     # until the source's queue has room, so this runs at real time.
