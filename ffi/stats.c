@@ -28,7 +28,7 @@ typedef struct stats_job {
     uint64_t async_id;
 } stats_job;
 
-/* Everything one answer points into, on the worker's stack. */
+/* Everything one answer points into: one allocation per request. */
 typedef struct reports {
     P(RtcStats) all[5 + MAX_CHANNELS];
     P(RtcStats) *list[5 + MAX_CHANNELS];
