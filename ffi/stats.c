@@ -6,7 +6,6 @@
  * publisher_stats; subscriber_stats stays empty, as upstream's does in
  * single PeerConnection mode. Media streams are not reported yet.
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,17 +68,8 @@ static void candidate(reports *rs, int which, const lkice_candidate *c, const ch
 {
     P(IceCandidateStats) *s = &rs->cand[which];
     livekit__proto__ice_candidate_stats__init(s);
-    rs->addr[which][0] = '\0';
     unsigned port = 0;
-    if (c->addr.ss_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&c->addr;
-        inet_ntop(AF_INET, &v4->sin_addr, rs->addr[which], sizeof rs->addr[which]);
-        port = ntohs(v4->sin_port);
-    } else if (c->addr.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&c->addr;
-        inet_ntop(AF_INET6, &v6->sin6_addr, rs->addr[which], sizeof rs->addr[which]);
-        port = ntohs(v6->sin6_port);
-    }
+    lkice_format_addr(&c->addr, rs->addr[which], sizeof rs->addr[which], &port);
     s->transport_id = (char *)TRANSPORT_ID;
     s->address = rs->addr[which];
     s->port = (int32_t)port;

@@ -97,7 +97,7 @@ static void channel_gone(lkdc *m, uint16_t id)
             continue;
         channel *c = m->ch[i];
         m->ch[i] = m->ch[--m->n];
-        m->closed += c->state == LKDC_OPEN || (c->state == LKDC_CLOSING && c->acked);
+        m->closed += c->acked; /* acked is set as it opens (set_open) */
         channel_free(c);
         if (m->cb.closed)
             m->cb.closed(m->cb.ctx, id);

@@ -208,7 +208,7 @@ int lkice_add_local(lkice_agent *a, const struct sockaddr *addr, socklen_t len)
     return (int)index;
 }
 
-static void format_addr(const struct sockaddr_storage *s, char *ip, size_t cap, unsigned *port)
+void lkice_format_addr(const struct sockaddr_storage *s, char *ip, size_t cap, unsigned *port)
 {
     if (s->ss_family == AF_INET) {
         const struct sockaddr_in *v4 = (const struct sockaddr_in *)s;
@@ -226,7 +226,7 @@ void lkice_local_candidate(const lkice_agent *a, unsigned index, char *out, size
     char ip[INET6_ADDRSTRLEN] = "";
     unsigned port = 0;
     if (index < a->n_local)
-        format_addr(&a->local[index].addr, ip, sizeof ip, &port);
+        lkice_format_addr(&a->local[index].addr, ip, sizeof ip, &port);
     snprintf(out, cap, "candidate:%u 1 udp %u %s %u typ host generation 0", index + 1,
              index < a->n_local ? a->local[index].priority : 0, ip, port);
 }

@@ -99,6 +99,8 @@ typedef struct lkice_pair_info {
     lkice_pair_counters n;
 } lkice_pair_info;
 
+/* A candidate's address as text (ip: INET6_ADDRSTRLEN bytes) and port. */
+void lkice_format_addr(const struct sockaddr_storage *s, char *ip, size_t cap, unsigned *port);
 /* The selected pair; false while there is none. */
 bool lkice_selected_pair(const lkice_agent *a, lkice_pair_info *out);
 /* How many times the selected pair changed (the first selection counts). */
