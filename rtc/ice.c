@@ -67,6 +67,7 @@ struct lkice_agent {
     unsigned n_pairs;
     enum lkice_state state;
     bool started, remote_done;
+    bool restarting; /* our credentials changed: the peer's next ones start checks over */
     uint64_t start_ns, next_check_ns;
     int selected; /* pair index, or -1 */
     uint64_t last_consent_ns, next_consent_ns;
@@ -125,6 +126,11 @@ void lkice_free(lkice_agent *a)
 const char *lkice_local_ufrag(const lkice_agent *a)
 {
     return a->lufrag;
+}
+
+const char *lkice_remote_ufrag(const lkice_agent *a)
+{
+    return a->rufrag;
 }
 
 const char *lkice_local_pwd(const lkice_agent *a)
@@ -235,14 +241,20 @@ int lkice_set_remote_credentials(lkice_agent *a, const char *ufrag, const char *
 {
     if (strlen(ufrag) >= sizeof a->rufrag || strlen(pwd) >= sizeof a->rpwd || !*ufrag || !*pwd)
         return -1;
-    bool changed = a->rufrag[0] && strcmp(a->rufrag, ufrag);
+    bool changed = a->rufrag[0] && (strcmp(a->rufrag, ufrag) || a->restarting);
     snprintf(a->rufrag, sizeof a->rufrag, "%s", ufrag);
     snprintf(a->rpwd, sizeof a->rpwd, "%s", pwd);
-    if (changed) { /* the peer restarted: check everything again */
+    if (changed) {
+        /* An ICE restart (RFC 8445 9): candidates and pairs start over, and
+         * lkice_start starts the checks and their give-up clock again. The
+         * caller keeps sending where it did until a pair is selected. */
         a->n_remote = 0;
         a->n_pairs = 0;
         a->selected = -1;
         a->remote_done = false;
+        a->consent_pending = false;
+        a->started = false;
+        a->restarting = false;
     }
     return 0;
 }
@@ -673,6 +685,7 @@ void lkice_restart(lkice_agent *a)
 {
     random_token(a, a->lufrag, 8);
     random_token(a, a->lpwd, 24);
+    a->restarting = true;
 }
 
 void lkice_close(lkice_agent *a)

@@ -46,6 +46,7 @@ void lkice_free(lkice_agent *a);
 
 const char *lkice_local_ufrag(const lkice_agent *a);
 const char *lkice_local_pwd(const lkice_agent *a);
+const char *lkice_remote_ufrag(const lkice_agent *a); /* "" until set */
 
 /* A host candidate on the caller's socket number `index` (0..7). */
 int lkice_add_local(lkice_agent *a, const struct sockaddr *addr, socklen_t len);
@@ -61,7 +62,8 @@ int lkice_add_remote_candidate(lkice_agent *a, const char *attr, char *reason, s
 void lkice_remote_candidates_done(lkice_agent *a);
 
 /* Starts checking (once credentials and candidates are known; candidates
- * may keep arriving). */
+ * may keep arriving). Again after a restart's new credentials; otherwise
+ * once. */
 void lkice_start(lkice_agent *a, uint64_t now_ns);
 
 /* True if the datagram was STUN for this agent (consumed). */
@@ -106,8 +108,11 @@ bool lkice_selected_pair(const lkice_agent *a, lkice_pair_info *out);
 /* How many times the selected pair changed (the first selection counts). */
 unsigned lkice_selected_changes(const lkice_agent *a);
 
-/* New local credentials (lkice_local_ufrag/pwd); the selected pair keeps
- * carrying media until checks with the peer's new credentials select one. */
+/* An ICE restart: new local credentials (lkice_local_ufrag/pwd). The
+ * peer's credentials that come next (new or not) start the checks over:
+ * lkice_set_remote_credentials, candidates, then lkice_start again. Until a
+ * pair is selected, lkice_selected_pair is false, and the caller keeps
+ * sending where it did. */
 void lkice_restart(lkice_agent *a);
 
 void lkice_close(lkice_agent *a);

@@ -325,11 +325,44 @@ size_t lkpeer_create_offer(lkpeer *p, char *out, size_t cap)
     return n;
 }
 
+void lkpeer_restart_ice(lkpeer *p)
+{
+    if (!p->ice || !p->offerer)
+        return;
+    lkice_restart(p->ice);
+    /* An offer still waiting was lost with the signal that carried it: the
+     * restart's offer replaces it. */
+    p->offer_pending = false;
+}
+
 size_t lkpeer_create_answer(lkpeer *p, char *out, size_t cap)
 {
     if (!p->ice || p->offerer)
         return 0;
     return write_description(p, out, cap, "active", p->remote_mid);
+}
+
+/* The peer's ICE credentials and candidates in section m. New
+ * credentials, or any after lkpeer_restart_ice, start the checks over;
+ * the same ones change nothing (a renegotiation). */
+static int apply_ice(lkpeer *p, const lksdp *s, unsigned m, const char *what, char *err,
+                     size_t errlen)
+{
+    const char *ufrag = lksdp_ice_ufrag(s, m), *pwd = lksdp_ice_pwd(s, m);
+    if (lkice_set_remote_credentials(p->ice, ufrag, pwd) < 0) {
+        snprintf(err, errlen, "the %s's ICE credentials are unusable", what);
+        return -1;
+    }
+    for (unsigned i = 0; i < s->n_candidates; i++) {
+        char why[160];
+        if (s->candidates[i].media == m)
+            lkice_add_remote_candidate(p->ice, s->candidates[i].line, why, sizeof why);
+    }
+    if (s->media[m].end_of_candidates)
+        lkice_remote_candidates_done(p->ice);
+    if (p->dtls) /* the first time, once DTLS and SCTP exist (apply_transport) */
+        lkice_start(p->ice, p->now);
+    return 0;
 }
 
 /* What both descriptions give the transport: the peer's ICE credentials
@@ -364,17 +397,8 @@ static int apply_transport(lkpeer *p, const lksdp *s, bool is_answer, char *err,
         if (!p->ice)
             make_ice(p, false);
     }
-    if (lkice_set_remote_credentials(p->ice, ufrag, pwd) < 0) {
-        snprintf(err, errlen, "the %s's ICE credentials are unusable", what);
+    if (apply_ice(p, s, (unsigned)m, what, err, errlen) < 0)
         return -1;
-    }
-    for (unsigned i = 0; i < s->n_candidates; i++) {
-        char why[160];
-        if (s->candidates[i].media == (unsigned)m)
-            lkice_add_remote_candidate(p->ice, s->candidates[i].line, why, sizeof why);
-    }
-    if (s->media[m].end_of_candidates)
-        lkice_remote_candidates_done(p->ice);
     p->remote_max_message = s->media[m].max_message_size;
 
     lkdtls_callbacks dcb = {p, dtls_send, dtls_connected, dtls_data, dtls_closed};
@@ -455,7 +479,10 @@ int lkpeer_set_answer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, c
     lksdp *s = parse(sdp, len, err, errlen);
     if (!s)
         return -1;
-    int r = p->dtls ? 0 : apply_transport(p, s, true, err, errlen);
+    int m = lksdp_find(s, "application"); /* a renegotiation: an ICE restart's answer? */
+    int r = !p->dtls                                         ? apply_transport(p, s, true, err, errlen)
+            : m >= 0 && *lksdp_ice_ufrag(s, (unsigned)m) ? apply_ice(p, s, (unsigned)m, "answer", err, errlen)
+                                                         : 0;
     if (r == 0) {
         apply_media(p, s);
         p->offer_pending = false;
@@ -468,14 +495,28 @@ int lkpeer_set_offer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, ch
                      size_t errlen)
 {
     p->now = now_ns;
-    if (p->offerer || p->dtls) {
-        snprintf(err, errlen, "renegotiation is not supported yet");
+    if (p->offerer) {
+        snprintf(err, errlen, "we made the offer: an offer from the peer collides with it");
         return -1;
     }
     lksdp *s = parse(sdp, len, err, errlen);
     if (!s)
         return -1;
-    int r = apply_transport(p, s, false, err, errlen);
+    int r = 0;
+    if (!p->dtls) {
+        r = apply_transport(p, s, false, err, errlen);
+    } else {
+        /* Renegotiation: only an ICE restart (new credentials), to which
+         * the answer brings new credentials of ours. */
+        int m = lksdp_find(s, "application");
+        if (m < 0 || !strcmp(lksdp_ice_ufrag(s, (unsigned)m), lkice_remote_ufrag(p->ice))) {
+            snprintf(err, errlen, "renegotiation other than an ICE restart is not supported");
+            r = -1;
+        } else {
+            lkice_restart(p->ice);
+            r = apply_ice(p, s, (unsigned)m, "offer", err, errlen);
+        }
+    }
     free(s);
     return r;
 }

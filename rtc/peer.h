@@ -61,6 +61,12 @@ size_t lkpeer_create_offer(lkpeer *p, char *out, size_t cap);
 int lkpeer_set_answer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, char *err,
                       size_t errlen);
 
+/* An ICE restart: the next offer carries new ICE credentials, and its
+ * answer starts the checks over (an offer still waiting for its answer is
+ * given up). DTLS, SCTP, SRTP and the sections stay as they are; media
+ * keeps the path it had until checks select one. Offerer only. */
+void lkpeer_restart_ice(lkpeer *p);
+
 /* The answering side (tests, and a server offer should one come). */
 int lkpeer_set_offer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, char *err,
                      size_t errlen);

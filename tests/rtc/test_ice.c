@@ -373,6 +373,11 @@ static void restart_reconnects(void **state)
     lkice_restart(n.agent[0]);
     lkice_restart(n.agent[1]);
     exchange(&n, true);
+    /* new credentials: checks start over, from lkice_start */
+    assert_false(lkice_selected_pair(n.agent[0], &(lkice_pair_info){0}));
+    lkice_start(n.agent[0], now);
+    lkice_start(n.agent[1], now);
+    assert_int_equal(lkice_state(n.agent[0]), LKICE_CHECKING);
     run(&n, now, now + 3 * S);
     assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
     assert_int_equal(lkice_state(n.agent[1]), LKICE_CONNECTED);

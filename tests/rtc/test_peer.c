@@ -4,6 +4,7 @@
  * ways, the answerer's own channel opens on the offerer; a bad answer is
  * refused with a reason; a re-offer adds an audio sender whose RTP then
  * leaves as SRTP, also while ICE consent has lapsed, not once it expired;
+ * an ICE restart selects a pair again under DTLS and SCTP as they were;
  * the stats count every datagram each way and name the selected pair, the
  * DTLS role and ciphers, and the channels. Real clock (DTLS timers are
  * OpenSSL's); every wait is bounded. */
@@ -450,6 +451,67 @@ static void receiver_gets_the_servers_rtp(void **state)
     lkpeer_free(b.p);
 }
 
+static bool both_reselected(side *a, side *b)
+{
+    lkpeer_stats sa, sb;
+    lkpeer_get_stats(a->p, &sa);
+    lkpeer_get_stats(b->p, &sb);
+    return sa.pair_changes >= 2 && sb.pair_changes >= 2;
+}
+
+/* An ICE restart (a resume): new credentials both ways, checks start over
+ * and select a pair again, while DTLS, SCTP and the open channel go on
+ * untouched: no state change, no channel opened again, and a message
+ * sent during the restart arrives. */
+static void ice_restart_keeps_dtls_and_channels(void **state)
+{
+    side a, b;
+    make(&a, &b, "10.0.0.1", 5001);
+    make(&b, &a, "10.0.0.2", 5002);
+    negotiate(&a, &b);
+    int reliable_id = lkpeer_open_channel(a.p, "_reliable", NULL, now_ns());
+    pump(&a, &b, connected);
+    assert_true(connected(&a, &b));
+    pump(&a, &b, delivered);
+    assert_int_equal(b.n_opened, 1);
+    lkpeer_stats st;
+    lkpeer_get_stats(a.p, &st);
+    char old_ufrag[32];
+    snprintf(old_ufrag, sizeof old_ufrag, "%s", st.ice_ufrag);
+
+    lkpeer_restart_ice(a.p);
+    char offer[4096], answer[4096], err[200], line[64];
+    size_t n = lkpeer_create_offer(a.p, offer, sizeof offer);
+    assert_true(n > 0);
+    snprintf(line, sizeof line, "a=ice-ufrag:%s\r\n", old_ufrag);
+    assert_null(strstr(offer, line));
+    assert_int_equal(lkpeer_send(a.p, (uint16_t)reliable_id, true, (const uint8_t *)"during", 6,
+                                 now_ns()),
+                     0);
+    assert_int_equal(lkpeer_set_offer(b.p, offer, n, now_ns(), err, sizeof err), 0);
+    n = lkpeer_create_answer(b.p, answer, sizeof answer);
+    assert_true(n > 0);
+    assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
+    pump(&a, &b, both_reselected);
+    assert_true(both_reselected(&a, &b));
+    assert_int_equal(a.state, LKPEER_CONNECTED);
+    assert_int_equal(b.state, LKPEER_CONNECTED);
+    pump(&a, &b, delivered);
+    assert_int_equal(b.n_opened, 1);
+    assert_string_equal(b.last, "during");
+
+    /* the same offer again is not a restart: refused, nothing changes */
+    assert_int_equal(lkpeer_set_offer(b.p, offer, strlen(offer), now_ns(), err, sizeof err), -1);
+    assert_non_null(strstr(err, "ICE restart"));
+    assert_int_equal(lkpeer_send(a.p, (uint16_t)reliable_id, true, (const uint8_t *)"after", 5,
+                                 now_ns()),
+                     0);
+    pump(&a, &b, delivered);
+    assert_string_equal(b.last, "after");
+    lkpeer_free(a.p);
+    lkpeer_free(b.p);
+}
+
 static void renegotiation_adds_audio_sent_as_srtp(void **state)
 {
     side a, b;
@@ -564,6 +626,7 @@ int main(void)
         cmocka_unit_test(offer_answer_connect_and_carry_data),
         cmocka_unit_test(unusable_answers_are_refused),
         cmocka_unit_test(renegotiation_adds_audio_sent_as_srtp),
+        cmocka_unit_test(ice_restart_keeps_dtls_and_channels),
         cmocka_unit_test(receiver_gets_the_servers_rtp),
         cmocka_unit_test(video_sections_negotiate_vp8),
         cmocka_unit_test(sections_up_to_the_limit),
