@@ -37,6 +37,9 @@ struct lknet_wsconn {
     lknet_tls tls;
     lknet_ws ws;
     lkio_op recv_op, send_op;
+    /* The bytes of the send in flight, apart: appending to the output may
+     * move or free its buffer, and the ring reads these until on_sent. */
+    lknet_buf sending;
     uint8_t rbuf[RECV_CHUNK];
     lkio_timer close_timer;
     lknet_lookup *lookup; /* while resolving */
@@ -56,6 +59,7 @@ static void maybe_free(lknet_wsconn *c)
     if (c->use_tls)
         lknet_tls_free(&c->tls);
     lknet_ws_free(&c->ws);
+    lknet_buf_free(&c->sending);
     free(c->extra_headers);
     free(c);
 }
@@ -157,17 +161,23 @@ static void on_sent(lkio_op *op, int res)
         end_with_error(c, msg);
         return;
     }
-    lknet_buf_consume(wire_out(c), (size_t)res);
+    lknet_buf_consume(&c->sending, (size_t)res);
     flush(c);
 }
 
 static void flush(lknet_wsconn *c)
 {
     pump_out(c);
-    lknet_buf *b = wire_out(c);
-    if (c->fd < 0 || !c->connected || lkio_op_pending(&c->send_op) || !lknet_buf_len(b))
+    if (c->fd < 0 || !c->connected || lkio_op_pending(&c->send_op))
         return;
-    lkio_send(c->w, &c->send_op, c->fd, lknet_buf_head(b), lknet_buf_len(b), on_sent);
+    if (!lknet_buf_len(&c->sending)) { /* all sent: take what waits, whole */
+        lknet_buf *b = wire_out(c), empty = c->sending;
+        c->sending = *b;
+        *b = empty;
+    }
+    if (lknet_buf_len(&c->sending))
+        lkio_send(c->w, &c->send_op, c->fd, lknet_buf_head(&c->sending),
+                  lknet_buf_len(&c->sending), on_sent);
 }
 
 /* Plaintext from the server (after TLS, if any) into the codec. */
