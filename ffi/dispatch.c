@@ -43,6 +43,7 @@ static const lk_handler handlers[LK_REQUEST_CASES] = {
     ON(CONNECT, lk_on_connect),
     ON(DISCONNECT, lk_on_disconnect),
     ON(GET_SESSION_STATS, lk_on_get_session_stats),
+    ON(SIMULATE_SCENARIO, lk_on_simulate_scenario),
     ON(READY_FOR_ROOM_EVENT, lk_on_ready_for_room_event),
     ON(SET_LOCAL_METADATA, lk_on_set_local_metadata),
     ON(SET_LOCAL_NAME, lk_on_set_local_name),

@@ -56,6 +56,7 @@ int lk_on_video_stream_from_participant(lk_call *c);
 /* room.c */
 int lk_on_connect(lk_call *c);
 int lk_on_disconnect(lk_call *c);
+int lk_on_simulate_scenario(lk_call *c);
 int lk_on_get_session_stats(lk_call *c);
 int lk_on_ready_for_room_event(lk_call *c);
 int lk_on_set_local_metadata(lk_call *c);

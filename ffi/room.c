@@ -11,6 +11,7 @@
  * stream.c; publishing our tracks: publish.c; remote participants'
  * track publications: remote_track.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -414,6 +415,34 @@ static void on_disconnected(void *ctx, Livekit__DisconnectReason reason)
     retire_engine(r);
 }
 
+/* As upstream reports a resume: the state, then the event. */
+static void on_reconnecting(void *ctx)
+{
+    lk_room *r = ctx;
+    Livekit__Proto__ConnectionStateChanged cs = LIVEKIT__PROTO__CONNECTION_STATE_CHANGED__INIT;
+    cs.state = LIVEKIT__PROTO__CONNECTION_STATE__CONN_RECONNECTING;
+    lk_room_event(r, RE(CONNECTION_STATE_CHANGED), &cs);
+    Livekit__Proto__Reconnecting e = LIVEKIT__PROTO__RECONNECTING__INIT;
+    lk_room_event(r, RE(RECONNECTING), &e);
+}
+
+static void on_reconnected(void *ctx)
+{
+    lk_room *r = ctx;
+    Livekit__Proto__ConnectionStateChanged cs = LIVEKIT__PROTO__CONNECTION_STATE_CHANGED__INIT;
+    cs.state = LIVEKIT__PROTO__CONNECTION_STATE__CONN_CONNECTED;
+    lk_room_event(r, RE(CONNECTION_STATE_CHANGED), &cs);
+    Livekit__Proto__Reconnected e = LIVEKIT__PROTO__RECONNECTED__INIT;
+    lk_room_event(r, RE(RECONNECTED), &e);
+}
+
+static void on_token_refreshed(void *ctx, const char *token)
+{
+    Livekit__Proto__TokenRefreshed e = LIVEKIT__PROTO__TOKEN_REFRESHED__INIT;
+    e.token = (char *)token;
+    lk_room_event(ctx, RE(TOKEN_REFRESHED), &e);
+}
+
 static void emit_set_done(int kind, uint64_t async_id, const char *error)
 {
     Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
@@ -534,6 +563,9 @@ static void start(lkio_task *t)
                            .connected = on_connected,
                            .participant = on_participant,
                            .disconnected = on_disconnected,
+                           .reconnecting = on_reconnecting,
+                           .reconnected = on_reconnected,
+                           .token_refreshed = on_token_refreshed,
                            .update_done = on_update_done,
                            .packet = on_packet,
                            .packet_sent = on_packet_sent,
@@ -698,6 +730,46 @@ int lk_on_disconnect(lk_call *c)
     c->res->message_case = RES(DISCONNECT);
     c->res->disconnect = res;
     lkio_post(j->room->w, &j->task, disconnect_run);
+    return 0;
+}
+
+static void simulate_run(lkio_task *t)
+{
+    room_job *j = lk_container_of(t, room_job, task);
+    lk_room *r = j->room;
+    Livekit__Proto__SimulateScenarioCallback cb = LIVEKIT__PROTO__SIMULATE_SCENARIO_CALLBACK__INIT;
+    cb.async_id = j->async_id;
+    char why[96];
+    if (!r->engine || r->over || !r->connected) {
+        cb.error = "the room is not connected";
+    } else if (j->kind != LIVEKIT__PROTO__SIMULATE_SCENARIO_KIND__SIMULATE_SIGNAL_RECONNECT) {
+        snprintf(why, sizeof why, "scenario %d is not supported by this build "
+                 "(only SIMULATE_SIGNAL_RECONNECT)", j->kind);
+        cb.error = why;
+    } else {
+        lkroom_simulate_signal_loss(r->engine);
+    }
+    Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
+    ev.message_case = EV(SIMULATE_SCENARIO);
+    ev.simulate_scenario = &cb;
+    lk_emit(&ev);
+    job_free(j);
+}
+
+int lk_on_simulate_scenario(lk_call *c)
+{
+    const Livekit__Proto__SimulateScenarioRequest *req = c->req->simulate_scenario;
+    lk_object *o = lk_handle_get(req->room_handle, &room_kind);
+    if (!o)
+        return -1;
+    room_job *j = new_job(room_of(o), lk_async_id(req->has_request_async_id, req->request_async_id));
+    j->kind = (int)req->scenario;
+    Livekit__Proto__SimulateScenarioResponse *res =
+        lk_call_new(c, &livekit__proto__simulate_scenario_response__descriptor);
+    res->async_id = j->async_id;
+    c->res->message_case = RES(SIMULATE_SCENARIO);
+    c->res->simulate_scenario = res;
+    lkio_post(j->room->w, &j->task, simulate_run);
     return 0;
 }
 

@@ -255,6 +255,14 @@ lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
     return t;
 }
 
+const char *lkroom_publisher_cid(const lkroom_publisher *p, const char *track_sid)
+{
+    for (const lkroom_local_track *t = p ? p->tracks : NULL; t; t = t->next)
+        if (track_sid && t->sid[0] && !strcmp(t->sid, track_sid))
+            return t->cid;
+    return NULL;
+}
+
 static lkroom_local_track *waiting_for(lkroom_publisher *p, const char *cid)
 {
     for (lkroom_local_track *t = p->tracks; t; t = t->next)

@@ -105,6 +105,9 @@ void lkroom_local_track_push_video(lkroom_local_track *t, const lkvp8_image *img
  * stops sending pictures. */
 void lkroom_local_track_set_muted(lkroom_local_track *t, bool muted);
 const char *lkroom_local_track_sid(const lkroom_local_track *t); /* "" until published */
+/* The cid (the client's id in AddTrack) of our published track sid; NULL
+ * if we have none by that sid. */
+const char *lkroom_publisher_cid(const lkroom_publisher *p, const char *track_sid);
 /* Ends the track on the server with the next offer and frees it. */
 void lkroom_local_track_unpublish(lkroom_local_track *t);
 

@@ -9,9 +9,18 @@
  * What the server tells us about the room and its participants, and the
  * local updates waiting for it, is the session's (session.h): this file
  * keeps the connection's state machine, the transport and the timer, and
- * reports the session's changes once connected. The server's Leave, the
- * signal connection ending or the transport failing end the session
- * (resuming is not done yet).
+ * reports the session's changes once connected.
+ *
+ * Resuming, as upstream's SDK resumes: when the signal connection is lost
+ * (closed, or silent past the ping timeout) or the server's Leave asks us
+ * to resume, the same participant connects again with a new WebSocket
+ * (reconnect and our sid in the join request, the latest token), tells the
+ * server what it has (SyncState) and restarts ICE; DTLS, SCTP and the data
+ * channels go on as they were, so reliable data sent meanwhile is
+ * delivered by SCTP itself. Reconnected once the restart is answered and,
+ * after a settle second, the transport is up. A resume that fails, a
+ * Leave that asks for a full reconnect (a new participant) and a failed
+ * transport end the session: full reconnection is not done yet.
  */
 #include "room.h"
 
@@ -33,6 +42,9 @@ static const uint64_t UPDATE_TIMEOUT_MS = 10000;
 /* How long a leave waits for the server to acknowledge our reliable data
  * (a few retransmissions on a lossy path) before it goes anyway. */
 static const uint64_t LEAVE_LINGER_MS = 2000;
+/* A resume: the new signal connection and the server's answer to it (5 s
+ * each for upstream), then a settle second and at most 15 s for ICE. */
+static const uint64_t RESUME_SIGNAL_MS = 10000, RESUME_SETTLE_MS = 1000, RESUME_ICE_MS = 15000;
 /* An offer: the data section and up to LKPEER_MAX_SECTIONS media sections. */
 enum { LKROOM_OFFER_CAP = 131072, JOIN_OFFER_CAP = 12288 };
 
@@ -44,7 +56,17 @@ struct lkroom {
     lkroom_session *session;
     lkroom_publisher *publisher;   /* with the transport */
     lkroom_subscriber *subscriber; /* the same */
-    enum { CONNECTING, CONNECTED, OVER } state;
+    enum { CONNECTING, CONNECTED, RECONNECTING, OVER } state;
+    /* RECONNECTING: the old signal is still to be closed (from the timer: it
+     * may be inside its own callback); the new one is waiting for the
+     * server's ReconnectResponse; the ICE restart is under way. */
+    enum { RESUME_START, RESUME_SIGNAL, RESUME_TRANSPORT } resume_step;
+    uint64_t resume_deadline, settle_at;
+    Livekit__DisconnectReason resume_reason; /* reported if the resume fails */
+    char *url, *token;                       /* the token the server last gave us */
+    char *last_offer, *last_answer;          /* the descriptions, for SyncState */
+    int32_t ping_interval, ping_timeout;     /* the JoinResponse's */
+    bool auto_subscribe, adaptive_stream;
     bool ready, leaving;
     bool offer_again; /* sections changed while joining, or while an offer awaited its answer */
     Livekit__DisconnectReason leave_reason;
@@ -61,6 +83,20 @@ static void arm_timer(lkroom *r);
 static void send_leave(lkroom *r);
 static void send_offer(lkroom *r);
 
+/* Joined, and the session's changes are reported: also while resuming. */
+static bool live(const lkroom *r)
+{
+    return r->state == CONNECTED || r->state == RECONNECTING;
+}
+
+static void set_string(char **field, const char *value)
+{
+    free(*field);
+    *field = strdup(value);
+    if (!*field)
+        abort();
+}
+
 /* --- the session's reports ------------------------------------------------------ */
 
 /* Participants change quietly until connected: the connect callback
@@ -69,7 +105,7 @@ static void on_session_participant(void *ctx, lkroom_change c, const Livekit__Pa
                                    bool local)
 {
     lkroom *r = ctx;
-    if (r->state == CONNECTED && r->obs.participant)
+    if (live(r) && r->obs.participant)
         r->obs.participant(r->obs.ctx, c, p, local);
 }
 
@@ -82,14 +118,14 @@ static void on_session_track(void *ctx, lkroom_track_change c, const Livekit__Pa
      * unpublished (the server stops sending; the next answer shows it). */
     if (c == LKROOM_TRACK_UNPUBLISHED && t->sid)
         lkroom_subscriber_forget(r->subscriber, t->sid);
-    if (r->state == CONNECTED && r->obs.remote_track)
+    if (live(r) && r->obs.remote_track)
         r->obs.remote_track(r->obs.ctx, c, p, t);
 }
 
 static void on_session_speakers(void *ctx, const Livekit__ParticipantInfo *const *active, size_t n)
 {
     lkroom *r = ctx;
-    if (r->state == CONNECTED && r->obs.speakers)
+    if (live(r) && r->obs.speakers)
         r->obs.speakers(r->obs.ctx, active, n);
 }
 
@@ -97,7 +133,7 @@ static void on_session_speakers(void *ctx, const Livekit__ParticipantInfo *const
  * (a participant gone meanwhile) passed over. */
 static void connection_quality(lkroom *r, const Livekit__ConnectionQualityUpdate *u)
 {
-    if (r->state != CONNECTED || !r->obs.quality)
+    if (!live(r) || !r->obs.quality)
         return;
     const Livekit__ParticipantInfo *local = lkroom_session_local(r->session);
     for (size_t i = 0; i < u->n_updates; i++) {
@@ -134,7 +170,7 @@ static void end_connecting(lkroom *r, const char *error)
 
 static void end_session(lkroom *r, Livekit__DisconnectReason reason)
 {
-    if (r->state != CONNECTED)
+    if (!live(r))
         return;
     r->state = OVER;
     r->leave_deadline = 0;
@@ -160,6 +196,133 @@ static void maybe_connected(lkroom *r)
         r->offer_again = false;
         send_offer(r);
     }
+}
+
+/* --- resuming ---------------------------------------------------------------------------- */
+
+static void begin_resume(lkroom *r, Livekit__DisconnectReason reason)
+{
+    if (r->state != CONNECTED)
+        return;
+    r->state = RECONNECTING;
+    r->resume_step = RESUME_START;
+    r->resume_reason = reason;
+    r->resume_deadline = lkio_now_ns();
+    arm_timer(r);
+    if (r->obs.reconnecting)
+        r->obs.reconnecting(r->obs.ctx);
+}
+
+static void open_resume_signal(lkroom *r, uint64_t now);
+
+/* What we have, for the server to check against what it has of us: it
+ * reads the published tracks (one it does not know makes it ask for a
+ * full reconnect) and the subscription; the rest is for a server that
+ * moves sessions between nodes, sent as upstream sends it. */
+static void send_sync_state(lkroom *r)
+{
+    const Livekit__ParticipantInfo *local = lkroom_session_local(r->session);
+    size_t n = local ? local->n_tracks : 0;
+    Livekit__TrackPublishedResponse *tracks = calloc(n ? n : 1, sizeof *tracks);
+    Livekit__TrackPublishedResponse **track_ptrs = calloc(n ? n : 1, sizeof *track_ptrs);
+    if (!tracks || !track_ptrs)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        livekit__track_published_response__init(&tracks[i]);
+        const char *cid = lkroom_publisher_cid(r->publisher, local->tracks[i]->sid);
+        tracks[i].cid = (char *)(cid ? cid : "");
+        tracks[i].track = local->tracks[i];
+        track_ptrs[i] = &tracks[i];
+    }
+    static const char *const labels[4] = {"_reliable", "_lossy", "_reliable", "_lossy"};
+    int ids[4];
+    lkroom_transport_channel_ids(r->tr, ids);
+    Livekit__DataChannelInfo channels[4], *channel_ptrs[4];
+    size_t n_channels = 0;
+    for (int i = 0; i < 4; i++) {
+        if (ids[i] < 0)
+            continue;
+        livekit__data_channel_info__init(&channels[n_channels]);
+        channels[n_channels].label = (char *)labels[i];
+        channels[n_channels].id = (uint32_t)ids[i];
+        channels[n_channels].target = i < 2 ? LIVEKIT__SIGNAL_TARGET__PUBLISHER
+                                            : LIVEKIT__SIGNAL_TARGET__SUBSCRIBER;
+        channel_ptrs[n_channels] = &channels[n_channels];
+        n_channels++;
+    }
+    Livekit__SessionDescription offer = LIVEKIT__SESSION_DESCRIPTION__INIT;
+    Livekit__SessionDescription answer = LIVEKIT__SESSION_DESCRIPTION__INIT;
+    offer.type = (char *)"offer";
+    offer.sdp = r->last_offer;
+    answer.type = (char *)"answer";
+    answer.sdp = r->last_answer;
+    Livekit__UpdateSubscription sub = LIVEKIT__UPDATE_SUBSCRIPTION__INIT;
+    sub.subscribe = !r->auto_subscribe;
+    Livekit__SyncState ss = LIVEKIT__SYNC_STATE__INIT;
+    ss.offer = r->last_offer ? &offer : NULL;
+    ss.answer = r->last_answer ? &answer : NULL;
+    ss.subscription = &sub;
+    ss.n_publish_tracks = n;
+    ss.publish_tracks = track_ptrs;
+    ss.n_data_channels = n_channels;
+    ss.data_channels = channel_ptrs;
+    Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
+    req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_SYNC_STATE;
+    req.sync_state = &ss;
+    lkroom_signal_send(r->sig, &req);
+    free(tracks);
+    free(track_ptrs);
+}
+
+/* The server took us back: it has our state, and the ICE restart goes. */
+static void on_reconnect_response(lkroom *r)
+{
+    uint64_t now = lkio_now_ns();
+    r->resume_step = RESUME_TRANSPORT;
+    r->settle_at = now + RESUME_SETTLE_MS * MS;
+    r->resume_deadline = r->settle_at + RESUME_ICE_MS * MS;
+    send_sync_state(r);
+    lkroom_transport_restart_ice(r->tr);
+    r->offer_again = false; /* the restart's offer has every section */
+    send_offer(r);
+    arm_timer(r);
+}
+
+/* Resumed once the restart's offer is answered, the settle time has passed
+ * and the transport is up. */
+static void maybe_resumed(lkroom *r, uint64_t now)
+{
+    if (r->state != RECONNECTING || r->resume_step != RESUME_TRANSPORT || now < r->settle_at)
+        return;
+    lkpeer *peer = lkroom_transport_peer(r->tr);
+    if (lkpeer_offer_pending(peer) || lkpeer_state(peer) != LKPEER_CONNECTED)
+        return;
+    r->state = CONNECTED;
+    arm_timer(r);
+    if (r->obs.reconnected)
+        r->obs.reconnected(r->obs.ctx);
+    if (r->state == CONNECTED && r->offer_again) {
+        r->offer_again = false;
+        send_offer(r);
+    }
+}
+
+/* When the resume's next step is due: the settle second, then its bound. */
+static uint64_t resume_due_at(const lkroom *r, uint64_t now)
+{
+    return r->resume_step == RESUME_TRANSPORT && r->settle_at > now ? r->settle_at
+                                                                     : r->resume_deadline;
+}
+
+/* From the timer, whenever it runs while resuming. */
+static void resume_timer(lkroom *r, uint64_t now)
+{
+    if (r->resume_step == RESUME_START)
+        open_resume_signal(r, now);
+    else if (now >= r->resume_deadline) /* no answer, or no ICE, in time */
+        end_session(r, r->resume_reason);
+    else
+        maybe_resumed(r, now);
 }
 
 /* --- signal ------------------------------------------------------------------------------ */
@@ -193,8 +356,27 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
 {
     lkroom *r = ctx;
     char err[300];
+    if (r->state == RECONNECTING && r->resume_step == RESUME_START)
+        return; /* the lost connection's last words */
+    if (r->state == RECONNECTING && r->resume_step == RESUME_SIGNAL &&
+        m->message_case != LIVEKIT__SIGNAL_RESPONSE__MESSAGE_RECONNECT &&
+        m->message_case != LIVEKIT__SIGNAL_RESPONSE__MESSAGE_LEAVE)
+        return; /* as upstream: the resume's answer comes first */
     switch (m->message_case) {
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_RECONNECT:
+        if (r->state == RECONNECTING && r->resume_step == RESUME_SIGNAL)
+            on_reconnect_response(r);
+        break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_REFRESH_TOKEN:
+        if (m->refresh_token && *m->refresh_token) {
+            set_string(&r->token, m->refresh_token);
+            if (live(r) && r->obs.token_refreshed)
+                r->obs.token_refreshed(r->obs.ctx, r->token);
+        }
+        break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_JOIN:
+        r->ping_interval = m->join->ping_interval;
+        r->ping_timeout = m->join->ping_timeout;
         switch (lkroom_session_join(r->session, m->join)) {
         case LKROOM_JOIN_OK:
             maybe_connected(r);
@@ -214,13 +396,15 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
             end_connecting(r, msg);
             break;
         }
+        set_string(&r->last_answer, m->answer->sdp);
         lkroom_publisher_on_answer(r->publisher);
-        if (r->state == CONNECTED) /* else when connected */
+        if (live(r)) /* else when connected */
             lkroom_subscriber_on_answer(r->subscriber);
-        if (r->offer_again) {
+        if (r->offer_again && r->state != RECONNECTING) {
             r->offer_again = false;
             send_offer(r);
         }
+        maybe_resumed(r, lkio_now_ns());
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRACK_PUBLISHED:
         lkroom_publisher_on_published(r->publisher, m->track_published);
@@ -230,7 +414,7 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
         lkroom_subscriber_on_requirement(r->subscriber, m->media_sections_requirement);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRACK_SUBSCRIBED:
-        if (r->state == CONNECTED && r->obs.local_track_subscribed &&
+        if (live(r) && r->obs.local_track_subscribed &&
             m->track_subscribed->track_sid)
             r->obs.local_track_subscribed(r->obs.ctx, m->track_subscribed->track_sid);
         break;
@@ -272,8 +456,15 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
             snprintf(err, sizeof err, "the server ended the session while joining (reason %d)",
                      (int)m->leave->reason);
             end_connecting(r, err);
+        } else if (r->leaving) {
+            end_session(r, r->leave_reason);
+        } else if (r->state == CONNECTED &&
+                   m->leave->action == LIVEKIT__LEAVE_REQUEST__ACTION__RESUME) {
+            begin_resume(r, m->leave->reason);
         } else {
-            end_session(r, r->leaving ? r->leave_reason : m->leave->reason);
+            /* a resume refused, a full reconnect asked for (not done yet),
+             * or the end */
+            end_session(r, m->leave->reason);
         }
         break;
     default:
@@ -292,8 +483,12 @@ static void on_signal_ended(void *ctx, bool was_open, int http_status, const cha
         else
             snprintf(msg, sizeof msg, "could not join: %s", error);
         end_connecting(r, msg);
-    } else {
-        end_session(r, r->leaving ? r->leave_reason : LIVEKIT__DISCONNECT_REASON__SIGNAL_CLOSE);
+    } else if (r->leaving) {
+        end_session(r, r->leave_reason);
+    } else if (r->state == CONNECTED) {
+        begin_resume(r, LIVEKIT__DISCONNECT_REASON__SIGNAL_CLOSE);
+    } else if (r->state == RECONNECTING && r->resume_step != RESUME_START) {
+        end_session(r, r->resume_reason); /* the resume's connection failed */
     }
 }
 
@@ -302,6 +497,8 @@ static void on_signal_ended(void *ctx, bool was_open, int http_status, const cha
 static void on_transport_state(void *ctx, enum lkpeer_state s, const char *why)
 {
     lkroom *r = ctx;
+    if (s == LKPEER_CONNECTED)
+        maybe_resumed(r, lkio_now_ns());
     if (s != LKPEER_FAILED && s != LKPEER_CLOSED)
         return;
     if (r->state == CONNECTING) {
@@ -317,7 +514,7 @@ static void on_transport_state(void *ctx, enum lkpeer_state s, const char *why)
 static void on_message(void *ctx, bool reliable, const uint8_t *data, size_t len)
 {
     lkroom *r = ctx;
-    if (r->state != CONNECTED)
+    if (!live(r))
         return;
     Livekit__DataPacket *p = livekit__data_packet__unpack(NULL, len, data);
     if (!p)
@@ -357,6 +554,10 @@ static void arm_timer(lkroom *r)
     d = p < d ? p : d;
     if (r->state == CONNECTING && r->connect_deadline < d)
         d = r->connect_deadline;
+    if (r->state == RECONNECTING) {
+        uint64_t e = resume_due_at(r, lkio_now_ns());
+        d = e < d ? e : d;
+    }
     if (r->leave_deadline && r->leave_deadline < d)
         d = r->leave_deadline;
     if (d == UINT64_MAX)
@@ -374,6 +575,10 @@ static void on_timer(lkio_timer *t)
                                             : "could not join within the connect timeout");
         return;
     }
+    if (r->state == RECONNECTING)
+        resume_timer(r, now);
+    if (r->state == OVER)
+        return;
     if (r->leave_deadline && now >= r->leave_deadline)
         send_leave(r);
     lkroom_session_expire(r->session, now);
@@ -389,8 +594,9 @@ static void send_offer(lkroom *r)
 {
     if (r->state == OVER)
         return;
-    if (r->state == CONNECTING || lkpeer_offer_pending(lkroom_transport_peer(r->tr))) {
-        r->offer_again = true; /* once connected, or after the answer */
+    if (r->state == CONNECTING || (r->state == RECONNECTING && r->resume_step != RESUME_TRANSPORT) ||
+        lkpeer_offer_pending(lkroom_transport_peer(r->tr))) {
+        r->offer_again = true; /* once connected or resumed, or after the answer */
         return;
     }
     char *sdp = malloc(LKROOM_OFFER_CAP);
@@ -403,8 +609,10 @@ static void send_offer(lkroom *r)
     Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
     req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_OFFER;
     req.offer = &sd;
-    if (n)
+    if (n) {
         lkroom_signal_send(r->sig, &req);
+        set_string(&r->last_offer, sdp);
+    }
     free(sdp);
 }
 
@@ -486,7 +694,8 @@ lkroom_local_track *lkroom_publish(lkroom *r, uint64_t token, const lkroom_track
                                    char *err, size_t errlen)
 {
     if (r->state != CONNECTED || r->leaving) {
-        snprintf(err, errlen, "cannot publish: the room is not connected");
+        snprintf(err, errlen, "cannot publish: the room is %s",
+                 r->state == RECONNECTING ? "reconnecting" : "not connected");
         return NULL;
     }
     lkroom_local_track *t =
@@ -499,7 +708,8 @@ int lkroom_set_subscribed(lkroom *r, const char *participant_sid, const char *tr
                           bool subscribe, char *err, size_t errlen)
 {
     if (r->state != CONNECTED || r->leaving) {
-        snprintf(err, errlen, "the room is not connected");
+        snprintf(err, errlen, "the room is %s",
+                 r->state == RECONNECTING ? "reconnecting" : "not connected");
         return -1;
     }
     /* As upstream: an unsubscribed track ends before the server hears of
@@ -534,7 +744,8 @@ int lkroom_update_track_settings(lkroom *r, const char *track_sid,
                                  const lkroom_track_settings *ts, char *err, size_t errlen)
 {
     if (r->state != CONNECTED || r->leaving) {
-        snprintf(err, errlen, "the room is not connected");
+        snprintf(err, errlen, "the room is %s",
+                 r->state == RECONNECTING ? "reconnecting" : "not connected");
         return -1;
     }
     char *sids[1] = {(char *)track_sid};
@@ -559,7 +770,9 @@ void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const 
                          const char *const *keys, const char *const *values, size_t n)
 {
     const char *refused = NULL;
-    if (r->state != CONNECTED)
+    if (r->state == RECONNECTING)
+        refused = "the room is reconnecting";
+    else if (r->state != CONNECTED)
         refused = "the room is not connected";
     else if (lkroom_session_pending(r->session) == LKROOM_SESSION_MAX_PENDING)
         refused = "too many updates waiting for the server";
@@ -624,6 +837,10 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
     lkio_timer_init(&r->timer, on_timer);
     uint64_t timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
     r->dynacast = opts && opts->dynacast;
+    r->auto_subscribe = opts ? opts->auto_subscribe : true;
+    r->adaptive_stream = opts ? opts->adaptive_stream : false;
+    set_string(&r->url, url);
+    set_string(&r->token, token);
     r->connect_deadline = lkio_now_ns() + timeout_ms * MS;
     char err[300];
     lknet_url check;
@@ -659,9 +876,11 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
     sd.type = (char *)"offer";
     sd.sdp = offer;
     lkroom_join_params p = {.url = url, .token = token,
-                            .auto_subscribe = opts ? opts->auto_subscribe : true,
-                            .adaptive_stream = opts ? opts->adaptive_stream : false,
+                            .auto_subscribe = r->auto_subscribe,
+                            .adaptive_stream = r->adaptive_stream,
                             .publisher_offer = &sd};
+    if (n)
+        set_string(&r->last_offer, offer);
     lkroom_signal_callbacks scb = {r, on_signal, on_signal_ended};
     if (n && !(r->sig = lkroom_signal_connect(w, &p, &scb, err, sizeof err)))
         snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
@@ -710,7 +929,7 @@ const lkpeer *lkroom_peer(const lkroom *r)
 int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const uint64_t *token,
                        char *err, size_t errlen)
 {
-    if (r->state != CONNECTED) {
+    if (!live(r)) { /* while resuming, SCTP keeps it until the path is back */
         snprintf(err, errlen, "the room is not connected");
         return -1;
     }
@@ -749,9 +968,11 @@ void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason)
         end_connecting(r, "the connection was cancelled");
         return;
     }
-    if (r->state != CONNECTED)
+    if (r->state == RECONNECTING) { /* no signal to say it on: just go */
+        end_session(r, reason);
         return;
-    if (r->leaving)
+    }
+    if (r->state != CONNECTED || r->leaving)
         return;
     /* Data published before leaving arrives: the Leave waits (bounded)
      * until the server has acknowledged it, as the server closes our
@@ -773,6 +994,34 @@ static void send_leave(lkroom *r)
     lkroom_signal_leave(r->sig, r->leave_reason);
 }
 
+/* The resume's signal connection: the same participant, the latest token. */
+static void open_resume_signal(lkroom *r, uint64_t now)
+{
+    if (r->sig)
+        lkroom_signal_destroy(r->sig);
+    const Livekit__ParticipantInfo *local = lkroom_session_local(r->session);
+    lkroom_join_params p = {.url = r->url,
+                            .token = r->token,
+                            .auto_subscribe = r->auto_subscribe,
+                            .adaptive_stream = r->adaptive_stream,
+                            .reconnect = true,
+                            .participant_sid = local->sid,
+                            .ping_interval = r->ping_interval,
+                            .ping_timeout = r->ping_timeout};
+    lkroom_signal_callbacks scb = {r, on_signal, on_signal_ended};
+    char err[300];
+    r->sig = lkroom_signal_connect(r->w, &p, &scb, err, sizeof err);
+    r->resume_step = RESUME_SIGNAL;
+    r->resume_deadline = now + RESUME_SIGNAL_MS * MS;
+    if (!r->sig) /* the URL joined once: only memory could fail it */
+        end_session(r, r->resume_reason);
+}
+
+void lkroom_simulate_signal_loss(lkroom *r)
+{
+    begin_resume(r, LIVEKIT__DISCONNECT_REASON__SIGNAL_CLOSE);
+}
+
 void lkroom_destroy(lkroom *r)
 {
     lkio_timer_stop(r->w, &r->timer);
@@ -783,5 +1032,9 @@ void lkroom_destroy(lkroom *r)
     if (r->tr)
         lkroom_transport_destroy(r->tr);
     lkroom_session_free(r->session);
+    free(r->url);
+    free(r->token);
+    free(r->last_offer);
+    free(r->last_answer);
     free(r);
 }

@@ -40,6 +40,16 @@ typedef struct lkroom_observer {
                         bool local);
     /* Once, after connected: the session is over. */
     void (*disconnected)(void *ctx, Livekit__DisconnectReason reason);
+    /* The signal connection was lost (or the server asked us to resume):
+     * resuming. Then reconnected, or disconnected if that fails. While
+     * resuming, data packets are taken (SCTP delivers them once the path
+     * is back) and participants' changes reported; publishing, updates and
+     * subscriptions are refused. */
+    void (*reconnecting)(void *ctx);
+    void (*reconnected)(void *ctx);
+    /* The server gave us a new token (valid during the call): resuming
+     * uses it. */
+    void (*token_refreshed)(void *ctx, const char *token);
     /* A local update asked for with lkroom_update_local finished. */
     void (*update_done)(void *ctx, uint64_t token, const char *error);
     /* A data packet from another participant (or the server). */
@@ -135,7 +145,12 @@ typedef struct lkroom_track_settings {
 int lkroom_update_track_settings(lkroom *r, const char *track_sid,
                                  const lkroom_track_settings *ts, char *err, size_t errlen);
 
-/* Leaves the room; disconnected(reason) follows. */
+/* As if the signal connection were lost: a resume (upstream's
+ * SimulateScenario SIGNAL_RECONNECT). Nothing unless connected. */
+void lkroom_simulate_signal_loss(lkroom *r);
+
+/* Leaves the room; disconnected(reason) follows (at once while resuming:
+ * there may be no connection to say it on). */
 void lkroom_leave(lkroom *r, Livekit__DisconnectReason reason);
 
 /* No callback after this; frees once the ring is done. */

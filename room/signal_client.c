@@ -27,7 +27,8 @@ struct lkroom_signal {
     lkio_worker *w;
     lknet_wsconn *ws;
     lkroom_signal_callbacks cb;
-    bool joined, ended;
+    bool ended;
+    int32_t resume_ping_interval, resume_ping_timeout; /* a resume's, from the join */
     uint64_t ping_interval_ns, ping_timeout_ns;
     uint64_t last_heard_ns; /* when the server was last heard */
     int64_t rtt_ms;
@@ -97,12 +98,12 @@ static void on_ping_timer(lkio_timer *t)
     lkio_timer_start(s->w, &s->ping_timer, next < deadline ? next : deadline);
 }
 
-static void on_join(lkroom_signal *s, const Livekit__JoinResponse *j)
+/* From the JoinResponse (or a resume's ReconnectResponse): the server's
+ * numbers, in seconds; its defaults when absent. */
+static void start_keepalive(lkroom_signal *s, int32_t interval, int32_t timeout)
 {
-    s->joined = true;
-    /* The server's numbers, in seconds; its defaults when absent. */
-    s->ping_interval_ns = (uint64_t)(j->ping_interval > 0 ? j->ping_interval : 5) * 1000000000u;
-    s->ping_timeout_ns = (uint64_t)(j->ping_timeout > 0 ? j->ping_timeout : 15) * 1000000000u;
+    s->ping_interval_ns = (uint64_t)(interval > 0 ? interval : 5) * 1000000000u;
+    s->ping_timeout_ns = (uint64_t)(timeout > 0 ? timeout : 15) * 1000000000u;
     s->last_heard_ns = lkio_now_ns();
     send_ping(s);
     lkio_timer_start(s->w, &s->ping_timer, s->last_heard_ns + s->ping_interval_ns);
@@ -121,7 +122,10 @@ static void on_ws_message(void *ctx, const uint8_t *data, size_t len, bool text)
         return;
     switch (msg->message_case) {
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_JOIN:
-        on_join(s, msg->join);
+        start_keepalive(s, msg->join->ping_interval, msg->join->ping_timeout);
+        break;
+    case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_RECONNECT:
+        start_keepalive(s, s->resume_ping_interval, s->resume_ping_timeout);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_PONG_RESP:
         if (msg->pong_resp->last_ping_timestamp > 0) {
@@ -223,6 +227,8 @@ lkroom_signal *lkroom_signal_connect(lkio_worker *w, const lkroom_join_params *p
         abort();
     s->w = w;
     s->cb = *cb;
+    s->resume_ping_interval = p->ping_interval;
+    s->resume_ping_timeout = p->ping_timeout;
     lkio_timer_init(&s->ping_timer, on_ping_timer);
     lknet_wsconn_callbacks wcb = {s, on_ws_open, on_ws_message, on_ws_ended};
     s->ws = lknet_wsconn_open(w, &url, headers, &wcb);

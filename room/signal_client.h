@@ -23,17 +23,20 @@ typedef struct lkroom_join_params {
     const char *url;   /* ws(s):// or http(s):// as the client gave it */
     const char *token;
     bool auto_subscribe, adaptive_stream;
-    /* a reconnection of an existing participant (resume) */
+    /* a reconnection of an existing participant (resume): its keepalive
+     * is the JoinResponse's (0: the server's defaults), from the server's
+     * ReconnectResponse on */
     bool reconnect;
     const char *participant_sid;
     Livekit__ReconnectReason reconnect_reason;
+    int32_t ping_interval, ping_timeout;
     const Livekit__SessionDescription *publisher_offer; /* may be NULL */
 } lkroom_join_params;
 
 typedef struct lkroom_signal_callbacks {
     void *ctx;
-    /* Every message from the server, the JoinResponse first. msg is freed
-     * when the callback returns. */
+    /* Every message from the server, the JoinResponse (or, resuming, the
+     * ReconnectResponse) first. msg is freed when the callback returns. */
     void (*message)(void *ctx, const Livekit__SignalResponse *msg);
     /* The connection is over (once): it never opened (http_status set for a
      * refused upgrade, with the server's words in error), the server closed

@@ -335,6 +335,19 @@ lkpeer *lkroom_transport_peer(lkroom_transport *t)
     return t->peer;
 }
 
+void lkroom_transport_restart_ice(lkroom_transport *t)
+{
+    lkpeer_restart_ice(t->peer);
+}
+
+void lkroom_transport_channel_ids(const lkroom_transport *t, int ids[4])
+{
+    ids[0] = t->reliable;
+    ids[1] = t->lossy;
+    ids[2] = t->in_reliable;
+    ids[3] = t->in_lossy;
+}
+
 int lkroom_transport_trickle(lkroom_transport *t, const char *json)
 {
     char line[512];

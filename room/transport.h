@@ -48,6 +48,12 @@ lkpeer *lkroom_transport_peer(lkroom_transport *t);
  * 1 at the end of candidates, -1 if malformed, else the peer's answer. */
 int lkroom_transport_trickle(lkroom_transport *t, const char *candidate_init_json);
 
+/* An ICE restart: the next offer carries new credentials (lkpeer_restart_ice). */
+void lkroom_transport_restart_ice(lkroom_transport *t);
+/* The SCTP stream ids of our reliable and lossy channels, then the
+ * server's; -1 for one not open. */
+void lkroom_transport_channel_ids(const lkroom_transport *t, int ids[4]);
+
 /* One message on our reliable or lossy channel. 0: sent, or (reliable)
  * queued behind what SCTP cannot take yet; with a token (not NULL),
  * `sent(*token)` follows either way, maybe inside this call. Otherwise -ENOTCONN (channels not open),

@@ -1,0 +1,330 @@
+"""Resume: when a participant loses its signal connection to the server, the
+room comes back by itself without the user doing anything, and without
+anyone else noticing. The participant on this library (and on upstream's,
+the reference) sees the room go RECONNECTING and come back CONNECTED, with
+"reconnecting" and "reconnected" in between, under the same participant
+sid; the other participant (always on upstream's library) never sees it
+leave; reliable data goes both ways afterwards; and (first case) a packet
+published while the room was reconnecting is not refused but arrives, once.
+
+Two ways to lose the signal connection:
+  - the SDK's own simulate_scenario(SIMULATE_SIGNAL_RECONNECT), which closes
+    the WebSocket at once;
+  - a server that stops answering (SIGSTOP): the client notices when its
+    ping goes unanswered (the ping timeout the server gave at join, 15 s)
+    and resumes once the server answers again (SIGCONT).
+
+A server that is gone for good (killed) ends the session with
+"disconnected" after "reconnecting", never a hang.
+
+Each prints, per library, the time from losing the connection to
+"reconnecting" and from "reconnecting" to "reconnected", and the module
+prints them side by side at the end (pytest -s)."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+import testbed
+from testbed import OURS, UPSTREAM, spawn
+
+PEER = os.path.join(os.path.dirname(__file__), "resume_peer.py")
+BOUND_S = 30          # a step that involves no reconnection
+RECONNECT_S = 30      # simulate_scenario to "reconnected"
+PAUSE_NOTICE_S = 40   # SIGSTOP to "reconnecting" (ping timeout 15 s, interval 5 s)
+PAUSE_RESUME_S = 45   # SIGCONT to "reconnected"
+DURING_S = 60         # a publish made while reconnecting returns
+KILLED_S = 120        # server killed to "disconnected" (upstream: 10 attempts, backoff <= 44 s)
+STATE = {0: "DISCONNECTED", 1: "CONNECTED", 2: "RECONNECTING"}  # rtc.ConnectionState
+LIFECYCLE = ("state", "reconnecting", "reconnected", "disconnected")
+EXPECTED = ["state:RECONNECTING", "reconnecting", "state:CONNECTED", "reconnected"]
+
+TIMINGS = {}  # (case, lib) -> {step: seconds}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def side_by_side():
+    yield
+    if TIMINGS:
+        print("\nresume timings (s):")
+        for (case, lib), t in sorted(TIMINGS.items()):
+            print(f"  {case:8} {lib:9} " + "  ".join(f"{k} {v:6.2f}" for k, v in t.items()))
+
+
+def need(lib):
+    if lib == OURS and not os.environ.get("LIVEKIT_FFI_OURS"):
+        pytest.skip("LIVEKIT_FFI_OURS is not set (run through ctest)")
+
+
+def ev(name, **fields):
+    return lambda e: e["ev"] == name and all(e.get(k) == v for k, v in fields.items())
+
+
+def gave_up(e):
+    """The resumer stopped trying: the room closed, or simulate_scenario failed."""
+    return e["ev"] == "disconnected" or (e["ev"] == "simulated" and e["error"])
+
+
+class Peer:
+    """A resume_peer.py process (started by testbed.spawn): its JSON events as
+    they come, gathered by a reader thread; commands appended to its
+    command file. Every wait is bounded and fails with what it saw."""
+
+    def __init__(self, lib, name, url, token, workdir):
+        self.lib, self.name = lib, name
+        self.cmd_path = os.path.join(workdir, f"{name}.commands")
+        open(self.cmd_path, "w").close()
+        self.events = []
+        self.cond = threading.Condition()
+        self.proc = spawn(PEER, lib, url, token, self.cmd_path)
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        for line in self.proc.stdout:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                e = {"ev": "raw", "line": line.rstrip()}
+            with self.cond:
+                self.events.append(e)
+                self.cond.notify_all()
+        with self.cond:
+            self.events.append({"ev": "exited", "t": time.monotonic()})
+            self.cond.notify_all()
+
+    def send(self, cmd, **fields):
+        with open(self.cmd_path, "a") as f:
+            f.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+
+    def mark(self):
+        with self.cond:
+            return len(self.events)
+
+    def since(self, mark):
+        with self.cond:
+            return list(self.events[mark:])
+
+    def wait(self, what, pred, timeout, since=0, fail=None):
+        """The first event from index since on that pred accepts; an event
+        fail accepts first (or the process ending) fails at once."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = since
+            while True:
+                for e in self.events[i:]:
+                    if pred(e):
+                        return e
+                    if e["ev"] in ("exited", "connect_failed") or (fail and fail(e)):
+                        raise AssertionError(f"{self}: {e} before {what}: {self.events}")
+                i = len(self.events)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self}: no {what} within {timeout} s: {self.events}")
+                self.cond.wait(left)
+
+    def status(self):
+        m = self.mark()
+        self.send("status")
+        return self.wait("status", ev("status"), BOUND_S, m)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.send("quit")
+            try:
+                self.proc.wait(timeout=BOUND_S)
+            except subprocess.TimeoutExpired:
+                pass
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def __str__(self):
+        return f"{self.name} ({self.lib})"
+
+
+def exchange(resumer, observer, tag):
+    """A reliable packet each way; each must arrive (bounded)."""
+    for src, dst in ((resumer, observer), (observer, resumer)):
+        m_src, m_dst = src.mark(), dst.mark()
+        topic = f"{tag}-from-{src.name}"
+        src.send("send", topic=topic, payload=f"{tag} from {src.name}")
+        sent = src.wait(f"{topic} sent", ev("sent", topic=topic), BOUND_S, m_src)
+        assert sent["error"] is None, (str(src), sent)
+        got = dst.wait(f"{topic} received", ev("data", topic=topic), BOUND_S, m_dst)
+        assert got["from"] == src.name and got["payload"] == f"{tag} from {src.name}", got
+
+
+class Pair:
+    """The observer (upstream) and the resumer (lib) in a room of their own,
+    knowing each other, reliable data shown to go both ways."""
+
+    def __init__(self, server, case, lib):
+        self.server, self.lib = server, lib
+        self.room = f"resume-{case}-{lib}"
+        self.dir = tempfile.mkdtemp(prefix="lkffi-resume-")
+        self.peers = []
+        self.t0 = None  # when the connection was lost: the timeline starts there
+
+    def join(self, lib, name):
+        p = Peer(lib, name, self.server.url,
+                 self.server.token(name, room=self.room), self.dir)
+        self.peers.append(p)
+        return p, p.wait("ready", ev("ready"), BOUND_S)
+
+    def __enter__(self):
+        try:
+            self.observer, _ = self.join(UPSTREAM, "observer")
+            self.resumer, ready = self.join(self.lib, "resumer")
+            self.sid = ready["sid"]
+            assert self.sid.startswith("PA_"), ready
+            self.observer.wait("resumer joining", ev("participant_connected", identity="resumer"),
+                               BOUND_S)
+            exchange(self.resumer, self.observer, "before")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.peers:
+            p.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.t0 is not None:
+            print(f"{self.room}, from the loss of the connection:")
+            self.timeline(self.t0)
+
+    def lifecycle(self, mark):
+        """What the resumer saw of its connection since mark."""
+        out = []
+        for e in self.resumer.since(mark):
+            if e["ev"] == "state":
+                out.append("state:" + STATE.get(e["state"], str(e["state"])))
+            elif e["ev"] in LIFECYCLE:
+                out.append(e["ev"])
+        return out
+
+    def timeline(self, t0):
+        """Both sides' events since t0, in order, for the log."""
+        rows = [(e["t"] - t0, p.name, {k: v for k, v in e.items() if k != "t"})
+                for p in self.peers for e in p.since(0) if e.get("t", t0 - 1) >= t0]
+        for dt, name, e in sorted(rows, key=lambda x: x[0]):
+            print(f"  {dt:8.3f} {name:8} {e}")
+
+    def check_same_session(self, what):
+        """Same sid on both sides; the observer never saw the resumer leave."""
+        st = self.resumer.status()
+        assert st["sid"] == self.sid, (what, "sid changed", self.sid, st)
+        assert STATE[st["state"]] == "CONNECTED", (what, st)
+        seen = self.observer.since(0)
+        left = [e for e in seen
+                if e["ev"] == "participant_disconnected" and e["identity"] == "resumer"]
+        assert left == [], (what, "the observer saw the resumer leave", left, self.server.tail())
+        joined = [e for e in seen
+                  if e["ev"] == "participant_connected" and e["identity"] == "resumer"]
+        assert len(joined) == 1, (what, "the observer saw the resumer join again", joined)
+        seen = self.observer.status()
+        assert seen["remote"].get("resumer") == self.sid, (what, seen)
+
+
+@pytest.mark.parametrize("lib", [OURS, UPSTREAM])
+def test_simulated_signal_loss_resumes(server, lib):
+    need(lib)
+    with Pair(server, "signal", lib) as pair:
+        r, o = pair.resumer, pair.observer
+        m_r, m_o = r.mark(), o.mark()
+        # published from inside the "reconnecting" handler, so while the
+        # room reconnects: upstream's publish_data waits for the resume and
+        # then sends it (it does not raise)
+        r.send("send_on_reconnecting", topic="during", payload="sent while reconnecting")
+        r.send("simulate")
+        trigger = r.wait("simulate_scenario called", ev("trigger"), BOUND_S, m_r)
+        pair.t0 = trigger["t"]
+        done = r.wait('"reconnected"', ev("reconnected"), RECONNECT_S, m_r, fail=gave_up)
+        assert "reconnecting" in pair.lifecycle(m_r), r.since(m_r)
+        rec = r.wait('"reconnecting"', ev("reconnecting"), 0, m_r)
+        TIMINGS[("signal", lib)] = t = {"to_reconnecting": rec["t"] - trigger["t"],
+                                        "to_reconnected": done["t"] - rec["t"]}
+        print(f"\nsignal {lib}: trigger->reconnecting {t['to_reconnecting']:.3f} s, "
+              f"reconnecting->reconnected {t['to_reconnected']:.3f} s")
+        simulated = r.wait("simulate_scenario returned", ev("simulated"), BOUND_S, m_r)
+        assert simulated["error"] is None, simulated
+        assert pair.lifecycle(m_r) == EXPECTED, r.since(m_r)
+
+        during = r.wait("the publish made while reconnecting returned",
+                        ev("sent", topic="during"), DURING_S, m_r)
+        assert during["error"] is None, ("publish_data while reconnecting raised", during)
+        o.wait("the packet published while reconnecting", ev("data", topic="during"),
+               BOUND_S, m_o)
+
+        exchange(r, o, "after")
+        pair.check_same_session("after simulate_scenario")
+        # the "after" packet follows it on the same ordered channel, so a
+        # second copy would have arrived by now
+        copies = [e for e in o.since(m_o) if e["ev"] == "data" and e["topic"] == "during"]
+        assert len(copies) == 1, copies
+        assert pair.lifecycle(m_r) == EXPECTED, r.since(m_r)  # nothing more happened
+
+
+@pytest.mark.parametrize("lib", [OURS, UPSTREAM])
+def test_paused_server_resumes(server, lib):
+    need(lib)
+    with Pair(server, "pause", lib) as pair:
+        r, o = pair.resumer, pair.observer
+        m_r, m_o = r.mark(), o.mark()
+        paused = pair.t0 = time.monotonic()
+        server.pause()
+        try:
+            rec = r.wait('"reconnecting" (ping timeout)', ev("reconnecting"), PAUSE_NOTICE_S, m_r,
+                         fail=gave_up)
+            time.sleep(1)
+        finally:
+            server.resume()  # a stopped server would hang the rest of the module
+        resumed = time.monotonic()
+        done = r.wait('"reconnected"', ev("reconnected"), PAUSE_RESUME_S, m_r, fail=gave_up)
+        TIMINGS[("pause", lib)] = t = {"to_reconnecting": rec["t"] - paused,
+                                       "to_reconnected": done["t"] - rec["t"],
+                                       "sigcont_to_reconnected": done["t"] - resumed}
+        print(f"\npause {lib}: SIGSTOP->reconnecting {t['to_reconnecting']:.3f} s, "
+              f"reconnecting->reconnected {t['to_reconnected']:.3f} s "
+              f"(SIGCONT->reconnected {t['sigcont_to_reconnected']:.3f} s)")
+        assert pair.lifecycle(m_r) == EXPECTED, r.since(m_r)
+
+        # the observer lost the same server: if its own ping timed out too,
+        # let it come back before data has to cross
+        if any(e["ev"] == "reconnecting" for e in o.since(m_o)):
+            o.wait('observer "reconnected"', ev("reconnected"), PAUSE_RESUME_S, m_o, fail=gave_up)
+        exchange(r, o, "after")
+        pair.check_same_session("after the server paused")
+
+
+@pytest.mark.parametrize("lib", [OURS, UPSTREAM])
+def test_killed_server_ends_the_session(lib):
+    """Its own server (this one dies): the attempts to come back fail, and the
+    room ends with "disconnected" rather than hanging."""
+    need(lib)
+    workdir = tempfile.mkdtemp(prefix="lkffi-resume-")
+    with testbed.LiveKitServer() as own:
+        p = Peer(lib, "alone", own.url, own.token("alone", room=f"resume-killed-{lib}"), workdir)
+        try:
+            p.wait("ready", ev("ready"), BOUND_S)
+            m = p.mark()
+            killed = time.monotonic()
+            own.kill()
+            done = p.wait('"disconnected"', ev("disconnected"), KILLED_S, m)
+            states = [("state:" + STATE[e["state"]]) if e["ev"] == "state" else e["ev"]
+                      for e in p.since(m) if e["ev"] in LIFECYCLE]
+            if states[:1] == ["state:CONNECTED"]:
+                states = states[1:]  # upstream reports CONNECTED just after connect returns
+            assert states[:2] == ["state:RECONNECTING", "reconnecting"], states
+            assert states[-2:] == ["state:DISCONNECTED", "disconnected"], states
+            assert "reconnected" not in states, states
+            TIMINGS[("killed", lib)] = {"to_disconnected": done["t"] - killed}
+            print(f"\nkilled {lib}: kill->disconnected {done['t'] - killed:.3f} s "
+                  f"({done['reason_name']})")
+        finally:
+            p.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
