@@ -14,6 +14,11 @@ names (unset: the wheel's own Rust library).
                                          microphone when it joins, before
                                          any track is there
 
+A fourth argument, RESUME_AT (seconds), makes the participant lose its
+signal connection once, that long after the tone starts (publisher) or
+after it subscribes (listener): simulate_scenario(SIGNAL_RECONNECT), its
+"reconnecting" and "reconnected" among the events.
+
 Prints READY once connected, then one JSON object at the end: what it saw
 (events in order, and for the listener the measurements of the audio)."""
 import asyncio
@@ -41,7 +46,21 @@ def tone(start, n):
     return (amp * np.sin(2 * math.pi * TONE_HZ * t)).astype(np.int16)
 
 
-async def publisher(room, out):
+def resume_later(room, out, seconds):
+    """Loses the signal connection once, `seconds` from now (a resume)."""
+    async def run():
+        await asyncio.sleep(seconds)
+        out["events"].append(["simulate", round(time.monotonic(), 3)])
+        await room.simulate_scenario(rtc.SimulateScenarioKind.SIMULATE_SIGNAL_RECONNECT)
+    return asyncio.ensure_future(run())
+
+
+def record_resume(room, events):
+    room.on("reconnecting", lambda: events.append(["reconnecting", round(time.monotonic(), 3)]))
+    room.on("reconnected", lambda: events.append(["reconnected", round(time.monotonic(), 3)]))
+
+
+async def publisher(room, out, resume_at=None):
     lp = room.local_participant
     reading = asyncio.Event()      # the listener's word: its stream is open
     subscribed = asyncio.Event()   # the server's: it forwards the track
@@ -51,6 +70,7 @@ async def publisher(room, out):
     room.on("local_track_subscribed",
             lambda track: (events.append(["subscribed", track.sid]), subscribed.set()))
     room.on("local_track_unpublished", lambda pub: events.append(["unpublished", pub.sid]))
+    record_resume(room, events)
 
     # A short queue: mute and unmute then apply to what is being captured,
     # not to a second of audio still queued.
@@ -83,7 +103,10 @@ async def publisher(room, out):
             await source.capture_frame(rtc.AudioFrame(pcm.tobytes(), RATE, 1, FRAME))
             sent += FRAME
 
+    resuming = resume_later(room, out, resume_at) if resume_at is not None else None
     await capture(TONE_S)
+    if resuming:
+        await asyncio.wait_for(resuming, BOUND_S)
     track.mute()
     await capture(MUTE_S)
     track.unmute()
@@ -176,9 +199,11 @@ def measure(pcm, arrivals=None):
     return res
 
 
-async def listener(room, out, by_participant=False):
+async def listener(room, out, by_participant=False, resume_at=None):
     lp = room.local_participant
     events = out["events"] = []
+    record_resume(room, events)
+    resuming = []
     done = asyncio.Event()
     got, when, reading = [], [], []
     t0 = time.monotonic()
@@ -203,6 +228,8 @@ async def listener(room, out, by_participant=False):
             reading.append(asyncio.ensure_future(read(stream)))
         reading.append(asyncio.ensure_future(
             lp.publish_data("", reliable=True, topic="subscribed")))
+        if resume_at is not None:
+            resuming.append(resume_later(room, out, resume_at))
 
     def on_joined(participant):
         if by_participant and participant.identity == "publisher" and not reading:
@@ -229,6 +256,8 @@ async def listener(room, out, by_participant=False):
     room.on("participant_disconnected", lambda p: p.identity == "publisher" and done.set())
     print("READY", flush=True)
     await asyncio.wait_for(done.wait(), BOUND_S)
+    for r in resuming:
+        await asyncio.wait_for(r, BOUND_S)
     await asyncio.sleep(0.2)
     if not got:
         out["audio"] = {"runs_ms": []}
@@ -238,7 +267,8 @@ async def listener(room, out, by_participant=False):
     out["audio"] = measure(np.concatenate(got), arrivals)
 
 
-async def main(role, url, token):
+async def main(role, url, token, resume_at=None):
+    resume_at = float(resume_at) if resume_at is not None else None
     room = rtc.Room()
     out = {"error": None}
     try:
@@ -249,9 +279,9 @@ async def main(role, url, token):
         return
     try:
         if role == "participant-listener":
-            await listener(room, out, by_participant=True)
+            await listener(room, out, by_participant=True, resume_at=resume_at)
         else:
-            await {"publisher": publisher, "listener": listener}[role](room, out)
+            await {"publisher": publisher, "listener": listener}[role](room, out, resume_at=resume_at)
     except Exception as e:
         out["error"] = repr(e)
     await room.disconnect()
@@ -259,4 +289,4 @@ async def main(role, url, token):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))

@@ -14,6 +14,9 @@ Two ways to lose the signal connection:
     ping goes unanswered (the ping timeout the server gave at join, 15 s)
     and resumes once the server answers again (SIGCONT).
 
+Media goes on through a resume: a microphone's tone, whichever end
+resumes in the middle of it, arrives with no gap.
+
 A server that is gone for good (killed) ends the session with
 "disconnected" after "reconnecting", never a hang.
 
@@ -31,9 +34,12 @@ import time
 import pytest
 
 import testbed
-from testbed import OURS, UPSTREAM, spawn
+from audio_peer import TONE_S, loud_and_quiet
+from testbed import OURS, UPSTREAM, finish, spawn, wait_ready
 
 PEER = os.path.join(os.path.dirname(__file__), "resume_peer.py")
+AUDIO_PEER = os.path.join(os.path.dirname(__file__), "audio_peer.py")
+RESUME_AT_S = 4.0  # into the 10 s tone
 BOUND_S = 30          # a step that involves no reconnection
 RECONNECT_S = 30      # simulate_scenario to "reconnected"
 PAUSE_NOTICE_S = 40   # SIGSTOP to "reconnecting" (ping timeout 15 s, interval 5 s)
@@ -328,3 +334,40 @@ def test_killed_server_ends_the_session(lib):
         finally:
             p.stop()
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# (publisher's library, listener's library, which of them resumes)
+AUDIO_CASES = [(OURS, UPSTREAM, "publisher"), (UPSTREAM, OURS, "listener"),
+               (UPSTREAM, UPSTREAM, "publisher")]  # the last: the reference
+
+
+@pytest.mark.parametrize("publisher_lib,listener_lib,resumer", AUDIO_CASES,
+                         ids=lambda v: str(v))
+def test_tone_goes_on_through_a_resume(server, publisher_lib, listener_lib, resumer):
+    """The resume restarts ICE under the same DTLS and SRTP: the tone,
+    4 s in when one end loses its signal, still arrives whole."""
+    need(publisher_lib)
+    need(listener_lib)
+    room = f"resume-audio-{publisher_lib}-{listener_lib}-{resumer}"
+    extra = lambda role: [str(RESUME_AT_S)] if role == resumer else []
+    listener = spawn(AUDIO_PEER, listener_lib, "listener", server.url,
+                     server.token("listener", room=room), *extra("listener"))
+    wait_ready(listener)
+    publisher = spawn(AUDIO_PEER, publisher_lib, "publisher", server.url,
+                      server.token("publisher", room=room), *extra("publisher"))
+    wait_ready(publisher)
+    sent = finish(publisher, timeout=90)
+    heard = finish(listener, timeout=30)
+    for out in (sent, heard):
+        assert out["error"] is None, (out, server.tail())
+    resumed = (sent if resumer == "publisher" else heard)["events"]
+    names = [e[0] for e in resumed]
+    assert "reconnecting" in names and "reconnected" in names, resumed
+    assert names.index("reconnecting") < names.index("reconnected"), resumed
+    a = heard["audio"]
+    runs = loud_and_quiet(a["runs_ms"])
+    assert runs and runs[0][0] == "loud" and runs[0][1] >= (TONE_S - 0.2) * 1000, a
+    assert abs(a["peak_hz"] - 440) < 2, a
+    print(f"\naudio {publisher_lib}->{listener_lib}, {resumer} resumes: tone "
+          f"{runs[0][1]} ms, longest gap {a.get('gap_ms_max')} ms, "
+          f"longest stall {a.get('stall_ms_max', 0):.0f} ms")
