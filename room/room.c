@@ -575,10 +575,11 @@ static void on_timer(lkio_timer *t)
                                             : "could not join within the connect timeout");
         return;
     }
-    if (r->state == RECONNECTING)
+    if (r->state == RECONNECTING) {
         resume_timer(r, now);
-    if (r->state == OVER)
-        return;
+        if (r->state == OVER) /* the resume failed: nothing more to time */
+            return;
+    }
     if (r->leave_deadline && now >= r->leave_deadline)
         send_leave(r);
     lkroom_session_expire(r->session, now);
