@@ -45,8 +45,17 @@ static const uint64_t LEAVE_LINGER_MS = 2000;
 /* A resume: the new signal connection and the server's answer to it (5 s
  * each for upstream), then a settle second and at most 15 s for ICE. */
 static const uint64_t RESUME_SIGNAL_MS = 10000, RESUME_SETTLE_MS = 1000, RESUME_ICE_MS = 15000;
+/* Requests waiting for a resume to end: at most this many, this many bytes. */
+enum { HELD_MAX = 256, HELD_MAX_BYTES = 1 << 20 };
 /* An offer: the data section and up to LKPEER_MAX_SECTIONS media sections. */
 enum { LKROOM_OFFER_CAP = 131072, JOIN_OFFER_CAP = 12288 };
+
+/* A signal request held while resuming (packed). */
+typedef struct held_request {
+    struct held_request *next;
+    size_t len;
+    uint8_t data[];
+} held_request;
 
 struct lkroom {
     lkio_worker *w;
@@ -67,6 +76,8 @@ struct lkroom {
     char *last_offer, *last_answer;          /* the descriptions, for SyncState */
     int32_t ping_interval, ping_timeout;     /* the JoinResponse's */
     bool auto_subscribe, adaptive_stream;
+    held_request *held, **held_tail; /* sent once resumed, in order */
+    size_t n_held, held_bytes;
     bool ready, leaving;
     bool offer_again; /* sections changed while joining, or while an offer awaited its answer */
     Livekit__DisconnectReason leave_reason;
@@ -82,6 +93,43 @@ struct lkroom {
 static void arm_timer(lkroom *r);
 static void send_leave(lkroom *r);
 static void send_offer(lkroom *r);
+
+/* The requests of our own accord (not the resume's: SyncState, its offer,
+ * Leave): while resuming, held until it ends, as upstream holds them. 0, or
+ * -1 when the connection is down, or too much waits. */
+static int signal_send(lkroom *r, const Livekit__SignalRequest *req)
+{
+    if (r->state != RECONNECTING)
+        return lkroom_signal_send(r->sig, req);
+    size_t len = livekit__signal_request__get_packed_size(req);
+    if (r->n_held == HELD_MAX || r->held_bytes + len > HELD_MAX_BYTES)
+        return -1;
+    held_request *h = malloc(sizeof *h + len);
+    if (!h)
+        abort();
+    h->next = NULL;
+    h->len = len;
+    livekit__signal_request__pack(req, h->data);
+    *r->held_tail = h;
+    r->held_tail = &h->next;
+    r->n_held++;
+    r->held_bytes += len;
+    return 0;
+}
+
+/* Sends what was held (sent is false: drops it, the session is over). */
+static void release_held(lkroom *r, bool send)
+{
+    while (r->held) {
+        held_request *h = r->held;
+        r->held = h->next;
+        if (send)
+            lkroom_signal_send_packed(r->sig, h->data, h->len);
+        free(h);
+    }
+    r->held_tail = &r->held;
+    r->n_held = r->held_bytes = 0;
+}
 
 /* Joined, and the session's changes are reported: also while resuming. */
 static bool live(const lkroom *r)
@@ -174,6 +222,7 @@ static void end_session(lkroom *r, Livekit__DisconnectReason reason)
         return;
     r->state = OVER;
     r->leave_deadline = 0;
+    release_held(r, false);
     lkroom_session_end(r->session, "the room was disconnected");
     lkio_timer_stop(r->w, &r->timer);
     if (r->obs.disconnected)
@@ -298,6 +347,7 @@ static void maybe_resumed(lkroom *r, uint64_t now)
     if (lkpeer_offer_pending(peer) || lkpeer_state(peer) != LKPEER_CONNECTED)
         return;
     r->state = CONNECTED;
+    release_held(r, true);
     arm_timer(r);
     if (r->obs.reconnected)
         r->obs.reconnected(r->obs.ctx);
@@ -619,8 +669,7 @@ static void send_offer(lkroom *r)
 
 static int publisher_signal(void *ctx, const Livekit__SignalRequest *req)
 {
-    lkroom *r = ctx;
-    return lkroom_signal_send(r->sig, req);
+    return signal_send(ctx, req);
 }
 
 static void publisher_negotiate(void *ctx)
@@ -694,9 +743,8 @@ static void on_rtcp(void *ctx, const uint8_t *pkt, size_t len)
 lkroom_local_track *lkroom_publish(lkroom *r, uint64_t token, const lkroom_track_options *o,
                                    char *err, size_t errlen)
 {
-    if (r->state != CONNECTED || r->leaving) {
-        snprintf(err, errlen, "cannot publish: the room is %s",
-                 r->state == RECONNECTING ? "reconnecting" : "not connected");
+    if (!live(r) || r->leaving) {
+        snprintf(err, errlen, "cannot publish: the room is not connected");
         return NULL;
     }
     lkroom_local_track *t =
@@ -708,9 +756,8 @@ lkroom_local_track *lkroom_publish(lkroom *r, uint64_t token, const lkroom_track
 int lkroom_set_subscribed(lkroom *r, const char *participant_sid, const char *track_sid,
                           bool subscribe, char *err, size_t errlen)
 {
-    if (r->state != CONNECTED || r->leaving) {
-        snprintf(err, errlen, "the room is %s",
-                 r->state == RECONNECTING ? "reconnecting" : "not connected");
+    if (!live(r) || r->leaving) {
+        snprintf(err, errlen, "the room is not connected");
         return -1;
     }
     /* As upstream: an unsubscribed track ends before the server hears of
@@ -734,7 +781,7 @@ int lkroom_set_subscribed(lkroom *r, const char *participant_sid, const char *tr
     Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
     req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_SUBSCRIPTION;
     req.subscription = &u;
-    if (lkroom_signal_send(r->sig, &req) < 0) {
+    if (signal_send(r, &req) < 0) {
         snprintf(err, errlen, "the signal connection is down");
         return -1;
     }
@@ -744,9 +791,8 @@ int lkroom_set_subscribed(lkroom *r, const char *participant_sid, const char *tr
 int lkroom_update_track_settings(lkroom *r, const char *track_sid,
                                  const lkroom_track_settings *ts, char *err, size_t errlen)
 {
-    if (r->state != CONNECTED || r->leaving) {
-        snprintf(err, errlen, "the room is %s",
-                 r->state == RECONNECTING ? "reconnecting" : "not connected");
+    if (!live(r) || r->leaving) {
+        snprintf(err, errlen, "the room is not connected");
         return -1;
     }
     char *sids[1] = {(char *)track_sid};
@@ -760,7 +806,7 @@ int lkroom_update_track_settings(lkroom *r, const char *track_sid,
     Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
     req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_TRACK_SETTING;
     req.track_setting = &u;
-    if (lkroom_signal_send(r->sig, &req) < 0) {
+    if (signal_send(r, &req) < 0) {
         snprintf(err, errlen, "the signal connection is down");
         return -1;
     }
@@ -771,9 +817,7 @@ void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const 
                          const char *const *keys, const char *const *values, size_t n)
 {
     const char *refused = NULL;
-    if (r->state == RECONNECTING)
-        refused = "the room is reconnecting";
-    else if (r->state != CONNECTED)
+    if (!live(r))
         refused = "the room is not connected";
     else if (lkroom_session_pending(r->session) == LKROOM_SESSION_MAX_PENDING)
         refused = "too many updates waiting for the server";
@@ -807,7 +851,7 @@ void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const 
     Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
     req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_UPDATE_METADATA;
     req.update_metadata = &u;
-    int sent = lkroom_signal_send(r->sig, &req);
+    int sent = signal_send(r, &req);
     free(entries);
     free(ptrs);
     if (sent < 0) {
@@ -832,6 +876,7 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
         abort();
     r->w = w;
     r->obs = *obs;
+    r->held_tail = &r->held;
     lkroom_session_observer sobs = {r, on_session_participant, on_session_update_done,
                                     on_session_track, on_session_speakers};
     r->session = lkroom_session_new(&sobs);
@@ -1037,5 +1082,6 @@ void lkroom_destroy(lkroom *r)
     free(r->token);
     free(r->last_offer);
     free(r->last_answer);
+    release_held(r, false);
     free(r);
 }

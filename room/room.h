@@ -43,8 +43,8 @@ typedef struct lkroom_observer {
     /* The signal connection was lost (or the server asked us to resume):
      * resuming. Then reconnected, or disconnected if that fails. While
      * resuming, data packets are taken (SCTP delivers them once the path
-     * is back) and participants' changes reported; publishing, updates and
-     * subscriptions are refused. */
+     * is back), participants' changes reported, and what we ask of the
+     * server (publishing, updates, subscriptions) waits for the resume. */
     void (*reconnecting)(void *ctx);
     void (*reconnected)(void *ctx);
     /* The server gave us a new token (valid during the call): resuming

@@ -52,6 +52,11 @@ static void finish(lkroom_signal *s, bool was_open, int http_status, const char 
         s->cb.ended(s->cb.ctx, was_open, http_status, error);
 }
 
+int lkroom_signal_send_packed(lkroom_signal *s, const uint8_t *data, size_t len)
+{
+    return s->ended ? -1 : lknet_wsconn_send(s->ws, data, len, false);
+}
+
 int lkroom_signal_send(lkroom_signal *s, const Livekit__SignalRequest *req)
 {
     if (s->ended)
@@ -62,7 +67,7 @@ int lkroom_signal_send(lkroom_signal *s, const Livekit__SignalRequest *req)
     if (!buf)
         abort();
     livekit__signal_request__pack(req, buf);
-    int r = lknet_wsconn_send(s->ws, buf, len, false);
+    int r = lkroom_signal_send_packed(s, buf, len);
     if (buf != stackbuf)
         free(buf);
     return r;

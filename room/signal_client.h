@@ -51,6 +51,8 @@ lkroom_signal *lkroom_signal_connect(lkio_worker *w, const lkroom_join_params *p
 
 /* 0, or -1 when the connection is not open. */
 int lkroom_signal_send(lkroom_signal *s, const Livekit__SignalRequest *req);
+/* The same, already packed (a SignalRequest's bytes). */
+int lkroom_signal_send_packed(lkroom_signal *s, const uint8_t *data, size_t len);
 
 /* Sends a LeaveRequest, then closes the WebSocket; `ended` follows. */
 void lkroom_signal_leave(lkroom_signal *s, Livekit__DisconnectReason reason);

@@ -16,6 +16,9 @@ machine, so the test can compare it with its own):
     {"ev": "data", "from", "topic", "payload", "kind"}
     {"ev": "trigger"} then {"ev": "simulated", "error"}   around simulate_scenario
     {"ev": "sent", "topic", "error"}     a publish_data returned (error: its text)
+    {"ev": "metadata_set", "error"}      a set_metadata returned
+    {"ev": "metadata", "identity", "metadata"}
+                                         participant_metadata_changed
     {"ev": "status", "sid", "state", "remote": {identity: sid}}
     {"ev": "bye"}                        left the room; the process ends
 
@@ -28,6 +31,9 @@ appended by the test (polled; a command file keeps testbed.spawn as it is):
                                          the same, from inside the next
                                          "reconnecting" handler (so while
                                          the room reconnects)
+    {"cmd": "metadata_on_reconnecting", "metadata"}
+                                         set_metadata from inside the next
+                                         "reconnecting" handler
     {"cmd": "status"}
     {"cmd": "quit"}
 
@@ -54,6 +60,16 @@ def reason_name(reason):
         return rtc.DisconnectReason.Name(int(reason))
     except ValueError:
         return str(reason)
+
+
+async def set_metadata(room, value):
+    try:
+        await asyncio.wait_for(room.local_participant.set_metadata(value), PUBLISH_BOUND_S)
+        emit("metadata_set", error=None)
+    except asyncio.TimeoutError:
+        emit("metadata_set", error=f"set_metadata did not return within {PUBLISH_BOUND_S} s")
+    except Exception as e:  # the test reads the error text
+        emit("metadata_set", error=f"{type(e).__name__}: {e}" if str(e) else repr(e))
 
 
 def remote_of(room):
@@ -101,7 +117,7 @@ async def commands(path):
 async def main(url, token, path):
     room = rtc.Room()
     tasks = set()
-    armed = []  # (topic, payload) to publish from the next "reconnecting"
+    armed = []  # coroutines to start from the next "reconnecting"
 
     def spawn_task(coro):
         t = asyncio.ensure_future(coro)
@@ -111,7 +127,7 @@ async def main(url, token, path):
     def on_reconnecting():
         emit("reconnecting")
         while armed:
-            spawn_task(publish(room, *armed.pop(0)))
+            spawn_task(armed.pop(0)())
 
     room.on("connection_state_changed", lambda s: emit("state", state=int(s)))
     room.on("reconnecting", on_reconnecting)
@@ -122,6 +138,8 @@ async def main(url, token, path):
             lambda p: emit("participant_connected", identity=p.identity, sid=p.sid))
     room.on("participant_disconnected",
             lambda p: emit("participant_disconnected", identity=p.identity, sid=p.sid))
+    room.on("participant_metadata_changed", lambda p, old, new: emit(
+        "metadata", identity=p.identity, metadata=new))
     room.on("data_received", lambda p: emit(
         "data", topic=p.topic, kind=int(p.kind), payload=p.data.decode(errors="replace"),
         **{"from": getattr(p.participant, "identity", None)}))
@@ -141,7 +159,9 @@ async def main(url, token, path):
             elif cmd == "send":
                 spawn_task(publish(room, c["topic"], c["payload"]))
             elif cmd == "send_on_reconnecting":
-                armed.append((c["topic"], c["payload"]))
+                armed.append(lambda c=c: publish(room, c["topic"], c["payload"]))
+            elif cmd == "metadata_on_reconnecting":
+                armed.append(lambda c=c: set_metadata(room, c["metadata"]))
             elif cmd == "status":
                 emit("status", sid=room.local_participant.sid, state=int(room.connection_state),
                      remote=remote_of(room))

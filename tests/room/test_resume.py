@@ -5,7 +5,8 @@ the reference) sees the room go RECONNECTING and come back CONNECTED, with
 "reconnecting" and "reconnected" in between, under the same participant
 sid; the other participant (always on upstream's library) never sees it
 leave; reliable data goes both ways afterwards; and (first case) a packet
-published while the room was reconnecting is not refused but arrives, once.
+published while the room was reconnecting is not refused but arrives, once,
+and metadata set meanwhile reaches the other participant.
 
 Two ways to lose the signal connection:
   - the SDK's own simulate_scenario(SIMULATE_SIGNAL_RECONNECT), which closes
@@ -246,6 +247,8 @@ def test_simulated_signal_loss_resumes(server, lib):
         # room reconnects: upstream's publish_data waits for the resume and
         # then sends it (it does not raise)
         r.send("send_on_reconnecting", topic="during", payload="sent while reconnecting")
+        # a request to the server made meanwhile waits for the resume too
+        r.send("metadata_on_reconnecting", metadata="set while reconnecting")
         r.send("simulate")
         trigger = r.wait("simulate_scenario called", ev("trigger"), BOUND_S, m_r)
         pair.t0 = trigger["t"]
@@ -264,6 +267,12 @@ def test_simulated_signal_loss_resumes(server, lib):
                         ev("sent", topic="during"), DURING_S, m_r)
         assert during["error"] is None, ("publish_data while reconnecting raised", during)
         o.wait("the packet published while reconnecting", ev("data", topic="during"),
+               BOUND_S, m_o)
+        meta = r.wait("the set_metadata made while reconnecting returned", ev("metadata_set"),
+                      DURING_S, m_r)
+        assert meta["error"] is None, ("set_metadata while reconnecting failed", meta)
+        o.wait("the metadata set while reconnecting",
+               ev("metadata", identity="resumer", metadata="set while reconnecting"),
                BOUND_S, m_o)
 
         exchange(r, o, "after")
