@@ -67,7 +67,7 @@ struct lkice_agent {
     unsigned n_pairs;
     enum lkice_state state;
     bool started, remote_done;
-    bool restarting; /* our credentials changed: the peer's next ones start checks over */
+    bool restarting; /* our credentials changed: the peer's next ones start the checks */
     uint64_t start_ns, next_check_ns;
     int selected; /* pair index, or -1 */
     uint64_t last_consent_ns, next_consent_ns;
@@ -237,22 +237,37 @@ void lkice_local_candidate(const lkice_agent *a, unsigned index, char *out, size
              index < a->n_local ? a->local[index].priority : 0, ip, port);
 }
 
+/* An ICE restart (RFC 8445 9): what was learned under the old credentials
+ * goes. The caller keeps sending media where it did until a pair is
+ * selected again. */
+static void forget_remote(lkice_agent *a)
+{
+    a->n_remote = 0;
+    a->n_pairs = 0;
+    a->selected = -1;
+    a->remote_done = false;
+    a->consent_pending = false;
+    a->started = false;
+}
+
 int lkice_set_remote_credentials(lkice_agent *a, const char *ufrag, const char *pwd)
 {
     if (strlen(ufrag) >= sizeof a->rufrag || strlen(pwd) >= sizeof a->rpwd || !*ufrag || !*pwd)
         return -1;
-    bool changed = a->rufrag[0] && (strcmp(a->rufrag, ufrag) || a->restarting);
+    bool changed = a->rufrag[0] && strcmp(a->rufrag, ufrag);
     snprintf(a->rufrag, sizeof a->rufrag, "%s", ufrag);
     snprintf(a->rpwd, sizeof a->rpwd, "%s", pwd);
-    if (changed) {
-        /* An ICE restart (RFC 8445 9): candidates and pairs start over, and
-         * lkice_start starts the checks and their give-up clock again. The
-         * caller keeps sending where it did until a pair is selected. */
-        a->n_remote = 0;
-        a->n_pairs = 0;
-        a->selected = -1;
-        a->remote_done = false;
-        a->consent_pending = false;
+    if (changed && !a->restarting)
+        forget_remote(a); /* the peer restarted on its own */
+    if (changed || a->restarting) {
+        /* Checks start over with these credentials, lkice_start starting
+         * them and their give-up clock; what the peer's checks taught us
+         * since our restart stays (they carried our new credentials, and
+         * their source may be the only address that reaches the peer). */
+        for (unsigned i = 0; i < a->n_pairs; i++) {
+            a->pairs[i].state = P_WAITING;
+            a->pairs[i].triggered = true;
+        }
         a->started = false;
         a->restarting = false;
     }
@@ -685,6 +700,10 @@ void lkice_restart(lkice_agent *a)
 {
     random_token(a, a->lufrag, 8);
     random_token(a, a->lpwd, 24);
+    /* Nothing is checked until the peer's credentials come (the checks
+     * would carry the old ones); its own checks, under our new
+     * credentials, are answered and remembered meanwhile. */
+    forget_remote(a);
     a->restarting = true;
 }
 

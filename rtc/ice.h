@@ -108,11 +108,13 @@ bool lkice_selected_pair(const lkice_agent *a, lkice_pair_info *out);
 /* How many times the selected pair changed (the first selection counts). */
 unsigned lkice_selected_changes(const lkice_agent *a);
 
-/* An ICE restart: new local credentials (lkice_local_ufrag/pwd). The
- * peer's credentials that come next (new or not) start the checks over:
- * lkice_set_remote_credentials, candidates, then lkice_start again. Until a
- * pair is selected, lkice_selected_pair is false, and the caller keeps
- * sending where it did. */
+/* An ICE restart: new local credentials (lkice_local_ufrag/pwd); remote
+ * candidates and pairs are forgotten, and checks wait. The peer's
+ * credentials that come next (new or not) start them over:
+ * lkice_set_remote_credentials, candidates, then lkice_start again; the
+ * peer's checks that reach us meanwhile are answered and their sources
+ * kept. Until a pair is selected, lkice_selected_pair is false, and the
+ * caller keeps sending where it did. */
 void lkice_restart(lkice_agent *a);
 
 void lkice_close(lkice_agent *a);

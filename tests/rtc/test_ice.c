@@ -385,6 +385,37 @@ static void restart_reconnects(void **state)
     net_free(&n);
 }
 
+/* A resume as livekit-server answers it: the peer gets our new credentials
+ * first and checks at once; its checks reach us before its answer does,
+ * and their source is all we learn (its candidates may not reach it). What
+ * they taught us survives the answer's credentials. */
+static void restart_keeps_what_early_checks_taught(void **state)
+{
+    net n;
+    net_init(&n, true, false);
+    lkice_agent *a = n.agent[0], *b = n.agent[1];
+    exchange(&n, true);
+    lkice_start(a, T0);
+    lkice_start(b, T0);
+    uint64_t now = run(&n, T0, T0 + 2 * S);
+    assert_int_equal(n.selected[0], 1);
+    lkice_restart(a);
+    lkice_restart(b);
+    char line[128], why[128];
+    assert_int_equal(lkice_set_remote_credentials(b, lkice_local_ufrag(a), lkice_local_pwd(a)), 0);
+    lkice_local_candidate(a, 0, line, sizeof line);
+    assert_int_equal(lkice_add_remote_candidate(b, line, why, sizeof why), 0);
+    lkice_start(b, now);
+    now = run(&n, now, now + S / 2);
+    assert_int_equal(lkice_set_remote_credentials(a, lkice_local_ufrag(b), lkice_local_pwd(b)), 0);
+    lkice_start(a, now);
+    run(&n, now, now + 5 * S);
+    assert_int_equal(lkice_state(a), LKICE_CONNECTED);
+    assert_int_equal(lkice_state(b), LKICE_CONNECTED);
+    assert_int_equal(n.selected[0], 2);
+    net_free(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +429,7 @@ int main(void)
         cmocka_unit_test(forged_check_gets_no_answer),
         cmocka_unit_test(remote_candidates_parsed_or_ignored_with_reason),
         cmocka_unit_test(restart_reconnects),
+        cmocka_unit_test(restart_keeps_what_early_checks_taught),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
