@@ -17,10 +17,12 @@
  * (reconnect and our sid in the join request, the latest token), tells the
  * server what it has (SyncState) and restarts ICE; DTLS, SCTP and the data
  * channels go on as they were, so reliable data sent meanwhile is
- * delivered by SCTP itself. Reconnected once the restart is answered and,
- * after a settle second, the transport is up. A resume that fails, a
- * Leave that asks for a full reconnect (a new participant) and a failed
- * transport end the session: full reconnection is not done yet.
+ * delivered by SCTP itself. Reconnected once the restart is answered and
+ * its checks have selected a pair: ICE works again, with the server's new
+ * credentials (upstream waits a settle second, then for the transport).
+ * A resume that fails, a Leave that asks for a full reconnect (a new
+ * participant) and a failed transport end the session: full reconnection
+ * is not done yet.
  */
 #include "room.h"
 
@@ -43,8 +45,10 @@ static const uint64_t UPDATE_TIMEOUT_MS = 10000;
  * (a few retransmissions on a lossy path) before it goes anyway. */
 static const uint64_t LEAVE_LINGER_MS = 2000;
 /* A resume: the new signal connection and the server's answer to it (5 s
- * each for upstream), then a settle second and at most 15 s for ICE. */
-static const uint64_t RESUME_SIGNAL_MS = 10000, RESUME_SETTLE_MS = 1000, RESUME_ICE_MS = 15000;
+ * each for upstream), then at most 16 s for ICE (upstream: a settle second
+ * and 15 s), looked at every RESUME_POLL_MS: a pair selected makes no
+ * event when the transport's state stays as it was. */
+static const uint64_t RESUME_SIGNAL_MS = 10000, RESUME_ICE_MS = 16000, RESUME_POLL_MS = 20;
 /* Requests waiting for a resume to end: at most this many, this many bytes. */
 enum { HELD_MAX = 256, HELD_MAX_BYTES = 1 << 20 };
 /* An offer: the data section and up to LKPEER_MAX_SECTIONS media sections. */
@@ -70,7 +74,8 @@ struct lkroom {
      * may be inside its own callback); the new one is waiting for the
      * server's ReconnectResponse; the ICE restart is under way. */
     enum { RESUME_START, RESUME_SIGNAL, RESUME_TRANSPORT } resume_step;
-    uint64_t resume_deadline, settle_at;
+    uint64_t resume_deadline;
+    unsigned pair_changes; /* the ICE restart is done once this grew */
     Livekit__DisconnectReason resume_reason; /* reported if the resume fails */
     char *url, *token;                       /* the token the server last gave us */
     char *last_offer, *last_answer;          /* the descriptions, for SyncState */
@@ -328,8 +333,10 @@ static void on_reconnect_response(lkroom *r)
 {
     uint64_t now = lkio_now_ns();
     r->resume_step = RESUME_TRANSPORT;
-    r->settle_at = now + RESUME_SETTLE_MS * MS;
-    r->resume_deadline = r->settle_at + RESUME_ICE_MS * MS;
+    r->resume_deadline = now + RESUME_ICE_MS * MS;
+    lkpeer_stats st;
+    lkpeer_get_stats(lkroom_transport_peer(r->tr), &st);
+    r->pair_changes = st.pair_changes;
     send_sync_state(r);
     lkroom_transport_restart_ice(r->tr);
     r->offer_again = false; /* the restart's offer has every section */
@@ -337,14 +344,17 @@ static void on_reconnect_response(lkroom *r)
     arm_timer(r);
 }
 
-/* Resumed once the restart's offer is answered, the settle time has passed
- * and the transport is up. */
-static void maybe_resumed(lkroom *r, uint64_t now)
+/* Resumed once the restart's offer is answered, its checks selected a
+ * pair and the transport is up. */
+static void maybe_resumed(lkroom *r)
 {
-    if (r->state != RECONNECTING || r->resume_step != RESUME_TRANSPORT || now < r->settle_at)
+    if (r->state != RECONNECTING || r->resume_step != RESUME_TRANSPORT)
         return;
     lkpeer *peer = lkroom_transport_peer(r->tr);
-    if (lkpeer_offer_pending(peer) || lkpeer_state(peer) != LKPEER_CONNECTED)
+    lkpeer_stats st;
+    lkpeer_get_stats(peer, &st);
+    if (lkpeer_offer_pending(peer) || st.state != LKPEER_CONNECTED ||
+        st.pair_changes == r->pair_changes)
         return;
     r->state = CONNECTED;
     release_held(r, true);
@@ -357,11 +367,13 @@ static void maybe_resumed(lkroom *r, uint64_t now)
     }
 }
 
-/* When the resume's next step is due: the settle second, then its bound. */
+/* When the resume's timer is due: its bound, and while ICE restarts, the
+ * next look at it. */
 static uint64_t resume_due_at(const lkroom *r, uint64_t now)
 {
-    return r->resume_step == RESUME_TRANSPORT && r->settle_at > now ? r->settle_at
-                                                                     : r->resume_deadline;
+    uint64_t poll = now + RESUME_POLL_MS * MS;
+    return r->resume_step == RESUME_TRANSPORT && poll < r->resume_deadline ? poll
+                                                                            : r->resume_deadline;
 }
 
 /* From the timer, whenever it runs while resuming. */
@@ -372,7 +384,7 @@ static void resume_timer(lkroom *r, uint64_t now)
     else if (now >= r->resume_deadline) /* no answer, or no ICE, in time */
         end_session(r, r->resume_reason);
     else
-        maybe_resumed(r, now);
+        maybe_resumed(r);
 }
 
 /* --- signal ------------------------------------------------------------------------------ */
@@ -454,7 +466,7 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
             r->offer_again = false;
             send_offer(r);
         }
-        maybe_resumed(r, lkio_now_ns());
+        maybe_resumed(r);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRACK_PUBLISHED:
         lkroom_publisher_on_published(r->publisher, m->track_published);
@@ -548,7 +560,7 @@ static void on_transport_state(void *ctx, enum lkpeer_state s, const char *why)
 {
     lkroom *r = ctx;
     if (s == LKPEER_CONNECTED)
-        maybe_resumed(r, lkio_now_ns());
+        maybe_resumed(r);
     if (s != LKPEER_FAILED && s != LKPEER_CLOSED)
         return;
     if (r->state == CONNECTING) {
