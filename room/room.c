@@ -657,7 +657,8 @@ static void send_offer(lkroom *r)
 {
     if (r->state == OVER)
         return;
-    if (r->state == CONNECTING || (r->state == RECONNECTING && r->resume_step != RESUME_TRANSPORT) ||
+    bool resuming_signal = r->state == RECONNECTING && r->resume_step != RESUME_TRANSPORT;
+    if (r->state == CONNECTING || resuming_signal ||
         lkpeer_offer_pending(lkroom_transport_peer(r->tr))) {
         r->offer_again = true; /* once connected or resumed, or after the answer */
         return;

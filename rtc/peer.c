@@ -479,10 +479,11 @@ int lkpeer_set_answer(lkpeer *p, const char *sdp, size_t len, uint64_t now_ns, c
     lksdp *s = parse(sdp, len, err, errlen);
     if (!s)
         return -1;
-    int m = lksdp_find(s, "application"); /* a renegotiation: an ICE restart's answer? */
-    int r = !p->dtls                                         ? apply_transport(p, s, true, err, errlen)
-            : m >= 0 && *lksdp_ice_ufrag(s, (unsigned)m) ? apply_ice(p, s, (unsigned)m, "answer", err, errlen)
-                                                         : 0;
+    int r = 0, m = lksdp_find(s, "application");
+    if (!p->dtls)
+        r = apply_transport(p, s, true, err, errlen);
+    else if (m >= 0 && *lksdp_ice_ufrag(s, (unsigned)m)) /* an ICE restart's answer? */
+        r = apply_ice(p, s, (unsigned)m, "answer", err, errlen);
     if (r == 0) {
         apply_media(p, s);
         p->offer_pending = false;
