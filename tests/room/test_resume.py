@@ -134,6 +134,16 @@ class Peer:
                     raise AssertionError(f"{self}: no {what} within {timeout} s: {self.events}")
                 self.cond.wait(left)
 
+    def lifecycle(self, mark):
+        """What this participant saw of its connection since mark."""
+        out = []
+        for e in self.since(mark):
+            if e["ev"] == "state":
+                out.append("state:" + STATE.get(e["state"], str(e["state"])))
+            elif e["ev"] in LIFECYCLE:
+                out.append(e["ev"])
+        return out
+
     def status(self):
         m = self.mark()
         self.send("status")
@@ -184,7 +194,8 @@ class Pair:
 
     def __enter__(self):
         try:
-            self.observer, _ = self.join(UPSTREAM, "observer")
+            self.observer, seen = self.join(UPSTREAM, "observer")
+            self.observer_sid = seen["sid"]
             self.resumer, ready = self.join(self.lib, "resumer")
             self.sid = ready["sid"]
             assert self.sid.startswith("PA_"), ready
@@ -204,16 +215,6 @@ class Pair:
             print(f"{self.room}, from the loss of the connection:")
             self.timeline(self.t0)
 
-    def lifecycle(self, mark):
-        """What the resumer saw of its connection since mark."""
-        out = []
-        for e in self.resumer.since(mark):
-            if e["ev"] == "state":
-                out.append("state:" + STATE.get(e["state"], str(e["state"])))
-            elif e["ev"] in LIFECYCLE:
-                out.append(e["ev"])
-        return out
-
     def timeline(self, t0):
         """Both sides' events since t0, in order, for the log."""
         rows = [(e["t"] - t0, p.name, {k: v for k, v in e.items() if k != "t"})
@@ -222,19 +223,24 @@ class Pair:
             print(f"  {dt:8.3f} {name:8} {e}")
 
     def check_same_session(self, what):
-        """Same sid on both sides; the observer never saw the resumer leave."""
+        """Same sid on both sides; the observer never saw the resumer leave
+        (unless the observer itself came back as a new participant: it lost
+        the same server, and upstream's full reconnect reports everyone
+        leaving and joining again)."""
         st = self.resumer.status()
         assert st["sid"] == self.sid, (what, "sid changed", self.sid, st)
         assert STATE[st["state"]] == "CONNECTED", (what, st)
-        seen = self.observer.since(0)
-        left = [e for e in seen
-                if e["ev"] == "participant_disconnected" and e["identity"] == "resumer"]
-        assert left == [], (what, "the observer saw the resumer leave", left, self.server.tail())
-        joined = [e for e in seen
-                  if e["ev"] == "participant_connected" and e["identity"] == "resumer"]
-        assert len(joined) == 1, (what, "the observer saw the resumer join again", joined)
         seen = self.observer.status()
         assert seen["remote"].get("resumer") == self.sid, (what, seen)
+        if seen["sid"] != self.observer_sid:
+            return
+        events = self.observer.since(0)
+        left = [e for e in events
+                if e["ev"] == "participant_disconnected" and e["identity"] == "resumer"]
+        assert left == [], (what, "the observer saw the resumer leave", left, self.server.tail())
+        joined = [e for e in events
+                  if e["ev"] == "participant_connected" and e["identity"] == "resumer"]
+        assert len(joined) == 1, (what, "the observer saw the resumer join again", joined)
 
 
 @pytest.mark.parametrize("lib", [OURS, UPSTREAM])
@@ -253,7 +259,7 @@ def test_simulated_signal_loss_resumes(server, lib):
         trigger = r.wait("simulate_scenario called", ev("trigger"), BOUND_S, m_r)
         pair.t0 = trigger["t"]
         done = r.wait('"reconnected"', ev("reconnected"), RECONNECT_S, m_r, fail=gave_up)
-        assert "reconnecting" in pair.lifecycle(m_r), r.since(m_r)
+        assert "reconnecting" in r.lifecycle(m_r), r.since(m_r)
         rec = r.wait('"reconnecting"', ev("reconnecting"), 0, m_r)
         TIMINGS[("signal", lib)] = t = {"to_reconnecting": rec["t"] - trigger["t"],
                                         "to_reconnected": done["t"] - rec["t"]}
@@ -261,7 +267,7 @@ def test_simulated_signal_loss_resumes(server, lib):
               f"reconnecting->reconnected {t['to_reconnected']:.3f} s")
         simulated = r.wait("simulate_scenario returned", ev("simulated"), BOUND_S, m_r)
         assert simulated["error"] is None, simulated
-        assert pair.lifecycle(m_r) == EXPECTED, r.since(m_r)
+        assert r.lifecycle(m_r) == EXPECTED, r.since(m_r)
 
         during = r.wait("the publish made while reconnecting returned",
                         ev("sent", topic="during"), DURING_S, m_r)
@@ -281,7 +287,7 @@ def test_simulated_signal_loss_resumes(server, lib):
         # second copy would have arrived by now
         copies = [e for e in o.since(m_o) if e["ev"] == "data" and e["topic"] == "during"]
         assert len(copies) == 1, copies
-        assert pair.lifecycle(m_r) == EXPECTED, r.since(m_r)  # nothing more happened
+        assert r.lifecycle(m_r) == EXPECTED, r.since(m_r)  # nothing more happened
 
 
 @pytest.mark.parametrize("lib", [OURS, UPSTREAM])
@@ -306,7 +312,7 @@ def test_paused_server_resumes(server, lib):
         print(f"\npause {lib}: SIGSTOP->reconnecting {t['to_reconnecting']:.3f} s, "
               f"reconnecting->reconnected {t['to_reconnected']:.3f} s "
               f"(SIGCONT->reconnected {t['sigcont_to_reconnected']:.3f} s)")
-        assert pair.lifecycle(m_r) == EXPECTED, r.since(m_r)
+        assert r.lifecycle(m_r) == EXPECTED, r.since(m_r)
 
         # the observer lost the same server: if its own ping timed out too,
         # let it come back before data has to cross
@@ -330,8 +336,7 @@ def test_killed_server_ends_the_session(lib):
             killed = time.monotonic()
             own.kill()
             done = p.wait('"disconnected"', ev("disconnected"), KILLED_S, m)
-            states = [("state:" + STATE[e["state"]]) if e["ev"] == "state" else e["ev"]
-                      for e in p.since(m) if e["ev"] in LIFECYCLE]
+            states = p.lifecycle(m)
             if states[:1] == ["state:CONNECTED"]:
                 states = states[1:]  # upstream reports CONNECTED just after connect returns
             assert states[:2] == ["state:RECONNECTING", "reconnecting"], states
@@ -347,7 +352,7 @@ def test_killed_server_ends_the_session(lib):
 
 # (publisher's library, listener's library, which of them resumes)
 AUDIO_CASES = [(OURS, UPSTREAM, "publisher"), (UPSTREAM, OURS, "listener"),
-               (UPSTREAM, UPSTREAM, "publisher")]  # the last: the reference
+               (UPSTREAM, UPSTREAM, "publisher")]  # the last: the reference, its gap printed
 
 
 @pytest.mark.parametrize("publisher_lib,listener_lib,resumer", AUDIO_CASES,
@@ -375,8 +380,10 @@ def test_tone_goes_on_through_a_resume(server, publisher_lib, listener_lib, resu
     assert names.index("reconnecting") < names.index("reconnected"), resumed
     a = heard["audio"]
     runs = loud_and_quiet(a["runs_ms"])
-    assert runs and runs[0][0] == "loud" and runs[0][1] >= (TONE_S - 0.2) * 1000, a
-    assert abs(a["peak_hz"] - 440) < 2, a
-    print(f"\naudio {publisher_lib}->{listener_lib}, {resumer} resumes: tone "
-          f"{runs[0][1]} ms, longest gap {a.get('gap_ms_max')} ms, "
+    print(f"\naudio {publisher_lib}->{listener_lib}, {resumer} resumes: first tone run "
+          f"{runs[0][1] if runs else 0} ms, longest gap {a.get('gap_ms_max')} ms, "
           f"longest stall {a.get('stall_ms_max', 0):.0f} ms")
+    assert a.get("peak_hz") is not None and abs(a["peak_hz"] - 440) < 2, a
+    if OURS not in (publisher_lib, listener_lib):
+        return  # the reference, measured only: upstream's own resume gapped 130 ms once
+    assert runs and runs[0][0] == "loud" and runs[0][1] >= (TONE_S - 0.2) * 1000, a
