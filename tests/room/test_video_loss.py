@@ -57,6 +57,17 @@ resent together hundreds of packets late were taken for a sender
 restarting its numbers (RFC 3550 A.1's 100-packet limit), which threw the
 receiver's state away; late now runs to 1500 packets (rtc/rtp.c).
 
+Upstream's watcher freezes longer when a packet stays lost: libwebrtc
+gives a frame up silently when its NACKs run out (the server resends a
+packet a few times at most) and asks for a keyframe only after 3 s
+without a decodable frame (kMaxWaitForFrame in its receive stream; our
+receiver asks at once). CI saw it once, ours watched by upstream, the
+camera on the clean side: a 3.26 s gap, 93 frames skipped, nothing of
+ours on the path between the server and the watcher; upstream on both
+ends did it too (3.06 s, above). So for upstream's watcher the bound is
+that wait plus the issue's second: the keyframe it then asks for must
+arrive within a second, which is what our camera controls.
+
 The suite's passes under a seccomp filter (scripts/test.sh) set
 LK_SKIP_VIDEO_LOSS=1: they run the epoll backend, which the epoll pass
 already runs this test on, and the two minutes it takes are better spent
@@ -78,6 +89,7 @@ PEER = os.path.join(os.path.dirname(__file__), "video_peer.py")
 LOSS, DELAY_MS, JITTER_MS = 0.05, 30, 10
 WATCH_S = 21          # the window starts a second after the first frame: 20 s
 MAX_GAP_S = 1.0       # the issue's criterion
+UPSTREAM_KEYFRAME_WAIT_S = 3.0  # libwebrtc's wait for a decodable frame (above)
 MIN_SHARE = 0.6       # upstream's watchers: 0.61 to 0.91 (see above)
 MIN_PSNR_DB = 30      # neighbouring frames differ by about 25 dB (test_video.py)
 MEDIA_PACKETS = 20 * 30  # at least a packet a frame; fewer means media went elsewhere
@@ -176,10 +188,13 @@ def test_video_crossed_the_lossy_link(watched):
     assert media["udp_forwarded"] >= MEDIA_PACKETS and media["dropped"] > 0, media
 
 
-def test_no_freeze_longer_than_1_s(watched):
+def test_no_freeze_longer_than_1_s(watched, request):
     seen = watched[2]
+    bound = MAX_GAP_S
+    if request.node.callspec.params["watched"][2] != OURS:
+        bound += UPSTREAM_KEYFRAME_WAIT_S  # its receiver's silence (see above)
     assert seen["window_frames"] > 0, summary(seen)
-    assert seen["longest_gap_s"] <= MAX_GAP_S, summary(seen)
+    assert seen["longest_gap_s"] <= bound, summary(seen)
 
 
 def test_pictures_arrive_at_the_cameras_size(watched):
