@@ -317,15 +317,18 @@ lkroom_join_result lkroom_session_join(lkroom_session *s, const Livekit__JoinRes
         return LKROOM_JOIN_REPEATED;
     if (!j->room || !j->participant || !j->participant->sid[0])
         return LKROOM_JOIN_INCOMPLETE;
-    s->room = lkroom_pb_copy(&j->room->base);
-    s->local = copy_info(j->participant);
-    if (!s->room || !s->local) {
-        free_room(s->room);
-        free_info(s->local);
-        s->room = NULL;
-        s->local = NULL;
+    Livekit__Room *room = lkroom_pb_copy(&j->room->base);
+    Livekit__ParticipantInfo *local = copy_info(j->participant);
+    if (!room || !local) {
+        free_room(room);
+        free_info(local);
         return LKROOM_JOIN_INCOMPLETE;
     }
+    bool rejoin = s->room != NULL; /* after lkroom_session_restart */
+    free_room(s->room);
+    free_info(s->local);
+    s->room = room;
+    s->local = local;
     if (j->server_info)
         snprintf(s->server_version, sizeof s->server_version, "%s", j->server_info->version);
     /* Through the update path, so that a repeated or odd entry is taken as
@@ -333,10 +336,21 @@ lkroom_join_result lkroom_session_join(lkroom_session *s, const Livekit__JoinRes
     for (size_t i = 0; i < j->n_other_participants; i++) {
         const Livekit__ParticipantInfo *p = j->other_participants[i];
         if (p->sid[0] && strcmp(p->sid, s->local->sid))
-            apply_remote(s, p, true);
+            apply_remote(s, p, !rejoin);
     }
     s->joined = true;
     return LKROOM_JOIN_OK;
+}
+
+void lkroom_session_restart(lkroom_session *s, const char *error)
+{
+    lkroom_session_end(s, error);
+    while (s->n_remote) {
+        Livekit__ParticipantInfo *p = s->remote[s->n_remote - 1];
+        p->state = LIVEKIT__PARTICIPANT_INFO__STATE__DISCONNECTED;
+        remove_remote(s, s->n_remote - 1, p, false);
+    }
+    s->joined = false;
 }
 
 void lkroom_session_participant_update(lkroom_session *s, const Livekit__ParticipantUpdate *u)

@@ -124,8 +124,13 @@ typedef enum lkroom_join_result {
 } lkroom_join_result;
 
 /* The JoinResponse: the room, us, the others (no report: they are the
- * starting state). */
+ * starting state; after lkroom_session_restart, each is reported as it
+ * connects, its tracks published). */
 lkroom_join_result lkroom_session_join(lkroom_session *s, const Livekit__JoinResponse *j);
+/* A full reconnect: pending updates finish with error, every remote
+ * participant leaves (its tracks unpublished first), and the next
+ * JoinResponse, a new participant's, is taken as a join. */
+void lkroom_session_restart(lkroom_session *s, const char *error);
 void lkroom_session_participant_update(lkroom_session *s, const Livekit__ParticipantUpdate *u);
 void lkroom_session_room_update(lkroom_session *s, const Livekit__RoomUpdate *u);
 /* The server's SpeakersChanged (nothing before the join). */

@@ -846,6 +846,40 @@ static void updates_time_out_and_end_with_the_session(void **state)
     assert_int_equal(lkroom_session_next_deadline(T.s), UINT64_MAX);
 }
 
+/* A full reconnect: everyone leaves (tracks first), updates fail, and the
+ * next JoinResponse, a new participant's, reports each one it lists. */
+static void restart_empties_the_room_then_rejoins_with_reports(void **state)
+{
+    (void)state;
+    person_init(&us, "PA_us", "me", 1);
+    person_init(&alice, "PA_alice", "alice", 1);
+    person_track(&alice, "TR_a", false);
+    join j;
+    join_init(&j, "RM_1", &us);
+    join_other(&j, &alice);
+    assert_int_equal(lkroom_session_join(T.s, &j.msg), LKROOM_JOIN_OK);
+    lkroom_session_expect(T.s, 1, 100, 1000, "x", NULL, NULL, NULL, 0);
+
+    lkroom_session_restart(T.s, "reset");
+    assert_string_equal(T.log, "unpublished:PA_alice/TR_a disconnected:PA_alice");
+    assert_int_equal(lkroom_session_remote_count(T.s), 0);
+    assert_int_equal(T.n_dones, 1);
+    assert_string_equal(T.dones[0].error, "reset");
+    assert_false(lkroom_session_joined(T.s));
+    update(T.s, &alice, NULL); /* the old connection's: dropped */
+    assert_string_equal(T.log, "unpublished:PA_alice/TR_a disconnected:PA_alice");
+
+    T.log[0] = '\0';
+    person again;
+    person_init(&again, "PA_us2", "me", 1);
+    join_init(&j, "RM_1", &again);
+    join_other(&j, &alice);
+    assert_int_equal(lkroom_session_join(T.s, &j.msg), LKROOM_JOIN_OK);
+    assert_string_equal(T.log, "connected:PA_alice published:PA_alice/TR_a");
+    assert_string_equal(lkroom_session_local(T.s)->sid, "PA_us2");
+    assert_int_equal(lkroom_session_join(T.s, &j.msg), LKROOM_JOIN_REPEATED);
+}
+
 static void pending_updates_are_bounded(void **state)
 {
     (void)state;
@@ -1013,6 +1047,7 @@ int main(void)
         T_(server_answer_finishes_an_update),
         T_(our_record_showing_it_finishes_an_update),
         T_(updates_time_out_and_end_with_the_session),
+        T_(restart_empties_the_room_then_rejoins_with_reports),
         T_(pending_updates_are_bounded),
         T_(speakers_are_the_active_ones_quietest_first),
         T_(inactive_speakers_are_left_out_and_every_message_reported),
