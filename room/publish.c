@@ -53,6 +53,15 @@ struct lkroom_local_track {
     uint64_t deadline; /* while waiting for the server; else 0 */
     char cid[37];
     char sid[64];
+    /* A full reconnect: moved to the new transport, its AddTrack not sent
+     * yet; and the sid it had, until it is published again (or fails). */
+    bool moved;
+    char previous_sid[64];
+    /* what AddTrack says of it, sent again when it is republished */
+    char *name, *stream;
+    Livekit__TrackSource source;
+    bool dtx;
+    unsigned width, height;
     uint32_t ssrc;     /* audio's, and a single video layer's */
     uint32_t max_bitrate;
     bool muted;
@@ -87,11 +96,21 @@ lkroom_publisher *lkroom_publisher_new(lkroom_transport *tr, const lkroom_publis
     return p;
 }
 
-static void track_free(lkroom_local_track *t)
+static void stop_encoders(lkroom_local_track *t)
 {
     lkopus_sender_free(t->opus);
-    for (unsigned i = 0; i < t->n_layers; i++)
+    t->opus = NULL;
+    for (unsigned i = 0; i < t->n_layers; i++) {
         lkvp8_sender_free(t->layers[i].vp8);
+        t->layers[i].vp8 = NULL;
+    }
+}
+
+static void track_free(lkroom_local_track *t)
+{
+    stop_encoders(t);
+    free(t->name);
+    free(t->stream);
     free(t);
 }
 
@@ -121,7 +140,9 @@ static void fail(lkroom_local_track *t, const char *error)
 {
     lkroom_publisher *p = t->pub;
     unlink_track(t);
-    if (p->env.published)
+    if (t->previous_sid[0])
+        p->env.republished(p->env.ctx, t, t->previous_sid, NULL, error);
+    else if (p->env.published)
         p->env.published(p->env.ctx, t->token, NULL, NULL, error);
     track_free(t);
 }
@@ -199,6 +220,35 @@ static void describe_layers(const lkroom_local_track *t, add_layers *l,
     add->simulcast_codecs = l->codecs;
 }
 
+/* What upstream sends. Our audio is plain Opus, so RED is declined and
+ * the published mime type is audio/opus. 0, or -1 when the signal
+ * connection is closed. */
+static int send_add(lkroom_local_track *t, uint64_t now)
+{
+    Livekit__AddTrackRequest add = LIVEKIT__ADD_TRACK_REQUEST__INIT;
+    add.cid = t->cid;
+    add.name = t->name;
+    add.type = t->video ? LIVEKIT__TRACK_TYPE__VIDEO : LIVEKIT__TRACK_TYPE__AUDIO;
+    add.muted = t->muted;
+    add.disable_dtx = !t->video && !t->dtx;
+    add.source = t->source;
+    add.disable_red = true;
+    add.stream = t->stream;
+    add_layers layers;
+    if (t->video) {
+        add.width = t->width;
+        add.height = t->height;
+        describe_layers(t, &layers, &add);
+    }
+    Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
+    req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_ADD_TRACK;
+    req.add_track = &add;
+    if (t->pub->env.signal(t->pub->env.ctx, &req) < 0)
+        return -1;
+    t->deadline = now + PUBLISH_TIMEOUT_MS * MS;
+    return 0;
+}
+
 lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
                                          const lkroom_track_options *o, uint64_t now, char *err,
                                          size_t errlen)
@@ -216,6 +266,14 @@ lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
     t->section = -1;
     t->muted = t->server_muted = o->muted;
     t->video = o->video;
+    t->name = strdup(o->name ? o->name : "");
+    t->stream = strdup(o->stream ? o->stream : "");
+    if (!t->name || !t->stream)
+        abort();
+    t->source = o->source;
+    t->dtx = o->dtx;
+    t->width = o->width;
+    t->height = o->height;
     random_uuid(t->cid);
     if (o->video) {
         video_settings(t, o);
@@ -223,36 +281,49 @@ lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
         t->max_bitrate = o->max_bitrate ? o->max_bitrate : DEFAULT_MAX_BITRATE;
         t->ssrc = random_ssrc();
     }
-
-    /* What upstream sends. Our audio is plain Opus, so RED is declined and
-     * the published mime type is audio/opus. */
-    Livekit__AddTrackRequest add = LIVEKIT__ADD_TRACK_REQUEST__INIT;
-    add.cid = t->cid;
-    add.name = (char *)(o->name ? o->name : "");
-    add.type = o->video ? LIVEKIT__TRACK_TYPE__VIDEO : LIVEKIT__TRACK_TYPE__AUDIO;
-    add.muted = o->muted;
-    add.disable_dtx = !o->video && !o->dtx;
-    add.source = o->source;
-    add.disable_red = true;
-    add.stream = (char *)(o->stream ? o->stream : "");
-    add_layers layers;
-    if (o->video) {
-        add.width = o->width;
-        add.height = o->height;
-        describe_layers(t, &layers, &add);
-    }
-    Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
-    req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_ADD_TRACK;
-    req.add_track = &add;
-    if (p->env.signal(p->env.ctx, &req) < 0) {
+    if (send_add(t, now) < 0) {
         snprintf(err, errlen, "cannot publish: the signal connection is closed");
-        free(t);
+        track_free(t);
         return NULL;
     }
-    t->deadline = now + PUBLISH_TIMEOUT_MS * MS;
     t->next = p->tracks;
     p->tracks = t;
     return t;
+}
+
+void lkroom_publisher_move(lkroom_publisher *p, lkroom_transport *tr)
+{
+    p->tr = tr;
+    for (lkroom_local_track *t = p->tracks; t; t = t->next) {
+        stop_encoders(t);
+        t->section = -1;
+        t->deadline = 0;
+        t->moved = true;
+        if (t->sid[0])
+            snprintf(t->previous_sid, sizeof t->previous_sid, "%s", t->sid);
+        t->sid[0] = '\0';
+    }
+}
+
+void lkroom_publisher_republish(lkroom_publisher *p, uint64_t now)
+{
+    for (lkroom_local_track *t = p->tracks, *next; t; t = next) {
+        next = t->next;
+        if (!t->moved)
+            continue;
+        t->moved = false;
+        t->server_muted = t->muted;
+        if (send_add(t, now) < 0)
+            fail(t, "cannot publish again: the signal connection is closed");
+    }
+}
+
+bool lkroom_publisher_republishing(const lkroom_publisher *p)
+{
+    for (const lkroom_local_track *t = p->tracks; t; t = t->next)
+        if (t->moved || t->previous_sid[0])
+            return true;
+    return false;
 }
 
 const char *lkroom_publisher_cid(const lkroom_publisher *p, const char *track_sid)
@@ -316,8 +387,14 @@ void lkroom_publisher_on_published(lkroom_publisher *p, const Livekit__TrackPubl
         return;
     }
     tell_muted(t); /* muted or unmuted while waiting */
-    if (p->env.published)
+    if (t->previous_sid[0]) {
+        char previous[sizeof t->previous_sid];
+        memcpy(previous, t->previous_sid, sizeof previous);
+        t->previous_sid[0] = '\0';
+        p->env.republished(p->env.ctx, t, previous, m->track, NULL);
+    } else if (p->env.published) {
         p->env.published(p->env.ctx, t->token, t, m->track, NULL);
+    }
     p->env.negotiate(p->env.ctx);
 }
 

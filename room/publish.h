@@ -62,11 +62,23 @@ typedef struct lkroom_publisher_env {
      * call) or did not (error says why; the track is then gone). */
     void (*published)(void *ctx, uint64_t token, lkroom_local_track *t,
                       const Livekit__TrackInfo *info, const char *error);
+    /* The same for a track published again after a full reconnect
+     * (previous_sid: the sid it had); on error t is gone after the call. */
+    void (*republished)(void *ctx, lkroom_local_track *t, const char *previous_sid,
+                        const Livekit__TrackInfo *info, const char *error);
 } lkroom_publisher_env;
 
 lkroom_publisher *lkroom_publisher_new(lkroom_transport *tr, const lkroom_publisher_env *env);
 /* Frees every track, reporting nothing. */
 void lkroom_publisher_free(lkroom_publisher *p);
+
+/* A full reconnect. move: the tracks leave the old transport (which may
+ * be gone) for tr, their encoders stopped and sids forgotten; republish,
+ * once the new session joined: each is published again (AddTrack, same
+ * cid), reported through republished; republishing: some still wait. */
+void lkroom_publisher_move(lkroom_publisher *p, lkroom_transport *tr);
+void lkroom_publisher_republish(lkroom_publisher *p, uint64_t now);
+bool lkroom_publisher_republishing(const lkroom_publisher *p);
 
 /* NULL (with err) when the request cannot go out or the PeerConnection
  * has no room for another section; else published(token) follows. */

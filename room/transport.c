@@ -398,6 +398,18 @@ bool lkroom_transport_drain(lkroom_transport *t)
     return !t->drain_wanted;
 }
 
+void lkroom_transport_fail_queued(lkroom_transport *t, const char *error)
+{
+    while (t->queue) {
+        queued *q = t->queue;
+        t->queue = q->next;
+        t->queued_bytes -= q->len;
+        sent(t, q->report ? &q->token : NULL, error);
+        free(q);
+    }
+    t->queue_tail = &t->queue;
+}
+
 void lkroom_transport_destroy(lkroom_transport *t)
 {
     t->destroyed = true;                  /* no callback from here on */

@@ -68,6 +68,9 @@ int lkroom_transport_send(lkroom_transport *t, bool reliable, const uint8_t *dat
  * that is so. Leaving sooner would lose it: closing aborts SCTP, and the
  * server drops what it reads after a Leave. */
 bool lkroom_transport_drain(lkroom_transport *t);
+/* Messages still queued for SCTP are reported sent with error, and
+ * dropped (before a destroy that is not the room's end). */
+void lkroom_transport_fail_queued(lkroom_transport *t, const char *error);
 /* Closes the connection gracefully and frees everything once the ring is
  * done with it; no callback after this. */
 void lkroom_transport_destroy(lkroom_transport *t);
