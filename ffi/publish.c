@@ -56,6 +56,7 @@ struct lk_publication {
     int16_t pending[FRAME];      /* converted samples short of a whole 10 ms */
     size_t pending_len;
     char sid[64];
+    uint64_t handle; /* the client's, kept when a full reconnect republishes */
 };
 
 /* A PublishTrack waiting for the server, on the room's worker. */
@@ -193,25 +194,35 @@ static void emit_publish_error(uint64_t async_id, const char *error)
     lk_emit(&ev);
 }
 
+/* The client's view of the server's record (pi borrows p's and info's
+ * strings). */
+static void publication_info(Livekit__Proto__TrackPublicationInfo *pi, const lk_publication *p,
+                             const Livekit__TrackInfo *info)
+{
+    Livekit__Proto__TrackPublicationInfo init = LIVEKIT__PROTO__TRACK_PUBLICATION_INFO__INIT;
+    *pi = init;
+    pi->sid = (char *)p->sid;
+    pi->name = info->name ? info->name : p->track->name;
+    pi->kind = p->video ? LIVEKIT__PROTO__TRACK_KIND__KIND_VIDEO
+                        : LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
+    pi->width = info->width;
+    pi->height = info->height;
+    pi->simulcasted = info->simulcast;
+    pi->source = (Livekit__Proto__TrackSource)info->source;
+    pi->mime_type = info->mime_type ? info->mime_type : "";
+    pi->muted = info->muted;
+    pi->encryption_type = LIVEKIT__PROTO__ENCRYPTION_TYPE__NONE;
+    /* The server's feature numbers are the FFI's. */
+    pi->n_audio_features = info->n_audio_features;
+    pi->audio_features = (Livekit__Proto__AudioTrackFeature *)info->audio_features;
+}
+
 static void emit_published(lk_publication *p, uint64_t async_id, const Livekit__TrackInfo *info)
 {
-    Livekit__Proto__TrackPublicationInfo pi = LIVEKIT__PROTO__TRACK_PUBLICATION_INFO__INIT;
-    pi.sid = p->sid;
-    pi.name = info->name ? info->name : p->track->name;
-    pi.kind = p->video ? LIVEKIT__PROTO__TRACK_KIND__KIND_VIDEO
-                       : LIVEKIT__PROTO__TRACK_KIND__KIND_AUDIO;
-    pi.width = info->width;
-    pi.height = info->height;
-    pi.simulcasted = info->simulcast;
-    pi.source = (Livekit__Proto__TrackSource)info->source;
-    pi.mime_type = info->mime_type ? info->mime_type : "";
-    pi.muted = info->muted;
-    pi.encryption_type = LIVEKIT__PROTO__ENCRYPTION_TYPE__NONE;
-    /* The server's feature numbers are the FFI's. */
-    pi.n_audio_features = info->n_audio_features;
-    pi.audio_features = (Livekit__Proto__AudioTrackFeature *)info->audio_features;
+    Livekit__Proto__TrackPublicationInfo pi;
+    publication_info(&pi, p, info);
     Livekit__Proto__FfiOwnedHandle h = LIVEKIT__PROTO__FFI_OWNED_HANDLE__INIT;
-    h.id = lk_handle_insert(lk_ref(&p->base));
+    h.id = p->handle = lk_handle_insert(lk_ref(&p->base));
     Livekit__Proto__OwnedTrackPublication owned = LIVEKIT__PROTO__OWNED_TRACK_PUBLICATION__INIT;
     owned.handle = &h;
     owned.info = &pi;
@@ -290,6 +301,34 @@ void lk_room_track_published(lk_room *r, uint64_t token, lkroom_local_track *t,
     else
         lk_audio_source_subscribe(p->source, &p->sub);
     job_free(j);
+}
+
+void lk_room_track_republished(lk_room *r, lkroom_local_track *t, const char *previous_sid,
+                               const Livekit__TrackInfo *info, const char *error)
+{
+    lk_publication **pp = &r->publications;
+    while (*pp && (*pp)->engine != t)
+        pp = &(*pp)->next;
+    lk_publication *p = *pp;
+    if (!p)
+        return; /* published while reconnecting: its PublishTrack answers */
+    if (error) { /* as if unpublished: the client hears it, the source is let go */
+        *pp = p->next;
+        lk_log_warn("could not publish track %s again: %s", previous_sid, error);
+        Livekit__Proto__LocalTrackUnpublished e = LIVEKIT__PROTO__LOCAL_TRACK_UNPUBLISHED__INIT;
+        e.publication_sid = (char *)previous_sid;
+        lk_room_event(r, RE(LOCAL_TRACK_UNPUBLISHED), &e);
+        publication_stop(p);
+        return;
+    }
+    snprintf(p->sid, sizeof p->sid, "%s", info->sid);
+    Livekit__Proto__LocalTrackRepublished e = LIVEKIT__PROTO__LOCAL_TRACK_REPUBLISHED__INIT;
+    Livekit__Proto__TrackPublicationInfo pi;
+    publication_info(&pi, p, info);
+    e.publication_handle = p->handle;
+    e.previous_sid = (char *)previous_sid;
+    e.info = &pi;
+    lk_room_event(r, RE(LOCAL_TRACK_REPUBLISHED), &e);
 }
 
 void lk_room_publications_end(lk_room *r, const char *why)

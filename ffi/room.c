@@ -490,6 +490,13 @@ static void on_track_published(void *ctx, uint64_t token, lkroom_local_track *t,
     lk_room_track_published(ctx, token, t, info, error);
 }
 
+static void on_track_republished(void *ctx, lkroom_local_track *t,
+                                         const char *previous_sid,
+                                         const Livekit__TrackInfo *info, const char *error)
+{
+    lk_room_track_republished(ctx, t, previous_sid, info, error);
+}
+
 static void on_remote_track(void *ctx, lkroom_track_change c, const Livekit__ParticipantInfo *p,
                             const Livekit__TrackInfo *t)
 {
@@ -570,6 +577,7 @@ static void start(lkio_task *t)
                            .packet = on_packet,
                            .packet_sent = on_packet_sent,
                            .track_published = on_track_published,
+                           .track_republished = on_track_republished,
                            .local_track_subscribed = on_local_track_subscribed,
                            .remote_track = on_remote_track,
                            .track_subscribed = on_track_subscribed,
@@ -733,22 +741,42 @@ int lk_on_disconnect(lk_call *c)
     return 0;
 }
 
+/* The FFI's scenario kinds, as the engine names them; -1 with why. */
+static int scenario_of(int kind, const char **why)
+{
+#define SK(x) LIVEKIT__PROTO__SIMULATE_SCENARIO_KIND__SIMULATE_##x
+    switch (kind) {
+    case SK(SIGNAL_RECONNECT): return LKROOM_SIMULATE_SIGNAL_LOSS;
+    case SK(SPEAKER): return LKROOM_SIMULATE_SPEAKER;
+    case SK(NODE_FAILURE): return LKROOM_SIMULATE_NODE_FAILURE;
+    case SK(SERVER_LEAVE): return LKROOM_SIMULATE_SERVER_LEAVE;
+    case SK(MIGRATION): return LKROOM_SIMULATE_MIGRATION;
+    case SK(FULL_RECONNECT): return LKROOM_SIMULATE_FULL_RECONNECT;
+    case SK(DISCONNECT_SIGNAL_ON_RESUME): return LKROOM_SIMULATE_RESUME_CUT;
+    case SK(FORCE_TCP):
+    case SK(FORCE_TLS):
+        *why = "this build's ICE is UDP only: TCP and TLS cannot be forced";
+        return -1;
+    default:
+        *why = "unknown scenario";
+        return -1;
+    }
+#undef SK
+}
+
 static void simulate_run(lkio_task *t)
 {
     room_job *j = lk_container_of(t, room_job, task);
     lk_room *r = j->room;
     Livekit__Proto__SimulateScenarioCallback cb = LIVEKIT__PROTO__SIMULATE_SCENARIO_CALLBACK__INIT;
     cb.async_id = j->async_id;
-    char why[96];
-    if (!r->engine || r->over || !r->connected) {
+    const char *why = NULL;
+    int s = scenario_of(j->kind, &why);
+    if (s < 0)
+        cb.error = (char *)why;
+    else if (!r->engine || r->over || !r->connected ||
+             lkroom_simulate(r->engine, (lkroom_scenario)s) < 0)
         cb.error = "the room is not connected";
-    } else if (j->kind != LIVEKIT__PROTO__SIMULATE_SCENARIO_KIND__SIMULATE_SIGNAL_RECONNECT) {
-        snprintf(why, sizeof why, "scenario %d is not supported by this build "
-                 "(only SIMULATE_SIGNAL_RECONNECT)", j->kind);
-        cb.error = why;
-    } else {
-        lkroom_simulate_signal_loss(r->engine);
-    }
     Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
     ev.message_case = EV(SIMULATE_SCENARIO);
     ev.simulate_scenario = &cb;

@@ -86,6 +86,11 @@ void lk_room_stream_done(lk_room *r, uint64_t job, const char *error);
  * (waiting PublishTracks fail with why). */
 void lk_room_track_published(lk_room *r, uint64_t token, lkroom_local_track *t,
                              const Livekit__TrackInfo *info, const char *error);
+/* A full reconnect published t again under a new sid (the publication
+ * keeps its handle: LocalTrackRepublished), or could not (the publication
+ * ends: LocalTrackUnpublished). */
+void lk_room_track_republished(lk_room *r, lkroom_local_track *t, const char *previous_sid,
+                               const Livekit__TrackInfo *info, const char *error);
 void lk_room_publications_end(lk_room *r, const char *why);
 /* remote_track.c: the engine's reports on remote tracks, as room events;
  * and in a ConnectCallback entry, participant p's publications, each with

@@ -32,6 +32,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/rand.h>
+
 #include "publish.h"
 #include "session.h"
 #include "signal_client.h"
@@ -49,17 +51,34 @@ static const uint64_t LEAVE_LINGER_MS = 2000;
  * and 15 s), looked at every RESUME_POLL_MS: a pair selected makes no
  * event when the transport's state stays as it was. */
 static const uint64_t RESUME_SIGNAL_MS = 10000, RESUME_ICE_MS = 16000, RESUME_POLL_MS = 20;
-/* Requests waiting for a resume to end: at most this many, this many bytes. */
-enum { HELD_MAX = 256, HELD_MAX_BYTES = 1 << 20 };
+/* A full reconnect, as upstream's: at most this many attempts, the first
+ * at once, each after a random wait of up to 300 ms * 2^(n-1), 7 s at
+ * most; each attempt has the connect timeout to join. */
+enum { RESTART_ATTEMPTS = 10 };
+static const uint64_t RESTART_BACKOFF_MS = 300, RESTART_BACKOFF_MAX_MS = 7000;
+/* The Leave that ends the old session before we join again: the first
+ * attempt waits this long at most for the old connection to close. */
+static const uint64_t RESTART_LEAVE_MS = 1000;
+/* Requests waiting for a reconnection to end: at most this many, this many
+ * bytes; reliable data packets, this many bytes (the transport's own bound). */
+enum { HELD_MAX = 256, HELD_MAX_BYTES = 1 << 20, HELD_DATA_MAX_BYTES = 16 << 20 };
 /* An offer: the data section and up to LKPEER_MAX_SECTIONS media sections. */
 enum { LKROOM_OFFER_CAP = 131072, JOIN_OFFER_CAP = 12288 };
 
-/* A signal request held while resuming (packed). */
-typedef struct held_request {
-    struct held_request *next;
+/* A signal request or a reliable data packet held while reconnecting
+ * (packed), the packet's token with it. */
+typedef struct held_message {
+    struct held_message *next;
+    bool has_token;
+    uint64_t token;
     size_t len;
     uint8_t data[];
-} held_request;
+} held_message;
+
+typedef struct held_queue {
+    held_message *head, **tail;
+    size_t n, bytes;
+} held_queue;
 
 struct lkroom {
     lkio_worker *w;
@@ -70,19 +89,31 @@ struct lkroom {
     lkroom_publisher *publisher;   /* with the transport */
     lkroom_subscriber *subscriber; /* the same */
     enum { CONNECTING, CONNECTED, RECONNECTING, OVER } state;
-    /* RECONNECTING: the old signal is still to be closed (from the timer: it
-     * may be inside its own callback); the new one is waiting for the
-     * server's ReconnectResponse; the ICE restart is under way. */
-    enum { RESUME_START, RESUME_SIGNAL, RESUME_TRANSPORT } resume_step;
+    /* RECONNECTING, a resume: the old signal is still to be closed (from the
+     * timer: it may be inside its own callback); the new one is waiting
+     * for the server's ReconnectResponse; the ICE restart is under way.
+     * A full reconnect: waiting for its next attempt (the first at once);
+     * joining as a new participant; publishing our tracks again. */
+    enum {
+        RESUME_START,
+        RESUME_SIGNAL,
+        RESUME_TRANSPORT,
+        RESTART_WAIT,
+        RESTART_JOIN,
+        RESTART_REPUBLISH
+    } resume_step;
     uint64_t resume_deadline;
     unsigned pair_changes; /* the ICE restart is done once this grew */
-    Livekit__DisconnectReason resume_reason; /* reported if the resume fails */
+    unsigned restart_attempts;
+    bool told_reconnecting;
+    Livekit__DisconnectReason resume_reason; /* reported if reconnecting fails */
+    uint64_t connect_timeout_ms;
     char *url, *token;                       /* the token the server last gave us */
     char *last_offer, *last_answer;          /* the descriptions, for SyncState */
     int32_t ping_interval, ping_timeout;     /* the JoinResponse's */
     bool auto_subscribe, adaptive_stream;
-    held_request *held, **held_tail; /* sent once resumed, in order */
-    size_t n_held, held_bytes;
+    held_queue held;      /* signal requests, sent once reconnected, in order */
+    held_queue held_data; /* reliable data packets: the same */
     bool ready, leaving;
     bool offer_again; /* sections changed while joining, or while an offer awaited its answer */
     Livekit__DisconnectReason leave_reason;
@@ -100,40 +131,71 @@ static void send_leave(lkroom *r);
 static void send_offer(lkroom *r);
 
 /* The requests of our own accord (not the resume's: SyncState, its offer,
- * Leave): while resuming, held until it ends, as upstream holds them. 0, or
- * -1 when the connection is down, or too much waits. */
-static int signal_send(lkroom *r, const Livekit__SignalRequest *req)
+ * Leave): while reconnecting, held until it ends, as upstream holds them
+ * (but for a full reconnect's republishing, which is the new session's
+ * own). 0, or -1 when the connection is down, or too much waits. */
+/* A new entry of len bytes at the queue's end, or NULL when it is full. */
+static held_message *hold(held_queue *q, size_t len, size_t max_n, size_t max_bytes)
 {
-    if (r->state != RECONNECTING)
-        return lkroom_signal_send(r->sig, req);
-    size_t len = livekit__signal_request__get_packed_size(req);
-    if (r->n_held == HELD_MAX || r->held_bytes + len > HELD_MAX_BYTES)
-        return -1;
-    held_request *h = malloc(sizeof *h + len);
+    if (q->n == max_n || q->bytes + len > max_bytes)
+        return NULL;
+    held_message *h = malloc(sizeof *h + len);
     if (!h)
         abort();
-    h->next = NULL;
-    h->len = len;
+    *h = (held_message){.len = len};
+    *q->tail = h;
+    q->tail = &h->next;
+    q->n++;
+    q->bytes += len;
+    return h;
+}
+
+/* The queue's first entry, taken out (NULL when empty); the caller frees it. */
+static held_message *unhold(held_queue *q)
+{
+    held_message *h = q->head;
+    if (!h)
+        return NULL;
+    q->head = h->next;
+    if (!q->head)
+        q->tail = &q->head;
+    q->n--;
+    q->bytes -= h->len;
+    return h;
+}
+
+static int signal_send(lkroom *r, const Livekit__SignalRequest *req)
+{
+    if (r->state != RECONNECTING || r->resume_step == RESTART_REPUBLISH)
+        return lkroom_signal_send(r->sig, req);
+    held_message *h =
+        hold(&r->held, livekit__signal_request__get_packed_size(req), HELD_MAX, HELD_MAX_BYTES);
+    if (!h)
+        return -1;
     livekit__signal_request__pack(req, h->data);
-    *r->held_tail = h;
-    r->held_tail = &h->next;
-    r->n_held++;
-    r->held_bytes += len;
     return 0;
 }
 
-/* Sends what was held (sent is false: drops it, the session is over). */
+/* Sends the held requests (send false: drops them, they were meant for a
+ * session that is over). */
 static void release_held(lkroom *r, bool send)
 {
-    while (r->held) {
-        held_request *h = r->held;
-        r->held = h->next;
+    for (held_message *h; (h = unhold(&r->held)); free(h))
         if (send)
             lkroom_signal_send_packed(r->sig, h->data, h->len);
-        free(h);
+}
+
+static void on_sent(void *ctx, uint64_t token, const char *error);
+
+/* Sends the held data packets, or (error) reports each as not sent. */
+static void release_held_data(lkroom *r, const char *error)
+{
+    for (held_message *h; (h = unhold(&r->held_data)); free(h)) {
+        int rc = error ? -1 : lkroom_transport_send(r->tr, true, h->data, h->len,
+                                                     h->has_token ? &h->token : NULL);
+        if (rc < 0 && h->has_token)
+            on_sent(r, h->token, error ? error : "the room could not send it after reconnecting");
     }
-    r->held_tail = &r->held;
-    r->n_held = r->held_bytes = 0;
 }
 
 /* Joined, and the session's changes are reported: also while resuming. */
@@ -228,15 +290,24 @@ static void end_session(lkroom *r, Livekit__DisconnectReason reason)
     r->state = OVER;
     r->leave_deadline = 0;
     release_held(r, false);
+    release_held_data(r, "the room was disconnected");
     lkroom_session_end(r->session, "the room was disconnected");
     lkio_timer_stop(r->w, &r->timer);
     if (r->obs.disconnected)
         r->obs.disconnected(r->obs.ctx, reason);
 }
 
+static void restart_joined(lkroom *r);
+
 static void maybe_connected(lkroom *r)
 {
-    if (r->state != CONNECTING || !lkroom_session_joined(r->session) || !r->ready)
+    if (!lkroom_session_joined(r->session) || !r->ready)
+        return;
+    if (r->state == RECONNECTING && r->resume_step == RESTART_JOIN) {
+        restart_joined(r);
+        return;
+    }
+    if (r->state != CONNECTING)
         return;
     r->state = CONNECTED;
     lkio_timer_stop(r->w, &r->timer);
@@ -254,6 +325,15 @@ static void maybe_connected(lkroom *r)
 
 /* --- resuming ---------------------------------------------------------------------------- */
 
+static void tell_reconnecting(lkroom *r)
+{
+    if (r->told_reconnecting)
+        return;
+    r->told_reconnecting = true;
+    if (r->obs.reconnecting)
+        r->obs.reconnecting(r->obs.ctx);
+}
+
 static void begin_resume(lkroom *r, Livekit__DisconnectReason reason)
 {
     if (r->state != CONNECTED)
@@ -263,8 +343,23 @@ static void begin_resume(lkroom *r, Livekit__DisconnectReason reason)
     r->resume_reason = reason;
     r->resume_deadline = lkio_now_ns();
     arm_timer(r);
-    if (r->obs.reconnecting)
-        r->obs.reconnecting(r->obs.ctx);
+    tell_reconnecting(r);
+}
+
+/* Back: what was held goes to the server, and the client hears it. */
+static void reconnected(lkroom *r)
+{
+    r->state = CONNECTED;
+    r->told_reconnecting = false;
+    release_held(r, true);
+    release_held_data(r, NULL);
+    arm_timer(r);
+    if (r->obs.reconnected)
+        r->obs.reconnected(r->obs.ctx);
+    if (r->state == CONNECTED && r->offer_again) {
+        r->offer_again = false;
+        send_offer(r);
+    }
 }
 
 static void open_resume_signal(lkroom *r, uint64_t now);
@@ -356,19 +451,102 @@ static void maybe_resumed(lkroom *r)
     if (lkpeer_offer_pending(peer) || st.state != LKPEER_CONNECTED ||
         st.pair_changes == r->pair_changes)
         return;
-    r->state = CONNECTED;
-    release_held(r, true);
-    arm_timer(r);
-    if (r->obs.reconnected)
-        r->obs.reconnected(r->obs.ctx);
-    if (r->state == CONNECTED && r->offer_again) {
-        r->offer_again = false;
-        send_offer(r);
-    }
+    reconnected(r);
 }
 
-/* When the resume's timer is due: its bound, and while ICE restarts, the
- * next look at it. */
+/* --- full reconnect ------------------------------------------------------------------ */
+
+/* The session is gone (a Leave asking for it, or a resume that failed):
+ * we join again as a new participant, from the timer. A signal connection
+ * still up says Leave first, as upstream's does, so that the others see
+ * us leave before the new participant joins under our identity. What was
+ * held was meant for the participant we were. */
+static void begin_restart(lkroom *r, Livekit__DisconnectReason reason)
+{
+    uint64_t wait_ms = 0;
+    if (r->state == CONNECTED) {
+        r->state = RECONNECTING;
+        r->resume_reason = reason;
+        lkroom_signal_leave(r->sig, LIVEKIT__DISCONNECT_REASON__CLIENT_INITIATED);
+        wait_ms = RESTART_LEAVE_MS; /* or until it closes (on_signal_ended) */
+    } else if (r->state != RECONNECTING || r->resume_step >= RESTART_WAIT) {
+        return;
+    }
+    release_held(r, false);
+    r->resume_step = RESTART_WAIT;
+    r->restart_attempts = 0;
+    r->resume_deadline = lkio_now_ns() + wait_ms * MS;
+    arm_timer(r);
+}
+
+/* An attempt failed: the next one after a random wait, or the end. */
+static void restart_failed(lkroom *r)
+{
+    if (r->restart_attempts >= RESTART_ATTEMPTS) {
+        end_session(r, r->resume_reason);
+        return;
+    }
+    uint64_t cap = RESTART_BACKOFF_MS << (r->restart_attempts - 1);
+    if (cap > RESTART_BACKOFF_MAX_MS)
+        cap = RESTART_BACKOFF_MAX_MS;
+    uint32_t x = 0;
+    RAND_bytes((uint8_t *)&x, sizeof x);
+    r->resume_step = RESTART_WAIT;
+    r->resume_deadline = lkio_now_ns() + (x % (cap + 1)) * MS;
+    arm_timer(r);
+}
+
+static int open_session(lkroom *r, char *err, size_t errlen);
+
+/* One attempt: the first removes every remote participant (as upstream,
+ * before it reports reconnecting); each makes a new transport and joins
+ * with the latest token, our tracks moved over to be published again. */
+static void restart_attempt(lkroom *r, uint64_t now)
+{
+    if (r->restart_attempts++ == 0) {
+        lkroom_session_restart(r->session, "the session was reset by a full reconnect");
+        tell_reconnecting(r);
+        if (r->state != RECONNECTING) /* the client left meanwhile */
+            return;
+    }
+    release_held(r, false);
+    char err[300];
+    if (open_session(r, err, sizeof err) < 0) {
+        restart_failed(r);
+        return;
+    }
+    r->resume_step = RESTART_JOIN;
+    r->resume_deadline = now + r->connect_timeout_ms * MS;
+}
+
+/* Joined again with the transport up: our tracks go out again. */
+static void restart_joined(lkroom *r)
+{
+    r->resume_step = RESTART_REPUBLISH;
+    r->resume_deadline = UINT64_MAX; /* each track has its own bound */
+    lkroom_publisher_republish(r->publisher, lkio_now_ns());
+    arm_timer(r);
+}
+
+/* Reconnected once every track is published again (or failed to be). */
+static void maybe_restarted(lkroom *r)
+{
+    if (r->state == RECONNECTING && r->resume_step == RESTART_REPUBLISH &&
+        !lkroom_publisher_republishing(r->publisher))
+        reconnected(r);
+}
+
+/* A failure while joining: the first join's end, or a failed attempt. */
+static void join_failed(lkroom *r, const char *error)
+{
+    if (r->state == CONNECTING)
+        end_connecting(r, error);
+    else if (r->state == RECONNECTING && r->resume_step >= RESTART_JOIN)
+        restart_failed(r);
+}
+
+/* When the timer is due while reconnecting: the step's bound, and while
+ * ICE restarts, the next look at it. */
 static uint64_t resume_due_at(const lkroom *r, uint64_t now)
 {
     uint64_t poll = now + RESUME_POLL_MS * MS;
@@ -376,15 +554,30 @@ static uint64_t resume_due_at(const lkroom *r, uint64_t now)
                                                                             : r->resume_deadline;
 }
 
-/* From the timer, whenever it runs while resuming. */
+/* From the timer, whenever it runs while reconnecting. */
 static void resume_timer(lkroom *r, uint64_t now)
 {
-    if (r->resume_step == RESUME_START)
+    switch (r->resume_step) {
+    case RESUME_START:
         open_resume_signal(r, now);
-    else if (now >= r->resume_deadline) /* no answer, or no ICE, in time */
-        end_session(r, r->resume_reason);
-    else
-        maybe_resumed(r);
+        break;
+    case RESUME_SIGNAL:
+    case RESUME_TRANSPORT:
+        if (now >= r->resume_deadline) /* no answer, or no ICE, in time */
+            begin_restart(r, r->resume_reason);
+        else
+            maybe_resumed(r);
+        break;
+    case RESTART_WAIT:
+        if (now >= r->resume_deadline)
+            restart_attempt(r, now);
+        break;
+    case RESTART_JOIN:
+    case RESTART_REPUBLISH:
+        if (now >= r->resume_deadline)
+            restart_failed(r);
+        break;
+    }
 }
 
 /* --- signal ------------------------------------------------------------------------------ */
@@ -418,8 +611,9 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
 {
     lkroom *r = ctx;
     char err[300];
-    if (r->state == RECONNECTING && r->resume_step == RESUME_START)
-        return; /* the lost connection's last words */
+    if (r->state == RECONNECTING &&
+        (r->resume_step == RESUME_START || r->resume_step == RESTART_WAIT))
+        return; /* the lost connection's last words, or a failed attempt's */
     if (r->state == RECONNECTING && r->resume_step == RESUME_SIGNAL &&
         m->message_case != LIVEKIT__SIGNAL_RESPONSE__MESSAGE_RECONNECT &&
         m->message_case != LIVEKIT__SIGNAL_RESPONSE__MESSAGE_LEAVE)
@@ -444,7 +638,7 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
             maybe_connected(r);
             break;
         case LKROOM_JOIN_INCOMPLETE:
-            end_connecting(r, "the server's JoinResponse lacks the room or the participant");
+            join_failed(r, "the server's JoinResponse lacks the room or the participant");
             break;
         case LKROOM_JOIN_REPEATED:
             break; /* the first one made the session */
@@ -455,14 +649,15 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
                                     sizeof err) < 0) {
             char msg[400];
             snprintf(msg, sizeof msg, "the server's SDP answer is unusable: %s", err);
-            end_connecting(r, msg);
+            join_failed(r, msg);
             break;
         }
         set_string(&r->last_answer, m->answer->sdp);
         lkroom_publisher_on_answer(r->publisher);
         if (live(r)) /* else when connected */
             lkroom_subscriber_on_answer(r->subscriber);
-        if (r->offer_again && r->state != RECONNECTING) {
+        if (r->offer_again &&
+            (r->state != RECONNECTING || r->resume_step == RESTART_REPUBLISH)) {
             r->offer_again = false;
             send_offer(r);
         }
@@ -470,6 +665,7 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_TRACK_PUBLISHED:
         lkroom_publisher_on_published(r->publisher, m->track_published);
+        maybe_restarted(r);
         arm_timer(r);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_MEDIA_SECTIONS_REQUIREMENT:
@@ -511,6 +707,7 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_REQUEST_RESPONSE:
         lkroom_session_request_response(r->session, m->request_response);
         lkroom_publisher_on_refused(r->publisher, m->request_response);
+        maybe_restarted(r);
         arm_timer(r);
         break;
     case LIVEKIT__SIGNAL_RESPONSE__MESSAGE_LEAVE:
@@ -518,15 +715,15 @@ static void on_signal(void *ctx, const Livekit__SignalResponse *m)
             snprintf(err, sizeof err, "the server ended the session while joining (reason %d)",
                      (int)m->leave->reason);
             end_connecting(r, err);
-        } else if (r->leaving) {
-            end_session(r, r->leave_reason);
+        } else if (r->leaving || m->leave->action == LIVEKIT__LEAVE_REQUEST__ACTION__DISCONNECT) {
+            end_session(r, r->leaving ? r->leave_reason : m->leave->reason);
         } else if (r->state == CONNECTED &&
                    m->leave->action == LIVEKIT__LEAVE_REQUEST__ACTION__RESUME) {
             begin_resume(r, m->leave->reason);
+        } else if (r->state == RECONNECTING && r->resume_step >= RESTART_JOIN) {
+            restart_failed(r); /* this attempt refused */
         } else {
-            /* a resume refused, a full reconnect asked for (not done yet),
-             * or the end */
-            end_session(r, m->leave->reason);
+            begin_restart(r, m->leave->reason); /* asked for, or a resume refused */
         }
         break;
     default:
@@ -549,8 +746,18 @@ static void on_signal_ended(void *ctx, bool was_open, int http_status, const cha
         end_session(r, r->leave_reason);
     } else if (r->state == CONNECTED) {
         begin_resume(r, LIVEKIT__DISCONNECT_REASON__SIGNAL_CLOSE);
-    } else if (r->state == RECONNECTING && r->resume_step != RESUME_START) {
-        end_session(r, r->resume_reason); /* the resume's connection failed */
+    } else if (r->state != RECONNECTING) {
+        return;
+    } else if (r->resume_step == RESTART_WAIT && r->restart_attempts == 0) {
+        r->resume_deadline = lkio_now_ns(); /* our Leave went: join again now */
+        arm_timer(r);
+    } else if (r->resume_step == RESUME_SIGNAL || r->resume_step == RESUME_TRANSPORT) {
+        begin_restart(r, r->resume_reason); /* the resume's connection failed */
+    } else if (r->resume_step >= RESTART_JOIN) {
+        if (http_status == 401 || http_status == 403) /* the token is no longer good */
+            end_session(r, LIVEKIT__DISCONNECT_REASON__JOIN_FAILURE);
+        else
+            restart_failed(r);
     }
 }
 
@@ -568,8 +775,14 @@ static void on_transport_state(void *ctx, enum lkpeer_state s, const char *why)
         snprintf(msg, sizeof msg, "could not connect the media transport: %s",
                  why ? why : "closed");
         end_connecting(r, msg);
-    } else {
+    } else if (r->state == CONNECTED) {
         end_session(r, LIVEKIT__DISCONNECT_REASON__MEDIA_FAILURE);
+    } else if (r->state != RECONNECTING) {
+        return;
+    } else if (r->resume_step >= RESTART_JOIN) {
+        restart_failed(r);
+    } else if (r->resume_step != RESTART_WAIT) {
+        begin_restart(r, r->resume_reason); /* the resume could not keep it */
     }
 }
 
@@ -647,6 +860,7 @@ static void on_timer(lkio_timer *t)
     lkroom_session_expire(r->session, now);
     if (r->publisher)
         lkroom_publisher_expire(r->publisher, now);
+    maybe_restarted(r);
     arm_timer(r);
 }
 
@@ -657,7 +871,8 @@ static void send_offer(lkroom *r)
 {
     if (r->state == OVER)
         return;
-    bool resuming_signal = r->state == RECONNECTING && r->resume_step != RESUME_TRANSPORT;
+    bool resuming_signal = r->state == RECONNECTING && r->resume_step != RESUME_TRANSPORT &&
+                           r->resume_step != RESTART_REPUBLISH;
     if (r->state == CONNECTING || resuming_signal ||
         lkpeer_offer_pending(lkroom_transport_peer(r->tr))) {
         r->offer_again = true; /* once connected or resumed, or after the answer */
@@ -696,6 +911,14 @@ static void publisher_published(void *ctx, uint64_t token, lkroom_local_track *t
     lkroom *r = ctx;
     if (r->obs.track_published)
         r->obs.track_published(r->obs.ctx, token, t, info, error);
+}
+
+static void publisher_republished(void *ctx, lkroom_local_track *t, const char *previous_sid,
+                                  const Livekit__TrackInfo *info, const char *error)
+{
+    lkroom *r = ctx;
+    if (r->obs.track_republished)
+        r->obs.track_republished(r->obs.ctx, t, previous_sid, info, error);
 }
 
 /* A video track in a codec we do not decode: the server binds it to a
@@ -881,6 +1104,65 @@ void lkroom_update_local(lkroom *r, uint64_t token, const char *metadata, const 
 
 /* --- the API ----------------------------------------------------------------------------------- */
 
+/* A new transport with its receivers for the join (the old one, if any,
+ * closed once the new one exists: sends still queued on it fail), our
+ * tracks moved to it, and a signal connection joining with its offer and
+ * the latest token: at connect, and at each full reconnect attempt. */
+static int open_session(lkroom *r, char *err, size_t errlen)
+{
+    char why[300];
+    lkroom_transport_callbacks tcb = {r,          on_transport_state, on_channels_ready,
+                                      on_message, on_sent,            on_drained,
+                                      on_rtp,     on_rtcp};
+    lkroom_transport *tr = lkroom_transport_new(r->w, &tcb, why, sizeof why);
+    if (!tr) {
+        snprintf(err, errlen, "could not join: %s", why);
+        return -1;
+    }
+    if (r->sig)
+        lkroom_signal_destroy(r->sig);
+    r->sig = NULL;
+    lkroom_subscriber_free(r->subscriber);
+    if (r->tr) {
+        lkroom_transport_fail_queued(r->tr, "the connection was lost");
+        lkroom_transport_destroy(r->tr);
+    }
+    r->tr = tr;
+    r->ready = false;
+    lkroom_subscriber_env senv = {r, publisher_negotiate, subscriber_subscribed,
+                                  subscriber_unsubscribed, subscriber_audio, subscriber_video};
+    r->subscriber = lkroom_subscriber_new(r->w, tr, &senv);
+    lkroom_subscriber_prepare_join(r->subscriber);
+    lkroom_publisher_env env = {r, publisher_signal, publisher_negotiate, publisher_published,
+                                publisher_republished};
+    if (r->publisher)
+        lkroom_publisher_move(r->publisher, tr);
+    else
+        r->publisher = lkroom_publisher_new(tr, &env);
+    char offer[JOIN_OFFER_CAP]; /* the data section and idle receivers */
+    if (!lkroom_transport_offer(tr, offer, sizeof offer)) {
+        snprintf(err, errlen, "could not join: no SDP offer");
+        return -1;
+    }
+    set_string(&r->last_offer, offer);
+    free(r->last_answer);
+    r->last_answer = NULL;
+    Livekit__SessionDescription sd = LIVEKIT__SESSION_DESCRIPTION__INIT;
+    sd.type = (char *)"offer";
+    sd.sdp = offer;
+    lkroom_join_params p = {.url = r->url,
+                            .token = r->token,
+                            .auto_subscribe = r->auto_subscribe,
+                            .adaptive_stream = r->adaptive_stream,
+                            .publisher_offer = &sd};
+    lkroom_signal_callbacks scb = {r, on_signal, on_signal_ended};
+    if (!(r->sig = lkroom_signal_connect(r->w, &p, &scb, why, sizeof why))) {
+        snprintf(err, errlen, "could not join: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
                        const lkroom_options *opts, const lkroom_observer *obs)
 {
@@ -889,60 +1171,28 @@ lkroom *lkroom_connect(lkio_worker *w, const char *url, const char *token,
         abort();
     r->w = w;
     r->obs = *obs;
-    r->held_tail = &r->held;
+    r->held.tail = &r->held.head;
+    r->held_data.tail = &r->held_data.head;
     lkroom_session_observer sobs = {r, on_session_participant, on_session_update_done,
                                     on_session_track, on_session_speakers};
     r->session = lkroom_session_new(&sobs);
     lkio_timer_init(&r->timer, on_timer);
-    uint64_t timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
+    r->connect_timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
     r->dynacast = opts && opts->dynacast;
     r->auto_subscribe = opts ? opts->auto_subscribe : true;
     r->adaptive_stream = opts ? opts->adaptive_stream : false;
     set_string(&r->url, url);
     set_string(&r->token, token);
-    r->connect_deadline = lkio_now_ns() + timeout_ms * MS;
+    r->connect_deadline = lkio_now_ns() + r->connect_timeout_ms * MS;
     char err[300];
     lknet_url check;
-    size_t n = 0;
-    char offer[JOIN_OFFER_CAP]; /* the data section and idle receivers */
-    if (!*token) {
+    if (!*token)
         snprintf(r->early_error, sizeof r->early_error, "could not join: no access token");
-    } else if (lknet_url_parse(&check, url, err, sizeof err) < 0) {
+    else if (lknet_url_parse(&check, url, err, sizeof err) < 0)
         /* refused before any socket or certificate is made */
         snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
-    } else {
-        lkroom_transport_callbacks tcb = {r,       on_transport_state, on_channels_ready,
-                                          on_message, on_sent,      on_drained,
-                                          on_rtp,  on_rtcp};
-        r->tr = lkroom_transport_new(w, &tcb, err, sizeof err);
-        lkroom_publisher_env env = {r, publisher_signal, publisher_negotiate,
-                                    publisher_published};
-        lkroom_subscriber_env senv = {r, publisher_negotiate, subscriber_subscribed,
-                                      subscriber_unsubscribed, subscriber_audio,
-                                      subscriber_video};
-        if (r->tr) {
-            r->publisher = lkroom_publisher_new(r->tr, &env);
-            r->subscriber = lkroom_subscriber_new(w, r->tr, &senv);
-            lkroom_subscriber_prepare_join(r->subscriber);
-        }
-        n = r->tr ? lkroom_transport_offer(r->tr, offer, sizeof offer) : 0;
-        if (!r->tr)
-            snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
-        else if (!n)
-            snprintf(r->early_error, sizeof r->early_error, "could not join: no SDP offer");
-    }
-    Livekit__SessionDescription sd = LIVEKIT__SESSION_DESCRIPTION__INIT;
-    sd.type = (char *)"offer";
-    sd.sdp = offer;
-    lkroom_join_params p = {.url = url, .token = token,
-                            .auto_subscribe = r->auto_subscribe,
-                            .adaptive_stream = r->adaptive_stream,
-                            .publisher_offer = &sd};
-    if (n)
-        set_string(&r->last_offer, offer);
-    lkroom_signal_callbacks scb = {r, on_signal, on_signal_ended};
-    if (n && !(r->sig = lkroom_signal_connect(w, &p, &scb, err, sizeof err)))
-        snprintf(r->early_error, sizeof r->early_error, "could not join: %s", err);
+    else
+        open_session(r, r->early_error, sizeof r->early_error);
     if (r->early_error[0]) /* from the timer: never inside this call */
         r->connect_deadline = lkio_now_ns();
     arm_timer(r);
@@ -988,7 +1238,7 @@ const lkpeer *lkroom_peer(const lkroom *r)
 int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const uint64_t *token,
                        char *err, size_t errlen)
 {
-    if (!live(r)) { /* while resuming, SCTP keeps it until the path is back */
+    if (!live(r)) {
         snprintf(err, errlen, "the room is not connected");
         return -1;
     }
@@ -1006,7 +1256,22 @@ int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const u
         return -1;
     }
     livekit__data_packet__pack(&q, buf);
-    int rc = lkroom_transport_send(r->tr, reliable, buf, len, token);
+    int rc;
+    held_message *h;
+    if (r->state == RECONNECTING && reliable) {
+        /* As upstream: it goes once reconnected, on whatever transport
+         * then is (a full reconnect makes a new one; the server writes the
+         * sender's new sid over the old one packed here). */
+        rc = -ENOBUFS;
+        if ((h = hold(&r->held_data, len, SIZE_MAX, HELD_DATA_MAX_BYTES))) {
+            memcpy(h->data, buf, len);
+            h->has_token = token != NULL;
+            h->token = token ? *token : 0;
+            rc = 0;
+        }
+    } else {
+        rc = lkroom_transport_send(r->tr, reliable, buf, len, token);
+    }
     if (buf != small)
         free(buf);
     if (rc >= 0 && reliable)
@@ -1076,9 +1341,47 @@ static void open_resume_signal(lkroom *r, uint64_t now)
         end_session(r, r->resume_reason);
 }
 
-void lkroom_simulate_signal_loss(lkroom *r)
+int lkroom_simulate(lkroom *r, lkroom_scenario s)
 {
-    begin_resume(r, LIVEKIT__DISCONNECT_REASON__SIGNAL_CLOSE);
+    if (r->state != CONNECTED)
+        return -1;
+    Livekit__SimulateScenario sim = LIVEKIT__SIMULATE_SCENARIO__INIT;
+    switch (s) {
+    case LKROOM_SIMULATE_SIGNAL_LOSS:
+        begin_resume(r, LIVEKIT__DISCONNECT_REASON__SIGNAL_CLOSE);
+        return 0;
+    case LKROOM_SIMULATE_FULL_RECONNECT: /* upstream: a Leave{RECONNECT} of its own */
+        begin_restart(r, LIVEKIT__DISCONNECT_REASON__CLIENT_INITIATED);
+        return 0;
+    case LKROOM_SIMULATE_RESUME_CUT:
+        sim.scenario_case = LIVEKIT__SIMULATE_SCENARIO__SCENARIO_DISCONNECT_SIGNAL_ON_RESUME;
+        sim.disconnect_signal_on_resume = true;
+        break;
+    case LKROOM_SIMULATE_NODE_FAILURE:
+        sim.scenario_case = LIVEKIT__SIMULATE_SCENARIO__SCENARIO_NODE_FAILURE;
+        sim.node_failure = true;
+        break;
+    case LKROOM_SIMULATE_SERVER_LEAVE:
+        sim.scenario_case = LIVEKIT__SIMULATE_SCENARIO__SCENARIO_SERVER_LEAVE;
+        sim.server_leave = true;
+        break;
+    case LKROOM_SIMULATE_MIGRATION:
+        sim.scenario_case = LIVEKIT__SIMULATE_SCENARIO__SCENARIO_MIGRATION;
+        sim.migration = true;
+        break;
+    case LKROOM_SIMULATE_SPEAKER:
+        sim.scenario_case = LIVEKIT__SIMULATE_SCENARIO__SCENARIO_SPEAKER_UPDATE;
+        sim.speaker_update = 3;
+        break;
+    }
+    Livekit__SignalRequest req = LIVEKIT__SIGNAL_REQUEST__INIT;
+    req.message_case = LIVEKIT__SIGNAL_REQUEST__MESSAGE_SIMULATE;
+    req.simulate = &sim;
+    if (lkroom_signal_send(r->sig, &req) < 0)
+        return -1;
+    if (s == LKROOM_SIMULATE_RESUME_CUT) /* after the request, which the server reads first */
+        lkroom_signal_close(r->sig);
+    return 0;
 }
 
 void lkroom_destroy(lkroom *r)
@@ -1096,5 +1399,7 @@ void lkroom_destroy(lkroom *r)
     free(r->last_offer);
     free(r->last_answer);
     release_held(r, false);
+    for (held_message *h; (h = unhold(&r->held_data)); free(h))
+        ; /* no callback from here on */
     free(r);
 }

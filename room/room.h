@@ -42,11 +42,23 @@ typedef struct lkroom_observer {
     void (*disconnected)(void *ctx, Livekit__DisconnectReason reason);
     /* The signal connection was lost (or the server asked us to resume):
      * resuming. Then reconnected, or disconnected if that fails. While
-     * resuming, data packets are taken (SCTP delivers them once the path
-     * is back), participants' changes reported, and what we ask of the
-     * server (publishing, updates, subscriptions) waits for the resume. */
+     * reconnecting, reliable data packets are taken and sent once
+     * reconnected (lossy ones go if the path is there), participants'
+     * changes reported, and what we ask of the server (publishing,
+     * updates, subscriptions) waits for the resume.
+     * A resume that fails, or a server's Leave asking for it, makes a full
+     * reconnect: every remote participant leaves (reported), we join again
+     * as a new participant (the others reported as they connect), each of
+     * our tracks is published again (track_republished), then
+     * reconnected. Requests held for the old session are dropped (their
+     * updates fail), and so are data packets the old transport had not
+     * handed to SCTP (packet_sent with an error). Up to 10 attempts. */
     void (*reconnecting)(void *ctx);
     void (*reconnected)(void *ctx);
+    /* A full reconnect published t again (info: its new TrackInfo, valid
+     * during the call), or could not (error: t is gone after the call). */
+    void (*track_republished)(void *ctx, lkroom_local_track *t, const char *previous_sid,
+                              const Livekit__TrackInfo *info, const char *error);
     /* The server gave us a new token (valid during the call): resuming
      * uses it. */
     void (*token_refreshed)(void *ctx, const char *token);
@@ -145,9 +157,19 @@ typedef struct lkroom_track_settings {
 int lkroom_update_track_settings(lkroom *r, const char *track_sid,
                                  const lkroom_track_settings *ts, char *err, size_t errlen);
 
-/* As if the signal connection were lost: a resume (upstream's
- * SimulateScenario SIGNAL_RECONNECT). Nothing unless connected. */
-void lkroom_simulate_signal_loss(lkroom *r);
+/* Failures acted out for tests, as upstream's SimulateScenario does. */
+typedef enum lkroom_scenario {
+    LKROOM_SIMULATE_SIGNAL_LOSS,    /* the signal connection lost: a resume */
+    LKROOM_SIMULATE_FULL_RECONNECT, /* as if the server asked for one */
+    LKROOM_SIMULATE_RESUME_CUT,     /* the server cuts the next resume's signal
+                                     * (asked, then ours closed): a full reconnect */
+    LKROOM_SIMULATE_NODE_FAILURE,   /* the server drops us without clean-up */
+    LKROOM_SIMULATE_SERVER_LEAVE,   /* the server sends us a Leave */
+    LKROOM_SIMULATE_MIGRATION,
+    LKROOM_SIMULATE_SPEAKER,        /* the server reports us speaking for 3 s */
+} lkroom_scenario;
+/* -1 unless connected (or the signal connection is down). */
+int lkroom_simulate(lkroom *r, lkroom_scenario s);
 
 /* Leaves the room; disconnected(reason) follows (at once while resuming:
  * there may be no connection to say it on). */

@@ -255,6 +255,12 @@ void lkroom_signal_leave(lkroom_signal *s, Livekit__DisconnectReason reason)
     lknet_wsconn_close(s->ws, 1000, NULL);
 }
 
+void lkroom_signal_close(lkroom_signal *s)
+{
+    if (!s->ended)
+        lknet_wsconn_close(s->ws, 1000, NULL);
+}
+
 void lkroom_signal_destroy(lkroom_signal *s)
 {
     lkio_timer_stop(s->w, &s->ping_timer);

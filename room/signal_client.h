@@ -56,6 +56,8 @@ int lkroom_signal_send_packed(lkroom_signal *s, const uint8_t *data, size_t len)
 
 /* Sends a LeaveRequest, then closes the WebSocket; `ended` follows. */
 void lkroom_signal_leave(lkroom_signal *s, Livekit__DisconnectReason reason);
+/* Closes the WebSocket after what was sent; `ended` follows. */
+void lkroom_signal_close(lkroom_signal *s);
 
 /* Ends it at once, without another callback. */
 void lkroom_signal_destroy(lkroom_signal *s);
