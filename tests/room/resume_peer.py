@@ -19,13 +19,24 @@ machine, so the test can compare it with its own):
     {"ev": "metadata_set", "error"}      a set_metadata returned
     {"ev": "metadata", "identity", "metadata"}
                                          participant_metadata_changed
-    {"ev": "status", "sid", "state", "remote": {identity: sid}}
+    {"ev": "published", "sid"}           our tone's track is published
+    {"ev": "republished", "previous_sid", "sid", "same"}
+                                         local_track_republished (same: the
+                                         publication object publish_track gave)
+    {"ev": "track_subscribed" / "track_unpublished", "identity", "sid"}
+    {"ev": "audio", "identity", "sid"}   a subscribed track brought a second
+                                         of sound (peak over AUDIBLE)
+    {"ev": "status", "sid", "state", "remote": {identity: sid},
+     "publications": [sid]}
     {"ev": "bye"}                        left the room; the process ends
 
 and reads its commands from the file COMMANDS, one JSON object a line,
 appended by the test (polled; a command file keeps testbed.spawn as it is):
 
     {"cmd": "simulate"}                  simulate_scenario(SIMULATE_SIGNAL_RECONNECT)
+    {"cmd": "simulate", "kind": K}       simulate_scenario(SIMULATE_<K>), e.g.
+                                         FULL_RECONNECT, NODE_FAILURE
+    {"cmd": "publish_tone"}              publishes a microphone playing a 440 Hz tone
     {"cmd": "send", "topic", "payload"}  a reliable publish_data
     {"cmd": "send_on_reconnecting", "topic", "payload"}
                                          the same, from inside the next
@@ -40,15 +51,19 @@ appended by the test (polled; a command file keeps testbed.spawn as it is):
 Every wait is bounded; the process leaves on its own after LIFETIME_S."""
 import asyncio
 import json
+import math
 import sys
 import time
 
+import numpy as np
 from livekit import rtc
 
 BOUND_S = 30
 PUBLISH_BOUND_S = 45  # a publish made while reconnecting waits for the resume
 LIFETIME_S = 240
 POLL_S = 0.05
+RATE, FRAME = 48000, 480
+AUDIBLE = 3000  # the tone's peak is 8000
 
 
 def emit(ev, **fields):
@@ -88,14 +103,36 @@ async def publish(room, topic, payload):
         emit("sent", topic=topic, error=f"{type(e).__name__}: {e}" if str(e) else repr(e))
 
 
-async def simulate(room):
+async def simulate(room, kind):
     emit("trigger")
+    scenario = rtc.SimulateScenarioKind.Value("SIMULATE_" + (kind or "SIGNAL_RECONNECT"))
     try:
-        await asyncio.wait_for(
-            room.simulate_scenario(rtc.SimulateScenarioKind.SIMULATE_SIGNAL_RECONNECT), BOUND_S)
+        await asyncio.wait_for(room.simulate_scenario(scenario), BOUND_S)
         emit("simulated", error=None)
     except Exception as e:
         emit("simulated", error=f"{type(e).__name__}: {e}" if str(e) else repr(e))
+
+
+async def play_tone(source):
+    """10 ms frames of a 440 Hz tone, paced by the clock, for the peer's life."""
+    t0, n = time.monotonic(), 0
+    while True:
+        i = np.arange(n * FRAME, (n + 1) * FRAME)
+        pcm = (8000 * np.sin(2 * math.pi * 440 * i / RATE)).astype(np.int16)
+        await source.capture_frame(rtc.AudioFrame(pcm.tobytes(), RATE, 1, FRAME))
+        n += 1
+        await asyncio.sleep(max(0.0, t0 + n * FRAME / RATE - time.monotonic()))
+
+
+async def hear(track, identity, sid):
+    """Reports a second of sound from the track (bounded by the peer's life)."""
+    loud = 0
+    async for ev in rtc.AudioStream(track, sample_rate=RATE, num_channels=1):
+        pcm = np.frombuffer(ev.frame.data, np.int16)
+        loud = loud + 1 if pcm.size and int(np.abs(pcm).max()) > AUDIBLE else 0
+        if loud == 100:
+            emit("audio", identity=identity, sid=sid)
+            return
 
 
 async def commands(path):
@@ -140,6 +177,21 @@ async def main(url, token, path):
             lambda p: emit("participant_disconnected", identity=p.identity, sid=p.sid))
     room.on("participant_metadata_changed", lambda p, old, new: emit(
         "metadata", identity=p.identity, metadata=new))
+    published = []  # the LocalTrackPublication publish_track gave
+
+    def on_republished(pub, previous_sid):
+        emit("republished", previous_sid=previous_sid, sid=pub.sid,
+             same=bool(published) and pub is published[0])
+
+    def on_subscribed(track, pub, p):
+        emit("track_subscribed", identity=p.identity, sid=pub.sid)
+        if track.kind == rtc.TrackKind.KIND_AUDIO:
+            spawn_task(hear(track, p.identity, pub.sid))
+
+    room.on("local_track_republished", on_republished)
+    room.on("track_subscribed", on_subscribed)
+    room.on("track_unpublished",
+            lambda pub, p: emit("track_unpublished", identity=p.identity, sid=pub.sid))
     room.on("data_received", lambda p: emit(
         "data", topic=p.topic, kind=int(p.kind), payload=p.data.decode(errors="replace"),
         **{"from": getattr(p.participant, "identity", None)}))
@@ -155,7 +207,16 @@ async def main(url, token, path):
         async for c in commands(path):
             cmd = c["cmd"]
             if cmd == "simulate":
-                spawn_task(simulate(room))
+                spawn_task(simulate(room, c.get("kind")))
+            elif cmd == "publish_tone":
+                source = rtc.AudioSource(RATE, 1)
+                track = rtc.LocalAudioTrack.create_audio_track("tone", source)
+                pub = await asyncio.wait_for(room.local_participant.publish_track(
+                    track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)),
+                    BOUND_S)
+                published.append(pub)
+                spawn_task(play_tone(source))
+                emit("published", sid=pub.sid)
             elif cmd == "send":
                 spawn_task(publish(room, c["topic"], c["payload"]))
             elif cmd == "send_on_reconnecting":
@@ -164,7 +225,8 @@ async def main(url, token, path):
                 armed.append(lambda c=c: set_metadata(room, c["metadata"]))
             elif cmd == "status":
                 emit("status", sid=room.local_participant.sid, state=int(room.connection_state),
-                     remote=remote_of(room))
+                     remote=remote_of(room),
+                     publications=sorted(room.local_participant.track_publications))
             elif cmd == "quit":
                 return
 

@@ -1,0 +1,112 @@
+"""Full reconnect: when the server asks a participant to come back as a new
+one (a Leave with action RECONNECT), or a resume fails, the room rejoins by
+itself. Three ways there, each through simulate_scenario:
+  - FULL_RECONNECT stands for the server's Leave, as upstream's SDK makes
+    it (a Leave of its own);
+  - DISCONNECT_SIGNAL_ON_RESUME asks the server to cut the signal of the
+    next resume, then loses the signal: the resume fails, and the room
+    goes on to a full reconnect;
+  - NODE_FAILURE has the server drop the participant without a word, as
+    a crashed node would: the resume finds no one to resume.
+
+What the participant (on this library, and on upstream's, the reference)
+must see, in upstream's order: the other participant leaving, the room
+RECONNECTING ("reconnecting"; first, when a resume was tried), the other
+participant connecting again, its own microphone republished
+("local_track_republished": the same publication object, a new sid),
+then CONNECTED and "reconnected". After it: the publication listed
+under its new sid alone, the other's tone heard again, its own tone
+heard by the other under the new sid, a packet published while
+reconnecting delivered once, and reliable data both ways. The other
+participant (always upstream) sees it leave and join again under a new
+sid.
+
+Each prints the time from simulate_scenario to "reconnected", per
+library (pytest -s); all run in about a minute."""
+import pytest
+
+from test_resume import BOUND_S, STATE, Pair, ev, exchange, gave_up, need
+from testbed import OURS, UPSTREAM
+
+RECONNECT_S = 45  # simulate_scenario to "reconnected" (a first attempt that fails backs off)
+HEAR_S = 30       # a republished tone reaches the other side
+
+# What the participant reports of it, in order (connection and participants).
+FULL = ["left:observer", "state:RECONNECTING", "reconnecting", "joined:observer",
+        "republished", "state:CONNECTED", "reconnected"]
+AFTER_RESUME = ["state:RECONNECTING", "reconnecting", "left:observer", "joined:observer",
+                "republished", "state:CONNECTED", "reconnected"]
+SCENARIOS = {"FULL_RECONNECT": FULL, "DISCONNECT_SIGNAL_ON_RESUME": AFTER_RESUME,
+             "NODE_FAILURE": AFTER_RESUME}
+
+
+def story(events):
+    out = []
+    for e in events:
+        if e["ev"] == "state":
+            out.append("state:" + STATE.get(e["state"], str(e["state"])))
+        elif e["ev"] in ("reconnecting", "reconnected", "disconnected", "republished"):
+            out.append(e["ev"])
+        elif e["ev"] == "participant_disconnected":
+            out.append("left:" + e["identity"])
+        elif e["ev"] == "participant_connected":
+            out.append("joined:" + e["identity"])
+    return out
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("lib", [OURS, UPSTREAM])
+def test_full_reconnect_rejoins_and_republishes(server, lib, scenario):
+    need(lib)
+    order = SCENARIOS[scenario]
+    with Pair(server, f"full-{scenario.lower()}", lib) as pair:
+        r, o = pair.resumer, pair.observer
+        r.send("publish_tone")
+        mine = r.wait("our tone published", ev("published"), BOUND_S)["sid"]
+        o.send("publish_tone")
+        theirs = o.wait("the observer's tone published", ev("published"), BOUND_S)["sid"]
+        r.wait("the observer's tone heard", ev("audio", sid=theirs), HEAR_S)
+        o.wait("our tone heard", ev("audio", sid=mine), HEAR_S)
+
+        m_r, m_o = r.mark(), o.mark()
+        r.send("send_on_reconnecting", topic="during", payload="sent while reconnecting")
+        r.send("simulate", kind=scenario)
+        trigger = r.wait("simulate_scenario called", ev("trigger"), BOUND_S, m_r)
+        pair.t0 = trigger["t"]
+        done = r.wait('"reconnected"', ev("reconnected"), RECONNECT_S, m_r, fail=gave_up)
+        print(f"\n{scenario} {lib}: simulate_scenario->reconnected "
+              f"{done['t'] - trigger['t']:.3f} s")
+        simulated = r.wait("simulate_scenario returned", ev("simulated"), BOUND_S, m_r)
+        assert simulated["error"] is None, simulated
+        assert story(r.since(m_r)) == order, r.since(m_r)
+
+        rep = r.wait("local_track_republished", ev("republished"), 0, m_r)
+        assert rep["previous_sid"] == mine and rep["sid"] not in ("", mine), rep
+        assert rep["same"], ("a new publication object rather than the one kept", rep)
+        st = r.status()
+        assert STATE[st["state"]] == "CONNECTED", st
+        assert st["publications"] == [rep["sid"]], st
+        assert "observer" in st["remote"], st
+
+        # the observer saw us go and come back, as a new participant (the
+        # Python SDK keeps the local participant's first sid on both
+        # libraries: the new one shows on the other side)
+        o.wait("the old participant leaving", ev("participant_disconnected", identity="resumer"),
+               BOUND_S, m_o)
+        back = o.wait("the new participant joining",
+                      ev("participant_connected", identity="resumer"), BOUND_S, m_o)
+        assert back["sid"] != pair.sid and back["sid"].startswith("PA_"), (back, pair.sid)
+        # media both ways again: each tone under its sid now
+        o.wait("our republished tone heard", ev("audio", sid=rep["sid"]), HEAR_S, m_o)
+        r.wait("the observer's tone heard again", ev("audio", sid=theirs), HEAR_S, m_r)
+        # a packet published from inside the "reconnecting" handler waits
+        # for the new session and arrives, once
+        during = r.wait("the publish made while reconnecting returned",
+                        ev("sent", topic="during"), BOUND_S, m_r)
+        assert during["error"] is None, ("publish_data while reconnecting raised", during)
+        o.wait("the packet published while reconnecting", ev("data", topic="during"),
+               BOUND_S, m_o)
+        exchange(r, o, "after")  # after it on the same ordered channel
+        copies = [e for e in o.since(m_o) if e["ev"] == "data" and e["topic"] == "during"]
+        assert len(copies) == 1, copies
+        assert story(r.since(m_r)) == order, r.since(m_r)  # nothing more happened
