@@ -59,6 +59,10 @@ static const uint64_t RESTART_BACKOFF_MS = 300, RESTART_BACKOFF_MAX_MS = 7000;
 /* The Leave that ends the old session before we join again: the first
  * attempt waits this long at most for the old connection to close. */
 static const uint64_t RESTART_LEAVE_MS = 1000;
+/* SimulateScenario's cut resume: the server takes requests from a queue,
+ * so the signal closes this long after asking, lest our resume (a few
+ * milliseconds later) reach it first. */
+static const uint64_t RESUME_CUT_DELAY_MS = 300;
 /* Requests waiting for a reconnection to end: at most this many, this many
  * bytes; reliable data packets, this many bytes (the transport's own bound). */
 enum { HELD_MAX = 256, HELD_MAX_BYTES = 1 << 20, HELD_DATA_MAX_BYTES = 16 << 20 };
@@ -121,6 +125,7 @@ struct lkroom {
     lkio_timer timer;      /* connect timeout, pending updates, leave linger */
     uint64_t connect_deadline;
     uint64_t leave_deadline; /* while our reliable data drains before the Leave; else 0 */
+    uint64_t close_signal_at; /* a simulated cut resume: when our signal closes; else 0 */
     uint32_t next_request_id;
     uint32_t next_sequence; /* of our reliable data packets, from 1 */
     bool dynacast;
@@ -776,7 +781,9 @@ static void on_transport_state(void *ctx, enum lkpeer_state s, const char *why)
                  why ? why : "closed");
         end_connecting(r, msg);
     } else if (r->state == CONNECTED) {
-        end_session(r, LIVEKIT__DISCONNECT_REASON__MEDIA_FAILURE);
+        /* the PeerConnection is gone, DTLS with it: joined again, as
+         * upstream ends up doing after trying an ICE restart on it */
+        begin_restart(r, LIVEKIT__DISCONNECT_REASON__MEDIA_FAILURE);
     } else if (r->state != RECONNECTING) {
         return;
     } else if (r->resume_step >= RESTART_JOIN) {
@@ -835,6 +842,8 @@ static void arm_timer(lkroom *r)
     }
     if (r->leave_deadline && r->leave_deadline < d)
         d = r->leave_deadline;
+    if (r->close_signal_at && r->close_signal_at < d)
+        d = r->close_signal_at;
     if (d == UINT64_MAX)
         lkio_timer_stop(r->w, &r->timer);
     else
@@ -857,6 +866,11 @@ static void on_timer(lkio_timer *t)
     }
     if (r->leave_deadline && now >= r->leave_deadline)
         send_leave(r);
+    if (r->close_signal_at && now >= r->close_signal_at) {
+        r->close_signal_at = 0;
+        if (r->state == CONNECTED) /* on_signal_ended makes the resume */
+            lkroom_signal_close(r->sig);
+    }
     lkroom_session_expire(r->session, now);
     if (r->publisher)
         lkroom_publisher_expire(r->publisher, now);
@@ -1379,8 +1393,10 @@ int lkroom_simulate(lkroom *r, lkroom_scenario s)
     req.simulate = &sim;
     if (lkroom_signal_send(r->sig, &req) < 0)
         return -1;
-    if (s == LKROOM_SIMULATE_RESUME_CUT) /* after the request, which the server reads first */
-        lkroom_signal_close(r->sig);
+    if (s == LKROOM_SIMULATE_RESUME_CUT) {
+        r->close_signal_at = lkio_now_ns() + RESUME_CUT_DELAY_MS * MS;
+        arm_timer(r);
+    }
     return 0;
 }
 

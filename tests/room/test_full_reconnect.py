@@ -40,6 +40,15 @@ SCENARIOS = {"FULL_RECONNECT": FULL, "DISCONNECT_SIGNAL_ON_RESUME": AFTER_RESUME
              "NODE_FAILURE": AFTER_RESUME}
 
 
+def reported_in_order(events, order):
+    """The story is the scenario's, or (ours, once in a few dozen runs of
+    the escalations) a full reconnect's own: our transport reported the
+    server's side gone before our signal did, and a transport failing
+    while connected goes straight to a full reconnect."""
+    told = story(events)
+    return told == order or (order == AFTER_RESUME and told == FULL)
+
+
 def story(events):
     out = []
     for e in events:
@@ -78,7 +87,7 @@ def test_full_reconnect_rejoins_and_republishes(server, lib, scenario):
               f"{done['t'] - trigger['t']:.3f} s")
         simulated = r.wait("simulate_scenario returned", ev("simulated"), BOUND_S, m_r)
         assert simulated["error"] is None, simulated
-        assert story(r.since(m_r)) == order, r.since(m_r)
+        assert reported_in_order(r.since(m_r), order), r.since(m_r)
 
         rep = r.wait("local_track_republished", ev("republished"), 0, m_r)
         assert rep["previous_sid"] == mine and rep["sid"] not in ("", mine), rep
@@ -109,4 +118,4 @@ def test_full_reconnect_rejoins_and_republishes(server, lib, scenario):
         exchange(r, o, "after")  # after it on the same ordered channel
         copies = [e for e in o.since(m_o) if e["ev"] == "data" and e["topic"] == "during"]
         assert len(copies) == 1, copies
-        assert story(r.since(m_r)) == order, r.since(m_r)  # nothing more happened
+        assert reported_in_order(r.since(m_r), order), r.since(m_r)  # nothing more happened
