@@ -624,17 +624,38 @@ static void emit_invocation(void *ctx, uint64_t id, const char *method, const ch
 
 static int rpc_send(void *ctx, Livekit__DataPacket *p, char *err, size_t errlen)
 {
-    return lkroom_send_packet(ctx, p, true, NULL, err, errlen);
+    return lkroom_send_packet(((lk_room *)ctx)->engine, p, true, NULL, err, errlen);
 }
 
 static const char *rpc_server_version(void *ctx)
 {
-    return lkroom_server_version(ctx);
+    return lkroom_server_version(((lk_room *)ctx)->engine);
+}
+
+/* RPC's streams share the room's (stream.c routes their ends back). */
+static int rpc_submit(void *ctx, uint64_t job, const lkstream_job *j)
+{
+    lk_room *r = ctx;
+    if (!r->streams)
+        return -1;
+    lkstreams_submit(r->streams, job, j);
+    return 0;
+}
+
+static int rpc_client_protocol(void *ctx, const char *identity)
+{
+    lkroom *engine = ((lk_room *)ctx)->engine;
+    for (size_t i = 0; i < lkroom_remote_count(engine); i++) {
+        const Livekit__ParticipantInfo *p = lkroom_remote(engine, i);
+        if (!strcmp(p->identity, identity))
+            return p->client_protocol;
+    }
+    return 0;
 }
 
 void lk_room_rpc_start(lk_room *r)
 {
-    lkrpc_transport t = {r->engine, rpc_send, rpc_server_version};
+    lkrpc_transport t = {r, rpc_send, rpc_server_version, rpc_submit, rpc_client_protocol};
     lkrpc_observer obs = {r, emit_rpc_result, emit_invocation};
     r->rpc = lkrpc_new(r->w, &t, &obs);
 }

@@ -347,11 +347,11 @@ static void drop_engine(lk_room *r)
         return;
     if (r->rpc)
         lkrpc_session_ended(r->rpc); /* calls in flight get their callback */
+    lk_room_streams_stop(r); /* before RPC goes: its streams' jobs end */
     lkrpc_free(r->rpc);
-    lk_room_streams_stop(r);
+    r->rpc = NULL;
     lk_room_publications_end(r, "the room was disconnected");
     lk_room_remote_tracks_end(r);
-    r->rpc = NULL;
     lkroom_destroy(r->engine);
     r->engine = NULL;
     lk_unref(&r->base);

@@ -413,6 +413,8 @@ static void reader_flush(reader *rd)
 static void on_stream_opened(void *ctx, const Livekit__DataStream__Header *h, const char *sender)
 {
     lk_room *r = ctx;
+    if (r->rpc && lkrpc_stream_opened(r->rpc, h, sender))
+        return; /* RPC's own, never the client's */
     bool text = is_text(h);
     reader *rd = calloc(1, sizeof *rd);
     if (!rd || !(rd->stream_id = strdup(h->stream_id)))
@@ -455,6 +457,9 @@ static void on_stream_opened(void *ctx, const Livekit__DataStream__Header *h, co
 
 static void on_stream_chunk(void *ctx, const char *stream_id, const uint8_t *data, size_t len)
 {
+    lk_room *r = ctx;
+    if (r->rpc && lkrpc_stream_chunk(r->rpc, stream_id, data, len))
+        return;
     reader *rd = find_reader(ctx, stream_id);
     if (!rd)
         return; /* its handle was dropped: nobody reads */
@@ -476,6 +481,9 @@ static void on_stream_chunk(void *ctx, const char *stream_id, const uint8_t *dat
 static void on_stream_ended(void *ctx, const char *stream_id,
                             const Livekit__DataStream__Trailer *t, const char *error)
 {
+    lk_room *r = ctx;
+    if (r->rpc && lkrpc_stream_ended(r->rpc, stream_id, error))
+        return;
     reader *rd = find_reader(ctx, stream_id);
     if (!rd)
         return;
@@ -1085,7 +1093,11 @@ static int streams_send(void *ctx, Livekit__DataPacket *p, const uint64_t *token
 
 static void streams_done(void *ctx, uint64_t job, const char *error)
 {
-    lk_room_stream_done(ctx, job, error);
+    lk_room *r = ctx;
+    if (!(job & LKRPC_JOB_BIT))
+        lk_room_stream_done(r, job, error);
+    else if (r->rpc)
+        lkrpc_stream_done(r->rpc, job, error);
 }
 
 void lk_room_streams_start(lk_room *r)

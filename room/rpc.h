@@ -1,7 +1,11 @@
 /*
- * rpc.h: remote procedure calls between participants of a room, version 1
- * of upstream's protocol: a request, the callee's acknowledgement, then its
- * response, each a reliable data packet addressed to the other participant.
+ * rpc.h: remote procedure calls between participants of a room, upstream's
+ * protocol: a request, the callee's acknowledgement, then its response,
+ * each a reliable data packet addressed to the other participant (version
+ * 1); or (version 2, when the callee's client protocol says it reads data
+ * streams, LKRPC_CLIENT_PROTOCOL) the request and a successful response
+ * as text streams on their own topics, with no size limit, the
+ * acknowledgement and errors still packets.
  *
  * A call ends exactly once through `result`: with the callee's payload or
  * error, or with one of the built-in errors below (no acknowledgement
@@ -21,6 +25,7 @@
 
 #include "io.h"
 #include "livekit_rtc.pb-c.h"
+#include "stream.h"
 
 /* Upstream's built-in error codes. */
 enum lkrpc_code {
@@ -37,8 +42,14 @@ enum lkrpc_code {
     LKRPC_UNSUPPORTED_VERSION = 1404,
 };
 
-/* The most a version 1 request or response payload may hold, in bytes. */
-enum { LKRPC_MAX_PAYLOAD = 15360 };
+/* The most a version 1 request or response payload may hold, in bytes; a
+ * version 2 one, read from a stream (upstream sets none; a bound keeps a
+ * sender from filling our memory). */
+enum { LKRPC_MAX_PAYLOAD = 15360, LKRPC_MAX_STREAM_PAYLOAD = 16 << 20 };
+/* The client protocol from which a participant takes version 2 (ours). */
+enum { LKRPC_CLIENT_PROTOCOL = 1 };
+/* Stream jobs this module submits have this bit set (stream.h's done). */
+#define LKRPC_JOB_BIT (UINT64_C(1) << 62)
 
 typedef struct lkrpc_error {
     uint32_t code;
@@ -56,12 +67,18 @@ typedef struct lkrpc_observer {
 } lkrpc_observer;
 
 /* What RPC needs of the room (room.c's lkroom_send_packet and
- * lkroom_server_version; a test or a fuzzer gives its own). */
+ * lkroom_server_version, the streams, the participants' client protocol;
+ * a test or a fuzzer gives its own). */
 typedef struct lkrpc_transport {
     void *ctx;
     /* A reliable packet to one participant: 0, or -1 with err. */
     int (*send)(void *ctx, Livekit__DataPacket *p, char *err, size_t errlen);
     const char *(*server_version)(void *ctx);
+    /* lkstreams_submit: lkrpc_stream_done(job) follows; -1 when there are
+     * no streams (the room is not connected). */
+    int (*submit)(void *ctx, uint64_t job, const lkstream_job *j);
+    /* What the participant advertised (0 when not known). */
+    int (*client_protocol)(void *ctx, const char *identity);
 } lkrpc_transport;
 
 typedef struct lkrpc lkrpc;
@@ -84,6 +101,13 @@ int lkrpc_reply(lkrpc *rpc, uint64_t id, const char *payload, const lkrpc_error 
 
 /* The room's data packets: true when it was an RPC packet (taken). */
 bool lkrpc_on_packet(lkrpc *rpc, const Livekit__DataPacket *p);
+/* Incoming streams (stream.h's observer), offered first to RPC: true when
+ * the stream is RPC's (its topic), which then reports nothing of it. */
+bool lkrpc_stream_opened(lkrpc *rpc, const Livekit__DataStream__Header *h, const char *sender);
+bool lkrpc_stream_chunk(lkrpc *rpc, const char *stream_id, const uint8_t *data, size_t len);
+bool lkrpc_stream_ended(lkrpc *rpc, const char *stream_id, const char *error);
+/* A job this module submitted (LKRPC_JOB_BIT) was sent, or failed. */
+void lkrpc_stream_done(lkrpc *rpc, uint64_t job, const char *error);
 
 /* Calls to this participant end with "recipient disconnected". */
 void lkrpc_participant_left(lkrpc *rpc, const char *identity);

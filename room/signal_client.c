@@ -18,10 +18,10 @@
 #include "wsconn.h"
 
 /* The signal protocol as upstream's Rust SDK speaks it. The client
- * protocol tells other participants what we understand: 0, plain RPC
- * packets, until data streams are done (1 would bring RPC over data
- * streams, 2 their newer form). */
-enum { PROTOCOL_VERSION = 17, CLIENT_PROTOCOL = 0 };
+ * protocol tells other participants what we understand: 1, RPC over
+ * data streams (rpc.h: LKRPC_CLIENT_PROTOCOL); 2 would be the streams'
+ * newer form, which we do not speak. */
+enum { PROTOCOL_VERSION = 17, CLIENT_PROTOCOL = 1 };
 
 struct lkroom_signal {
     lkio_worker *w;

@@ -2,8 +2,10 @@
  * input is a sequence of packets, each a 2-byte big-endian length and that
  * many bytes, decoded as a DataPacket (protobuf-c) and given to RPC
  * (room/rpc.c, methods registered, every invocation answered at once) and
- * to data streams (room/stream.c, which keep state from packet to packet);
- * then the sender leaves and the session ends. What either sends back is
+ * to data streams (room/stream.c, which keep state from packet to packet,
+ * and offer each stream to RPC first, as the FFI does: RPC version 2 reads
+ * its requests and responses from streams and answers with its own); then
+ * the sender leaves and the session ends. What either sends back is
  * encoded, as the room would send it. */
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static lkrpc *rpc;
+static lkstreams *streams;
 
 static void encode(Livekit__DataPacket *p)
 {
@@ -51,10 +54,46 @@ static int fz_stream_send(void *ctx, Livekit__DataPacket *p, const uint64_t *tok
 /* Readers are handed no more bytes than arrived, each of them readable. */
 static size_t chunked;
 
+static void fz_opened(void *ctx, const Livekit__DataStream__Header *h, const char *sender)
+{
+    (void)ctx;
+    lkrpc_stream_opened(rpc, h, sender);
+}
+
+static void fz_ended(void *ctx, const char *stream_id, const Livekit__DataStream__Trailer *t,
+                     const char *error)
+{
+    (void)ctx;
+    (void)t;
+    lkrpc_stream_ended(rpc, stream_id, error);
+}
+
+static void fz_done(void *ctx, uint64_t job, const char *error)
+{
+    (void)ctx;
+    if (job & LKRPC_JOB_BIT)
+        lkrpc_stream_done(rpc, job, error);
+}
+
+static int fz_submit(void *ctx, uint64_t job, const lkstream_job *j)
+{
+    (void)ctx;
+    lkstreams_submit(streams, job, j);
+    return 0;
+}
+
+static int fz_protocol(void *ctx, const char *identity)
+{
+    (void)ctx;
+    (void)identity;
+    return LKRPC_CLIENT_PROTOCOL; /* replies to stream requests go as streams */
+}
+
 static void fz_chunk(void *ctx, const char *stream_id, const uint8_t *data, size_t len)
 {
     (void)ctx;
-    (void)stream_id;
+    if (lkrpc_stream_chunk(rpc, stream_id, data, len))
+        return;
     /* at most len, counted by reading both ends: a chunk pointing out of
      * bounds is the sanitizer's to report */
     if (len)
@@ -82,14 +121,14 @@ static void fz_invoked(void *ctx, uint64_t id, const char *method, const char *r
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    lkrpc_transport t = {NULL, fz_send, fz_version};
+    lkrpc_transport t = {NULL, fz_send, fz_version, fz_submit, fz_protocol};
     lkrpc_observer obs = {NULL, NULL, fz_invoked};
     rpc = lkrpc_new(NULL, &t, &obs); /* no call made here, so no timer */
     lkrpc_register(rpc, "echo");
     lkrpc_register(rpc, "");
     lkstreams_transport st = {NULL, fz_stream_send};
-    lkstreams_observer sobs = {NULL, NULL, fz_chunk, NULL, NULL};
-    lkstreams *streams = lkstreams_new(&st, &sobs);
+    lkstreams_observer sobs = {NULL, fz_opened, fz_chunk, fz_ended, fz_done};
+    streams = lkstreams_new(&st, &sobs);
     char sender[64] = "";
     size_t input = size;
     chunked = 0;

@@ -145,6 +145,7 @@ async def sender(room, out):
     await call(lp, out, "custom", method="refuse", payload="")
     await call(lp, out, "request_too_large", method="echo", payload="y" * 15361)
     await call(lp, out, "response_too_large", method="big", payload="")
+    await call(lp, out, "megabyte", method="echo", payload="z" * 1_000_000)
     await call(lp, out, "nobody", destination_identity="nobody", method="echo", payload="",
                max_round_trip_latency=1.0)
     await lp.publish_data("", reliable=True, topic="done",

@@ -2,7 +2,8 @@
 upstream's, through the upstream Python SDK unchanged, in one room of a
 real livekit-server: reliable packets arrive all and in order, lossy ones
 arrive (loopback loses nothing), addressed ones reach only their
-destination, every RPC outcome a user meets is the one upstream gives,
+destination, every RPC outcome a user meets is the one upstream gives
+(payloads over 15 KiB included: RPC version 2, over data streams),
 and what a participant on this library sent right before leaving arrives."""
 import hashlib
 import os
@@ -89,14 +90,11 @@ def test_rpc_outcomes(exchange):
     assert rpc["custom"] == {"code": 4321, "message": "refused on purpose", "data": "details",
                              "ms": rpc["custom"]["ms"]}
     assert rpc["nobody"]["code"] == 1501  # no acknowledgement within the round trip
-    if UPSTREAM == sender_lib == receiver_lib:
-        # upstream sends large payloads as data streams to a peer that reads
-        # them; this library speaks plain RPC packets only (15 KiB each way)
-        assert rpc["request_too_large"]["payload"].startswith("sender:")
-        assert rpc["response_too_large"]["payload"] == "x" * 20000
-    else:
-        assert rpc["request_too_large"]["code"] == 1402
-        assert rpc["response_too_large"]["code"] == 1504
+    # over version 1's 15 KiB: both libraries advertise client protocol 1
+    # and send such payloads as data streams (RPC version 2), each way
+    assert rpc["request_too_large"]["payload"] == "sender:" + "y" * 15361
+    assert rpc["response_too_large"]["payload"] == "x" * 20000
+    assert rpc["megabyte"]["payload"] == "sender:" + "z" * 1_000_000
 
 
 @pytest.mark.parametrize("receiver_lib", [UPSTREAM, OURS])

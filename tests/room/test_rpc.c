@@ -1,7 +1,9 @@
 /*
  * test_rpc.c: RPC between two lkrpc instances on one worker, their packets
  * encoded, decoded and delivered from a task as the room would: replies,
- * the built-in errors and both timeouts (no server needed).
+ * the built-in errors and both timeouts (no server needed). Version 2's
+ * streams go the same way, their header encoded and decoded, their text
+ * in 1000-byte chunks, then reported done to the sender.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "pbcopy.h"
 #include "rpc.h"
 #include "wait.h"
 
@@ -20,6 +23,9 @@ typedef struct side {
     const char *identity;
     struct side *peer;
     bool deaf;         /* receives nothing */
+    bool cut;          /* streams to it end with an error */
+    int protocol;      /* the client protocol it advertises */
+    size_t streams_in; /* RPC streams it took */
     bool answer;       /* invocations answered at once with reply */
     const char *reply; /* NULL: echo the payload */
     const char *version;
@@ -78,6 +84,60 @@ static const char *server_version(void *ctx)
     return ((side *)ctx)->version;
 }
 
+typedef struct stream_delivery {
+    lkio_task task;
+    side *from;
+    uint64_t job;
+    Livekit__DataStream__Header *h;
+    size_t len;
+    uint8_t text[];
+} stream_delivery;
+
+static void deliver_stream(lkio_task *t)
+{
+    stream_delivery *d = lkio_container_of(t, stream_delivery, task);
+    side *to = d->from->peer;
+    if (!to->deaf) {
+        assert_true(lkrpc_stream_opened(to->rpc, d->h, d->from->identity));
+        for (size_t off = 0; off < d->len; off += 1000)
+            assert_true(lkrpc_stream_chunk(to->rpc, d->h->stream_id, d->text + off,
+                                           d->len - off < 1000 ? d->len - off : 1000));
+        to->streams_in++; /* before the end, which may let the test's thread go */
+        assert_true(lkrpc_stream_ended(to->rpc, d->h->stream_id, to->cut ? "cut" : NULL));
+    }
+    lkrpc_stream_done(d->from->rpc, d->job, NULL);
+    protobuf_c_message_free_unpacked(&d->h->base, NULL);
+    free(d);
+    in_flight--;
+}
+
+static int submit(void *ctx, uint64_t job, const lkstream_job *j)
+{
+    side *s = ctx;
+    assert_true(job & LKRPC_JOB_BIT);
+    assert_int_equal(j->n_destinations, 1);
+    assert_string_equal(j->destinations[0], s->peer->identity);
+    assert_non_null(j->trailer);
+    stream_delivery *d = malloc(sizeof *d + j->len);
+    assert_non_null(d);
+    d->h = lkroom_pb_copy(&j->header->base); /* encoded and decoded */
+    assert_non_null(d->h);
+    d->from = s;
+    d->job = job;
+    d->len = j->len;
+    memcpy(d->text, j->data, j->len);
+    in_flight++;
+    lkio_post(W, &d->task, deliver_stream);
+    return 0;
+}
+
+static int client_protocol(void *ctx, const char *identity)
+{
+    side *s = ctx;
+    assert_string_equal(identity, s->peer->identity);
+    return s->peer->protocol;
+}
+
 static void on_result(void *ctx, uint64_t token, const char *payload, const lkrpc_error *error)
 {
     side *s = ctx;
@@ -109,11 +169,14 @@ static void make(side *s, const char *identity, side *peer)
     s->identity = identity;
     s->peer = peer;
     s->deaf = false;
+    s->cut = false;
+    s->protocol = 0;
+    s->streams_in = 0;
     s->answer = true;
     s->reply = NULL;
     s->version = "1.13.5";
     s->last_invocation = 0;
-    lkrpc_transport t = {s, send_packet, server_version};
+    lkrpc_transport t = {s, send_packet, server_version, submit, client_protocol};
     lkrpc_observer obs = {s, on_result, on_invoked};
     s->rpc = lkrpc_new(W, &t, &obs);
 }
@@ -257,6 +320,68 @@ static void old_server_is_unsupported(void **state)
     assert_int_equal(A.code, LKRPC_UNSUPPORTED_SERVER);
 }
 
+/* --- version 2 ------------------------------------------------------------------- */
+
+static char big_request[100001], big_reply[70001];
+
+static void streams_carry_what_packets_cannot(void **state)
+{
+    (void)state;
+    A.protocol = B.protocol = LKRPC_CLIENT_PROTOCOL;
+    memset(big_request, 'q', sizeof big_request - 1);
+    call("echo", big_request, 0, 0); /* echoed: the reply is as large */
+    assert_int_equal(A.code, 0);
+    assert_int_equal(A.payload_len, sizeof big_request - 1);
+    assert_int_equal(B.streams_in, 1);
+    assert_int_equal(A.streams_in, 1);
+    memset(big_reply, 'r', sizeof big_reply - 1);
+    B.reply = big_reply;
+    call("echo", "small", 0, 0);
+    assert_int_equal(A.code, 0);
+    assert_int_equal(A.payload_len, sizeof big_reply - 1);
+    assert_int_equal(B.streams_in, 2);
+}
+
+static void stream_errors_come_as_packets(void **state)
+{
+    (void)state;
+    A.protocol = B.protocol = LKRPC_CLIENT_PROTOCOL;
+    call("nope", "x", 0, 0);
+    assert_int_equal(A.code, LKRPC_UNSUPPORTED_METHOD);
+    assert_int_equal(B.streams_in, 1);
+    assert_int_equal(A.streams_in, 0); /* no stream back: a packet */
+}
+
+static void a_cut_request_is_an_application_error(void **state)
+{
+    (void)state;
+    A.protocol = B.protocol = LKRPC_CLIENT_PROTOCOL;
+    B.cut = true;
+    call("echo", "x", 0, 0);
+    assert_int_equal(A.code, LKRPC_APPLICATION_ERROR);
+    assert_int_equal(B.last_invocation, 0);
+}
+
+static void a_cut_response_is_an_application_error(void **state)
+{
+    (void)state;
+    A.protocol = B.protocol = LKRPC_CLIENT_PROTOCOL;
+    A.cut = true;
+    call("echo", "x", 0, 0);
+    assert_int_equal(A.code, LKRPC_APPLICATION_ERROR);
+    assert_true(B.last_invocation != 0);
+}
+
+static void a_peer_without_streams_gets_packets(void **state)
+{
+    (void)state;
+    A.protocol = LKRPC_CLIENT_PROTOCOL; /* B advertises 0 */
+    call("echo", "hello", 0, 0);
+    assert_int_equal(A.code, 0);
+    assert_string_equal(A.payload, "hello");
+    assert_int_equal(B.streams_in + A.streams_in, 0);
+}
+
 static void reply_run(lkio_task *t)
 {
     (void)t;
@@ -294,6 +419,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(oversized_response_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(old_server_is_unsupported, setup, teardown),
         cmocka_unit_test_setup_teardown(reply_to_nothing_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(streams_carry_what_packets_cannot, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_errors_come_as_packets, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_cut_request_is_an_application_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_cut_response_is_an_application_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_peer_without_streams_gets_packets, setup, teardown),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     lkio_stop(NULL);
