@@ -64,16 +64,16 @@ static const uint64_t RESTART_LEAVE_MS = 1000;
  * milliseconds later) reach it first. */
 static const uint64_t RESUME_CUT_DELAY_MS = 300;
 /* Requests waiting for a reconnection to end: at most this many, this many
- * bytes; reliable data packets, this many bytes (the transport's own bound). */
+ * bytes; data packets, this many bytes (the transport's own bound). */
 enum { HELD_MAX = 256, HELD_MAX_BYTES = 1 << 20, HELD_DATA_MAX_BYTES = 16 << 20 };
 /* An offer: the data section and up to LKPEER_MAX_SECTIONS media sections. */
 enum { LKROOM_OFFER_CAP = 131072, JOIN_OFFER_CAP = 12288 };
 
-/* A signal request or a reliable data packet held while reconnecting
- * (packed), the packet's token with it. */
+/* A signal request or a data packet held while reconnecting (packed), the
+ * packet's kind and token with it. */
 typedef struct held_message {
     struct held_message *next;
-    bool has_token;
+    bool reliable, has_token;
     uint64_t token;
     size_t len;
     uint8_t data[];
@@ -117,7 +117,7 @@ struct lkroom {
     int32_t ping_interval, ping_timeout;     /* the JoinResponse's */
     bool auto_subscribe, adaptive_stream;
     held_queue held;      /* signal requests, sent once reconnected, in order */
-    held_queue held_data; /* reliable data packets: the same */
+    held_queue held_data; /* data packets: the same */
     bool ready, leaving;
     bool offer_again; /* sections changed while joining, or while an offer awaited its answer */
     Livekit__DisconnectReason leave_reason;
@@ -196,7 +196,7 @@ static void on_sent(void *ctx, uint64_t token, const char *error);
 static void release_held_data(lkroom *r, const char *error)
 {
     for (held_message *h; (h = unhold(&r->held_data)); free(h)) {
-        int rc = error ? -1 : lkroom_transport_send(r->tr, true, h->data, h->len,
+        int rc = error ? -1 : lkroom_transport_send(r->tr, h->reliable, h->data, h->len,
                                                      h->has_token ? &h->token : NULL);
         if (rc < 0 && h->has_token)
             on_sent(r, h->token, error ? error : "the room could not send it after reconnecting");
@@ -780,6 +780,8 @@ static void on_transport_state(void *ctx, enum lkpeer_state s, const char *why)
         snprintf(msg, sizeof msg, "could not connect the media transport: %s",
                  why ? why : "closed");
         end_connecting(r, msg);
+    } else if (r->leaving) { /* the server closing us after our Leave */
+        end_session(r, r->leave_reason);
     } else if (r->state == CONNECTED) {
         /* the PeerConnection is gone, DTLS with it: joined again, as
          * upstream ends up doing after trying an ICE restart on it */
@@ -1272,13 +1274,16 @@ int lkroom_send_packet(lkroom *r, Livekit__DataPacket *p, bool reliable, const u
     livekit__data_packet__pack(&q, buf);
     int rc;
     held_message *h;
-    if (r->state == RECONNECTING && reliable) {
+    if (r->state == RECONNECTING || r->held_data.head) {
         /* As upstream: it goes once reconnected, on whatever transport
          * then is (a full reconnect makes a new one; the server writes the
-         * sender's new sid over the old one packed here). */
+         * sender's new sid over the old one packed here); and behind what
+         * is held, which a packet sent from a packet_sent of the release
+         * would overtake. */
         rc = -ENOBUFS;
         if ((h = hold(&r->held_data, len, SIZE_MAX, HELD_DATA_MAX_BYTES))) {
             memcpy(h->data, buf, len);
+            h->reliable = reliable;
             h->has_token = token != NULL;
             h->token = token ? *token : 0;
             rc = 0;
@@ -1357,7 +1362,7 @@ static void open_resume_signal(lkroom *r, uint64_t now)
 
 int lkroom_simulate(lkroom *r, lkroom_scenario s)
 {
-    if (r->state != CONNECTED)
+    if (r->state != CONNECTED || r->leaving)
         return -1;
     Livekit__SimulateScenario sim = LIVEKIT__SIMULATE_SCENARIO__INIT;
     switch (s) {

@@ -42,9 +42,8 @@ typedef struct lkroom_observer {
     void (*disconnected)(void *ctx, Livekit__DisconnectReason reason);
     /* The signal connection was lost (or the server asked us to resume):
      * resuming. Then reconnected, or disconnected if that fails. While
-     * reconnecting, reliable data packets are taken and sent once
-     * reconnected (lossy ones go if the path is there), participants'
-     * changes reported, and what we ask of the server (publishing,
+     * reconnecting, data packets are taken and sent once reconnected,
+     * participants' changes reported, and what we ask of the server (publishing,
      * updates, subscriptions) waits for the resume.
      * A resume that fails, or a server's Leave asking for it, makes a full
      * reconnect: every remote participant leaves (reported), we join again
