@@ -26,6 +26,10 @@ machine, so the test can compare it with its own):
     {"ev": "track_subscribed" / "track_unpublished", "identity", "sid"}
     {"ev": "audio", "identity", "sid"}   a subscribed track brought a second
                                          of sound (peak over AUDIBLE)
+    {"ev": "text", "topic", "from", "length", "whole"}
+                                         a text stream read to its end (whole:
+                                         the text the senders here send)
+    {"ev": "text_sent", "topic", "error"} a send_text returned
     {"ev": "status", "sid", "state", "remote": {identity: sid},
      "publications": [sid]}
     {"ev": "bye"}                        left the room; the process ends
@@ -45,6 +49,9 @@ appended by the test (polled; a command file keeps testbed.spawn as it is):
     {"cmd": "metadata_on_reconnecting", "metadata"}
                                          set_metadata from inside the next
                                          "reconnecting" handler
+    {"cmd": "text_on_reconnecting", "topic", "length"}
+                                         send_text of TEXT(length) from inside
+                                         the next "reconnecting" handler
     {"cmd": "status"}
     {"cmd": "quit"}
 
@@ -111,6 +118,29 @@ async def simulate(room, kind):
         emit("simulated", error=None)
     except Exception as e:
         emit("simulated", error=f"{type(e).__name__}: {e}" if str(e) else repr(e))
+
+
+def text_of(length):
+    return ("0123456789abcdef" * (length // 16 + 1))[:length]
+
+
+async def send_text(room, topic, length):
+    try:
+        await asyncio.wait_for(room.local_participant.send_text(text_of(length), topic=topic),
+                               PUBLISH_BOUND_S)
+        emit("text_sent", topic=topic, error=None)
+    except Exception as e:  # the test reads the error text
+        emit("text_sent", topic=topic, error=f"{type(e).__name__}: {e}" if str(e) else repr(e))
+
+
+async def read_text(reader, sender):
+    try:
+        text = await asyncio.wait_for(reader.read_all(), BOUND_S)
+    except Exception as e:
+        emit("text", topic=reader.info.topic, error=repr(e), **{"from": sender})
+        return
+    emit("text", topic=reader.info.topic, length=len(text), whole=text == text_of(len(text)),
+         error=None, **{"from": sender})
 
 
 async def play_tone(source):
@@ -188,6 +218,8 @@ async def main(url, token, path):
         if track.kind == rtc.TrackKind.KIND_AUDIO:
             spawn_task(hear(track, p.identity, pub.sid))
 
+    room.register_text_stream_handler(
+        "during-text", lambda reader, sender: spawn_task(read_text(reader, sender)))
     room.on("local_track_republished", on_republished)
     room.on("track_subscribed", on_subscribed)
     room.on("track_unpublished",
@@ -221,6 +253,8 @@ async def main(url, token, path):
                 spawn_task(publish(room, c["topic"], c["payload"]))
             elif cmd == "send_on_reconnecting":
                 armed.append(lambda c=c: publish(room, c["topic"], c["payload"]))
+            elif cmd == "text_on_reconnecting":
+                armed.append(lambda c=c: send_text(room, c["topic"], c["length"]))
             elif cmd == "metadata_on_reconnecting":
                 armed.append(lambda c=c: set_metadata(room, c["metadata"]))
             elif cmd == "status":
