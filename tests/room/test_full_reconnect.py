@@ -37,7 +37,7 @@ TEXT_BYTES = 400_000
 # whole. After a cut resume the server removes the old one only when the
 # new one joins, and the other side's SDK, which keys streams by identity,
 # may hear of that departure after the new one's first chunks and end the
-# stream (upstream's SDK on both ends, in the same order of events).
+# stream, whichever library sent it.
 WHOLE_STREAM = ("FULL_RECONNECT", "NODE_FAILURE")
 
 # What the participant reports of it, in order (connection and participants).
