@@ -94,10 +94,7 @@ static bool known(const lk_room *r, const char *identity, bool or_local)
         return false;
     if (or_local && !strcmp(lkroom_local(r->engine)->identity, identity))
         return true;
-    for (size_t i = 0; i < lkroom_remote_count(r->engine); i++)
-        if (!strcmp(lkroom_remote(r->engine, i)->identity, identity))
-            return true;
-    return false;
+    return lkroom_remote_by_identity(r->engine, identity) != NULL;
 }
 
 /* The segment in the FFI's shape (the same fields). */
@@ -644,13 +641,9 @@ static int rpc_submit(void *ctx, uint64_t job, const lkstream_job *j)
 
 static int rpc_client_protocol(void *ctx, const char *identity)
 {
-    lkroom *engine = ((lk_room *)ctx)->engine;
-    for (size_t i = 0; i < lkroom_remote_count(engine); i++) {
-        const Livekit__ParticipantInfo *p = lkroom_remote(engine, i);
-        if (!strcmp(p->identity, identity))
-            return p->client_protocol;
-    }
-    return 0;
+    const Livekit__ParticipantInfo *p =
+        lkroom_remote_by_identity(((lk_room *)ctx)->engine, identity);
+    return p ? p->client_protocol : 0;
 }
 
 void lk_room_rpc_start(lk_room *r)

@@ -1235,6 +1235,11 @@ const Livekit__ParticipantInfo *lkroom_remote(const lkroom *r, size_t i)
     return lkroom_session_remote(r->session, i);
 }
 
+const Livekit__ParticipantInfo *lkroom_remote_by_identity(const lkroom *r, const char *identity)
+{
+    return lkroom_session_find_identity(r->session, identity);
+}
+
 const Livekit__TrackInfo *lkroom_remote_track(const lkroom *r, const char *track_sid,
                                               const Livekit__ParticipantInfo **owner)
 {

@@ -105,6 +105,8 @@ const Livekit__Room *lkroom_info(const lkroom *r);
 const Livekit__ParticipantInfo *lkroom_local(const lkroom *r);
 size_t lkroom_remote_count(const lkroom *r);
 const Livekit__ParticipantInfo *lkroom_remote(const lkroom *r, size_t i);
+/* A remote participant by identity, or NULL. */
+const Livekit__ParticipantInfo *lkroom_remote_by_identity(const lkroom *r, const char *identity);
 /* A remote participant's track by sid, and (owner not NULL) its record. */
 const Livekit__TrackInfo *lkroom_remote_track(const lkroom *r, const char *track_sid,
                                               const Livekit__ParticipantInfo **owner);
