@@ -386,6 +386,19 @@ def video_track(lib):
     return out
 
 
+def keepalive(ev):
+    """Upstream's source sends a black frame every 100 ms until its first
+    capture (a keepalive, from a task of its own; in the pinned version only
+    mostly black: its buffer is not all initialized); one may reach the
+    stream just before the first captured frame. No frame a case captures is
+    mostly zeros."""
+    if ev.WhichOneof("message") != "frame_received":
+        return False
+    first = lkffi.video_planes(ev.frame_received.buffer.info)[0]
+    packed = not ev.frame_received.buffer.info.components  # RGBA...: alpha is not zero
+    return first.count(0) >= len(first) * (0.7 if packed else 0.9)
+
+
 def video_stream_case(fmt=None, normalize_stride=None):
     def run(lib):
         w, h = 64, 32
@@ -409,8 +422,12 @@ def video_stream_case(fmt=None, normalize_stride=None):
                 source_handle=src, buffer=info, timestamp_us=1_000_000 * (i + 1), rotation=rot,
                 metadata=meta))
             time.sleep(0.05)
-        evs = drain_stream(lib, sh, "video_stream_event", lambda e: len(e) >= 3)
-        frames = [e.frame_received for e in evs if e.WhichOneof("message") == "frame_received"]
+        evs = drain_stream(lib, sh, "video_stream_event",
+                           lambda e: len([x for x in e if not keepalive(x)]) >= 3)
+        for e in filter(keepalive, evs):
+            lib.drop(e.frame_received.buffer.handle.id)
+        frames = [e.frame_received for e in evs
+                  if e.WhichOneof("message") == "frame_received" and not keepalive(e)]
         out["msg.frames"] = [msg(f) for f in frames]
         out["pix.frames"] = b64(b"".join(b"".join(lkffi.video_planes(f.buffer.info))
                                          for f in frames))
