@@ -76,10 +76,12 @@ static void atfork_prepare(void)
     lkio_gate_close();
     if (hook_prepare)
         hook_prepare();
+    lkio_blocking_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
+    lkio_blocking_fork_parent();
     if (hook_parent)
         hook_parent();
     lkio_gate_open();
@@ -88,6 +90,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     /* Only the forking thread exists here, and it was outside the gate. */
+    lkio_blocking_fork_child();
     if (hook_child)
         hook_child();
     atomic_store(&gate_inside, 0);

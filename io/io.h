@@ -30,9 +30,11 @@ typedef struct lkio_task lkio_task;
 typedef struct lkio_timer lkio_timer;
 
 typedef struct lkio_op lkio_op;
+typedef struct lkio_work lkio_work;
 
 typedef void (*lkio_task_fn)(lkio_task *task);
 typedef void (*lkio_timer_fn)(lkio_timer *timer);
+typedef void (*lkio_work_fn)(lkio_work *work);
 /* res: what the syscall returns (bytes, 0) or -errno. */
 typedef void (*lkio_op_fn)(lkio_op *op, int res);
 
@@ -60,6 +62,15 @@ struct lkio_op {
     void *arg_; /* buffer, msghdr or sockaddr */
     size_t len_;
     lkio_op *next_;
+};
+
+/* A call that may block, queued to the blocking thread; embed it in its
+ * owner. The fields are the runtime's. */
+struct lkio_work {
+    lkio_work *next_;
+    lkio_work_fn work_, done_;
+    lkio_worker *w_;
+    lkio_task task_;
 };
 
 enum lkio_state {
@@ -131,6 +142,17 @@ lkio_worker *lkio_current(void);
 
 /* Any thread. The task must not be posted again until fn has started. */
 void lkio_post(lkio_worker *w, lkio_task *task, lkio_task_fn fn);
+
+/* --- the blocking thread ----------------------------------------------------
+ *
+ * For the calls no worker may make: the file system's (open, write, close).
+ * Runs work(item) on one thread of its own, started when first needed, in
+ * the order items were queued, outside the gate (work touches only what
+ * item's owner gave it), then done(item) on worker w like a posted task.
+ * Any thread, inside the gate. An item is queued again only from its done.
+ * Once lkio_stop has begun, work runs in the caller (the owner's last
+ * steps); done still comes later, on w. */
+void lkio_queue_work(lkio_worker *w, lkio_work *item, lkio_work_fn work, lkio_work_fn done);
 
 /* --- timers: only on the timer's own worker thread ------------------------ */
 

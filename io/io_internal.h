@@ -17,4 +17,13 @@ void lkio_runtime_fd_closing(int fd);
 /* In a fork child: closes every socket lkio_socket() made in the parent. */
 void lkio_sockets_discard_inherited(void);
 
+/* The blocking thread (blocking.c): lkio_stop ends it while the workers
+ * still run, lkio_start allows it again; the fork handlers keep its queue
+ * consistent and let the child forget the parent's. */
+void lkio_blocking_stop(void);
+void lkio_blocking_restart(void);
+void lkio_blocking_fork_prepare(void);
+void lkio_blocking_fork_parent(void);
+void lkio_blocking_fork_child(void);
+
 #endif

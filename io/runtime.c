@@ -540,6 +540,7 @@ int lkio_start(unsigned n, char *err, size_t errlen)
         return result;
     }
     rt = r;
+    lkio_blocking_restart();
     atomic_store(&lkio_state_, LKIO_RUNNING);
     return 0;
 }
@@ -557,6 +558,7 @@ void lkio_stop(void (*before_join)(void))
         before_join();
         lkio_leave();
     }
+    lkio_blocking_stop(); /* its last items' dones still find their workers */
 
     pthread_mutex_lock(&r->launch_lock);
     r->stopping = true;
