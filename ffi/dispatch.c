@@ -74,6 +74,7 @@ static const lk_handler handlers[LK_REQUEST_CASES] = {
     ON(BYTE_STREAM_CLOSE, lk_on_byte_stream_close),
     ON(TEXT_READ_ALL, lk_on_text_read_all),
     ON(BYTE_READ_ALL, lk_on_byte_read_all),
+    ON(BYTE_WRITE_TO_FILE, lk_on_byte_write_to_file),
     ON(TEXT_READ_INCREMENTAL, lk_on_text_read_incremental),
     ON(BYTE_READ_INCREMENTAL, lk_on_byte_read_incremental),
 };

@@ -94,6 +94,7 @@ int lk_on_byte_stream_write(lk_call *c);
 int lk_on_byte_stream_close(lk_call *c);
 int lk_on_text_read_all(lk_call *c);
 int lk_on_byte_read_all(lk_call *c);
+int lk_on_byte_write_to_file(lk_call *c);
 int lk_on_text_read_incremental(lk_call *c);
 int lk_on_byte_read_incremental(lk_call *c);
 

@@ -3,16 +3,16 @@
  * StreamSendFile, Text/ByteStreamOpen with their writers' Write and Close;
  * incoming streams as TextStreamOpened / ByteStreamOpened room events with
  * a reader handle, whose ReadIncremental starts its chunk and EOS events,
- * or whose ReadAll answers once with everything. Both consume the handle,
- * as upstream's do. WriteToFile is not served (it would write files from a
- * worker; the Python SDK does not use it).
+ * whose ReadAll answers once with everything, or whose WriteToFile puts it
+ * in a file as it arrives. Each consumes the handle, as upstream's do.
  *
  * The wire work is room/stream.c's; here, handles and messages. A reader
  * keeps what arrives before the client asks to read (the client installs
  * its handler after the opened event), then forwards as it comes. Every
  * sending request becomes one job; its callback comes when the job is done.
- * A file is read on the client's thread, inside its request: workers never
- * touch the file system.
+ * Workers never touch the file system: a file to send is read on the
+ * client's thread, inside its request; a file written is written by the
+ * runtime's blocking thread (lkio_queue_work), a batch of chunks at a time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -192,20 +192,30 @@ typedef struct chunk {
     uint8_t data[];
 } chunk;
 
+/* How the client reads: chunk events as they come, ReadAll's one answer
+ * at the end, or WriteToFile's answer once the file is written. */
+enum read_mode { READ_CHUNKS, READ_ALL, READ_TO_FILE };
+
+typedef struct file_sink file_sink;
+
 typedef struct lk_stream_reader {
     lk_object base;
     lk_room *room; /* a reference */
     bool text;
     char *stream_id;
+    char *name; /* a byte stream's file name, else "" */
     /* on the worker: */
     bool reading, ended, listed;
-    bool all;          /* ReadAll: one answer at the end, with async_id */
-    uint64_t async_id;
+    enum read_mode mode;
+    uint64_t async_id; /* ReadAll's or WriteToFile's */
+    file_sink *file;   /* WriteToFile's */
     chunk *head, **tail;
     char *error;                            /* the end's error, or NULL */
     Livekit__DataStream__Trailer *trailer; /* the end's trailer, or NULL */
     lkio_task task;
 } reader;
+
+static void file_sink_free(file_sink *f);
 
 static void reader_free(lk_object *o)
 {
@@ -219,6 +229,8 @@ static void reader_free(lk_object *o)
         protobuf_c_message_free_unpacked(&(rd->trailer)->base, NULL);
     free(rd->error);
     free(rd->stream_id);
+    free(rd->name);
+    file_sink_free(rd->file);
     lk_unref(&rd->room->base);
     free(rd);
 }
@@ -386,11 +398,156 @@ static void emit_all(reader *rd)
     free(all);
 }
 
+/* --- WriteToFile ------------------------------------------------------------------------ */
+
+/* What arrives goes to the file by batches: the chunks that queued while
+ * the previous batch was written, in one item for the blocking thread. The
+ * worker touches the sink only while no item is in flight. */
+struct file_sink {
+    lkio_work work;
+    reader *rd;
+    char *path;    /* NULL: the name was refused */
+    int fd;        /* -1: not open, or no longer */
+    bool opened;   /* the open was tried */
+    bool busy;     /* an item in flight, holding a reference to rd */
+    bool last;     /* close after this batch */
+    bool answered; /* the callback went out */
+    int err;       /* errno of the first failure, or 0 */
+    chunk *batch;  /* what the item in flight writes, then frees */
+};
+
+static void file_sink_free(file_sink *f)
+{
+    if (!f)
+        return;
+    if (f->fd >= 0) /* never while the stream goes on: it ends before its reader */
+        close(f->fd);
+    free(f->path);
+    free(f);
+}
+
+/* Like a stream name from the network, an override must not leave the
+ * directory: one path component, not "." or "..". */
+static bool plain_file_name(const char *name)
+{
+    return *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        if (n == 0)
+            return EIO; /* no progress and no reason: never loop on it */
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* On the blocking thread: open once, write the batch, close after the last
+ * one or the first failure. */
+static void file_work(lkio_work *w)
+{
+    file_sink *f = lk_container_of(w, file_sink, work);
+    if (!f->opened) {
+        f->opened = true;
+        f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (f->fd < 0)
+            f->err = errno;
+    }
+    for (chunk *c = f->batch; c;) {
+        if (!f->err)
+            f->err = write_all(f->fd, c->data, c->len);
+        chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    f->batch = NULL;
+    if (f->fd >= 0 && (f->last || f->err)) {
+        if (close(f->fd) < 0 && !f->err)
+            f->err = errno;
+        f->fd = -1;
+    }
+}
+
+/* The callback: the file's path, or why there is none (as upstream words
+ * it: the refused name, the I/O error, or the stream's own error). */
+static void file_answer(reader *rd)
+{
+    file_sink *f = rd->file;
+    f->answered = true;
+    char why[160];
+    Livekit__Proto__StreamError err = LIVEKIT__PROTO__STREAM_ERROR__INIT;
+    Livekit__Proto__ByteStreamReaderWriteToFileCallback cb =
+        LIVEKIT__PROTO__BYTE_STREAM_READER_WRITE_TO_FILE_CALLBACK__INIT;
+    cb.async_id = rd->async_id;
+    if (!f->path)
+        err.description = "file name must be a plain file name without path separators or '..'";
+    else if (f->err) {
+        snprintf(why, sizeof why, "I/O error: %s (os error %d)", strerror(f->err), f->err);
+        err.description = why;
+    } else
+        err.description = rd->error;
+    if (err.description) {
+        cb.result_case = LIVEKIT__PROTO__BYTE_STREAM_READER_WRITE_TO_FILE_CALLBACK__RESULT_ERROR;
+        cb.error = &err;
+    } else {
+        cb.result_case = LIVEKIT__PROTO__BYTE_STREAM_READER_WRITE_TO_FILE_CALLBACK__RESULT_FILE_PATH;
+        cb.file_path = f->path;
+    }
+    Livekit__Proto__FfiEvent ev = LIVEKIT__PROTO__FFI_EVENT__INIT;
+    ev.message_case = EV(BYTE_STREAM_READER_WRITE_TO_FILE);
+    ev.byte_stream_reader_write_to_file = &cb;
+    lk_emit(&ev);
+    reader_unlist(rd);
+}
+
+static void file_done(lkio_work *w);
+
+/* On the worker, whenever something arrived or a batch was written: the
+ * next batch, or the answer once the file is closed (or was never made). */
+static void file_pump(reader *rd)
+{
+    file_sink *f = rd->file;
+    if (f->busy || f->answered)
+        return;
+    if (!f->path || (f->opened && f->fd < 0)) {
+        file_answer(rd);
+        return;
+    }
+    if (f->opened && !rd->head && !rd->ended)
+        return; /* waits for more */
+    f->batch = rd->head;
+    rd->head = NULL;
+    rd->tail = &rd->head;
+    f->last = rd->ended;
+    f->busy = true;
+    lk_ref(&rd->base);
+    lkio_queue_work(rd->room->w, &f->work, file_work, file_done);
+}
+
+static void file_done(lkio_work *w)
+{
+    reader *rd = lk_container_of(w, file_sink, work)->rd;
+    rd->file->busy = false;
+    file_pump(rd);
+    lk_unref(&rd->base); /* the item's */
+}
+
 /* Hands over what waited for the client to read, and the end if it came
- * (ReadAll: everything at the end). */
+ * (ReadAll: everything at the end; WriteToFile: to the file). */
 static void reader_flush(reader *rd)
 {
-    if (rd->all) {
+    if (rd->mode == READ_TO_FILE) {
+        file_pump(rd);
+        return;
+    }
+    if (rd->mode == READ_ALL) {
         if (rd->ended) {
             emit_all(rd);
             reader_unlist(rd);
@@ -419,6 +576,10 @@ static void on_stream_opened(void *ctx, const Livekit__DataStream__Header *h, co
     reader *rd = calloc(1, sizeof *rd);
     if (!rd || !(rd->stream_id = strdup(h->stream_id)))
         abort();
+    info in;
+    info_make(&in, h);
+    if (!(rd->name = strdup(in.bytes.name)))
+        abort();
     lk_object_init(&rd->base, text ? &text_reader_kind : &byte_reader_kind);
     rd->room = lk_container_of(lk_ref(&r->base), lk_room, base);
     rd->text = text;
@@ -433,8 +594,6 @@ static void on_stream_opened(void *ctx, const Livekit__DataStream__Header *h, co
     r->readers[r->n_readers++] = lk_container_of(lk_ref(&rd->base), reader, base);
     Livekit__Proto__FfiOwnedHandle hd = LIVEKIT__PROTO__FFI_OWNED_HANDLE__INIT;
     hd.id = lk_handle_insert(&rd->base);
-    info in;
-    info_make(&in, h);
     if (text) {
         Livekit__Proto__OwnedTextStreamReader o = LIVEKIT__PROTO__OWNED_TEXT_STREAM_READER__INIT;
         o.handle = &hd;
@@ -463,7 +622,7 @@ static void on_stream_chunk(void *ctx, const char *stream_id, const uint8_t *dat
     reader *rd = find_reader(ctx, stream_id);
     if (!rd)
         return; /* its handle was dropped: nobody reads */
-    if (rd->reading && !rd->all) {
+    if (rd->reading && rd->mode == READ_CHUNKS) {
         emit_chunk(rd, data, len);
         return;
     }
@@ -476,6 +635,8 @@ static void on_stream_chunk(void *ctx, const char *stream_id, const uint8_t *dat
         memcpy(c->data, data, len);
     *rd->tail = c;
     rd->tail = &c->next;
+    if (rd->reading && rd->mode == READ_TO_FILE)
+        file_pump(rd);
 }
 
 static void on_stream_ended(void *ctx, const char *stream_id,
@@ -499,8 +660,9 @@ static void on_stream_ended(void *ctx, const char *stream_id,
 typedef struct read_job {
     lkio_task task;
     reader *rd; /* the handle table's reference, taken */
-    bool all;
+    enum read_mode mode;
     uint64_t async_id;
+    file_sink *file; /* WriteToFile's, handed to the reader */
 } read_job;
 
 static void read_run(lkio_task *t)
@@ -509,8 +671,9 @@ static void read_run(lkio_task *t)
     reader *rd = j->rd;
     if (!rd->reading) {
         rd->reading = true;
-        rd->all = j->all;
+        rd->mode = j->mode;
         rd->async_id = j->async_id;
+        rd->file = j->file;
         if (rd->listed || rd->ended)
             reader_flush(rd);
     }
@@ -519,32 +682,50 @@ static void read_run(lkio_task *t)
 }
 
 /* Takes the reader's handle (the request consumes it) and starts reading
- * on the room's worker: incrementally, or all at once (ReadAll). */
-static int start_reading(uint64_t handle, const lk_kind *kind, bool all, uint64_t async_id)
+ * on the room's worker. NULL if the handle is not a reader of that kind. */
+static read_job *start_reading(uint64_t handle, const lk_kind *kind, enum read_mode mode,
+                               uint64_t async_id)
 {
     lk_object *o = lk_handle_take(handle, kind);
     if (!o)
-        return -1;
+        return NULL;
     read_job *j = calloc(1, sizeof *j);
     if (!j)
         abort();
     j->rd = lk_container_of(o, reader, base);
-    j->all = all;
+    j->mode = mode;
     j->async_id = async_id;
+    return j;
+}
+
+static void post_read(read_job *j)
+{
     lkio_post(j->rd->room->w, &j->task, read_run);
-    return 0;
 }
 
 static int read_incremental(uint64_t handle, const lk_kind *kind)
 {
-    return start_reading(handle, kind, false, 0);
+    read_job *j = start_reading(handle, kind, READ_CHUNKS, 0);
+    if (!j)
+        return -1;
+    post_read(j);
+    return 0;
+}
+
+static int read_all(uint64_t handle, const lk_kind *kind, uint64_t async_id)
+{
+    read_job *j = start_reading(handle, kind, READ_ALL, async_id);
+    if (!j)
+        return -1;
+    post_read(j);
+    return 0;
 }
 
 int lk_on_text_read_all(lk_call *c)
 {
     const Livekit__Proto__TextStreamReaderReadAllRequest *req = c->req->text_read_all;
     uint64_t async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
-    if (start_reading(req->reader_handle, &text_reader_kind, true, async_id) < 0)
+    if (read_all(req->reader_handle, &text_reader_kind, async_id) < 0)
         return -1;
     Livekit__Proto__TextStreamReaderReadAllResponse *res =
         lk_call_new(c, &livekit__proto__text_stream_reader_read_all_response__descriptor);
@@ -558,13 +739,45 @@ int lk_on_byte_read_all(lk_call *c)
 {
     const Livekit__Proto__ByteStreamReaderReadAllRequest *req = c->req->byte_read_all;
     uint64_t async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
-    if (start_reading(req->reader_handle, &byte_reader_kind, true, async_id) < 0)
+    if (read_all(req->reader_handle, &byte_reader_kind, async_id) < 0)
         return -1;
     Livekit__Proto__ByteStreamReaderReadAllResponse *res =
         lk_call_new(c, &livekit__proto__byte_stream_reader_read_all_response__descriptor);
     res->async_id = async_id;
     c->res->message_case = RES(BYTE_READ_ALL);
     c->res->byte_read_all = res;
+    return 0;
+}
+
+/* The path is made here, on the client's thread: the directory asked for,
+ * or the temporary directory as upstream's (TMPDIR, else /tmp). */
+int lk_on_byte_write_to_file(lk_call *c)
+{
+    const Livekit__Proto__ByteStreamReaderWriteToFileRequest *req = c->req->byte_write_to_file;
+    uint64_t async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
+    read_job *j = start_reading(req->reader_handle, &byte_reader_kind, READ_TO_FILE, async_id);
+    if (!j)
+        return -1;
+    file_sink *f = calloc(1, sizeof *f);
+    if (!f)
+        abort();
+    f->rd = j->rd;
+    f->fd = -1;
+    const char *name = req->name_override ? req->name_override : j->rd->name;
+    const char *dir = req->directory ? req->directory : getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    size_t n = strlen(dir);
+    if (plain_file_name(name) &&
+        asprintf(&f->path, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name) < 0)
+        abort();
+    j->file = f;
+    post_read(j);
+    Livekit__Proto__ByteStreamReaderWriteToFileResponse *res =
+        lk_call_new(c, &livekit__proto__byte_stream_reader_write_to_file_response__descriptor);
+    res->async_id = async_id;
+    c->res->message_case = RES(BYTE_WRITE_TO_FILE);
+    c->res->byte_write_to_file = res;
     return 0;
 }
 

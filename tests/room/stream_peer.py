@@ -3,8 +3,9 @@ Python SDK (livekit.rtc), on whichever library LIVEKIT_LIB_PATH names.
 
     stream_peer.py receiver URL TOKEN   read every text and byte stream (topics
                                         "text", "writer", "file", "bytes",
-                                        "cut"; "all" with ReadAll) until the
-                                        "done" text stream
+                                        "cut"; "all" with ReadAll; "disk"
+                                        with WriteToFile) until the "done"
+                                        text stream
     stream_peer.py sender URL TOKEN     wait until "receiver" knows it, then
                                         send those streams
 
@@ -13,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -80,10 +82,46 @@ async def receiver(room, out):
                      "sha": digest(data), "len": len(data),
                      "error": cb.error.description if cb.HasField("error") else None})
 
+    # Streams on topic "disk" go to a file with WriteToFile (not in the SDK
+    # either), into this process's directory, its TMPDIR, or one that does
+    # not exist, under their own name or another, as the stream's name says.
+    disk = tempfile.mkdtemp()
+    os.environ["TMPDIR"] = os.path.join(disk, "tmp")  # where neither option says
+    os.mkdir(os.environ["TMPDIR"])
+
+    async def write_to_file(opened):
+        name = opened.reader.info.name
+        req = ffi_pb2.FfiRequest()
+        req.byte_write_to_file.reader_handle = opened.reader.handle.id
+        if name != "default-dir.bin":
+            req.byte_write_to_file.directory = os.path.join(disk, "missing" if name ==
+                                                           "no-dir.bin" else "")
+        if name == "renamed-src.bin":
+            req.byte_write_to_file.name_override = "renamed.bin"
+        if name == "override-escape.bin":
+            req.byte_write_to_file.name_override = "../escape.bin"
+        ffi = FfiClient.instance
+        queue = ffi.queue.subscribe(asyncio.get_running_loop())
+        try:
+            async_id = ffi.request(req).byte_write_to_file.async_id
+            cb = await queue.wait_for(
+                lambda e: e.WhichOneof("message") == "byte_stream_reader_write_to_file"
+                and e.byte_stream_reader_write_to_file.async_id == async_id)
+        finally:
+            ffi.queue.unsubscribe(queue)
+        cb = cb.byte_stream_reader_write_to_file
+        path = cb.file_path if cb.HasField("file_path") else None
+        data = open(path, "rb").read() if path else b""
+        seen.append({"kind": "bytes", "topic": f"disk-{name}", "sha": digest(data),
+                     "len": len(data), "path": path and os.path.relpath(path, disk),
+                     "error": cb.error.description if cb.HasField("error") else None})
+
     def bypass(handle_opened, kind):
         def opened(o):
             if o.reader.info.topic == "all":
                 tasks.append(asyncio.ensure_future(read_all(o, kind)))
+            elif o.reader.info.topic == "disk":
+                tasks.append(asyncio.ensure_future(write_to_file(o)))
             else:
                 handle_opened(o)
         return opened
@@ -100,6 +138,7 @@ async def receiver(room, out):
     print("READY", flush=True)
     await asyncio.wait_for(done.wait(), BOUND_S)
     await asyncio.gather(*tasks)
+    shutil.rmtree(disk)
     # the sender stays until told: leaving drops what its channel still holds
     await room.local_participant.publish_data(b"", topic="finished",
                                               destination_identities=["sender"])
@@ -127,6 +166,13 @@ async def sender(room, out):
     await lp.send_bytes(b"\x00\x01\x02" * 1000, topic="bytes", name="three.bin")
     await lp.send_text(TEXT[:30000], topic="all")
     await lp.send_bytes(FILE_BYTES[:100000], topic="all", name="all.bin")
+    for name in ("disk.bin", "renamed-src.bin", "default-dir.bin", "no-dir.bin",
+                 "override-escape.bin"):
+        await lp.send_bytes(FILE_BYTES[:2000000], topic="disk", name=name)
+    await lp.send_bytes(b"x" * 10, topic="disk", name="../escape.bin")
+    dw = await lp.stream_bytes("cut-disk.bin", topic="disk")
+    await dw.write(b"z" * 40000)
+    await dw.aclose(reason="cancelled")
     bw = await lp.stream_bytes("cut.bin", topic="cut")
     await bw.write(b"z" * 40000)
     await bw.aclose(reason="cancelled")

@@ -2,7 +2,8 @@
 through the upstream Python SDK unchanged, on a real livekit-server: text
 (1 MB, multi-byte characters), a text writer, a 5 MB file, bytes, and a
 byte writer closed with a reason arrive byte-exact with their topic,
-attributes and name, in chunks, or end with the sender's reason."""
+attributes and name, in chunks, or end with the sender's reason; ReadAll
+answers once; WriteToFile puts a stream in a file as upstream does."""
 import hashlib
 import os
 
@@ -81,3 +82,22 @@ def test_read_all_answers_once_with_everything(exchange):
     text, data = TEXT.decode()[:30000].encode(), FILE_BYTES[:100000]
     assert (got["all-text"]["sha"], got["all-text"]["error"]) == (sha(text), None)
     assert (got["all-bytes"]["sha"], got["all-bytes"]["len"]) == (sha(data), len(data))
+
+
+def test_write_to_file_puts_the_stream_where_asked(exchange):
+    _, _, got = exchange
+    data = FILE_BYTES[:2000000]
+    for name, path in (("disk.bin", "disk.bin"), ("renamed-src.bin", "renamed.bin"),
+                       ("default-dir.bin", "tmp/default-dir.bin")):
+        f = got[f"disk-{name}"]
+        assert (f["error"], f["path"], f["sha"]) == (None, path, sha(data)), f
+
+
+def test_write_to_file_refuses_what_it_cannot_write(exchange):
+    _, _, got = exchange
+    plain = "file name must be a plain file name without path separators or '..'"
+    for name, error in (("no-dir.bin", "I/O error: No such file or directory (os error 2)"),
+                        ("cut-disk.bin", "stream closed abnormally: cancelled"),
+                        ("../escape.bin", plain), ("override-escape.bin", plain)):
+        f = got[f"disk-{name}"]
+        assert (f["path"], f["error"]) == (None, error), f
