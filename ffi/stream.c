@@ -703,18 +703,10 @@ static void post_read(read_job *j)
     lkio_post(j->rd->room->w, &j->task, read_run);
 }
 
-static int read_incremental(uint64_t handle, const lk_kind *kind)
+/* ReadIncremental (async_id 0) and ReadAll, which need nothing more. */
+static int read_as(uint64_t handle, const lk_kind *kind, enum read_mode mode, uint64_t async_id)
 {
-    read_job *j = start_reading(handle, kind, READ_CHUNKS, 0);
-    if (!j)
-        return -1;
-    post_read(j);
-    return 0;
-}
-
-static int read_all(uint64_t handle, const lk_kind *kind, uint64_t async_id)
-{
-    read_job *j = start_reading(handle, kind, READ_ALL, async_id);
+    read_job *j = start_reading(handle, kind, mode, async_id);
     if (!j)
         return -1;
     post_read(j);
@@ -725,7 +717,7 @@ int lk_on_text_read_all(lk_call *c)
 {
     const Livekit__Proto__TextStreamReaderReadAllRequest *req = c->req->text_read_all;
     uint64_t async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
-    if (read_all(req->reader_handle, &text_reader_kind, async_id) < 0)
+    if (read_as(req->reader_handle, &text_reader_kind, READ_ALL, async_id) < 0)
         return -1;
     Livekit__Proto__TextStreamReaderReadAllResponse *res =
         lk_call_new(c, &livekit__proto__text_stream_reader_read_all_response__descriptor);
@@ -739,7 +731,7 @@ int lk_on_byte_read_all(lk_call *c)
 {
     const Livekit__Proto__ByteStreamReaderReadAllRequest *req = c->req->byte_read_all;
     uint64_t async_id = lk_async_id(req->has_request_async_id, req->request_async_id);
-    if (read_all(req->reader_handle, &byte_reader_kind, async_id) < 0)
+    if (read_as(req->reader_handle, &byte_reader_kind, READ_ALL, async_id) < 0)
         return -1;
     Livekit__Proto__ByteStreamReaderReadAllResponse *res =
         lk_call_new(c, &livekit__proto__byte_stream_reader_read_all_response__descriptor);
@@ -783,7 +775,8 @@ int lk_on_byte_write_to_file(lk_call *c)
 
 int lk_on_text_read_incremental(lk_call *c)
 {
-    if (read_incremental(c->req->text_read_incremental->reader_handle, &text_reader_kind) < 0)
+    uint64_t handle = c->req->text_read_incremental->reader_handle;
+    if (read_as(handle, &text_reader_kind, READ_CHUNKS, 0) < 0)
         return -1;
     c->res->message_case = RES(TEXT_READ_INCREMENTAL);
     c->res->text_read_incremental =
@@ -793,7 +786,8 @@ int lk_on_text_read_incremental(lk_call *c)
 
 int lk_on_byte_read_incremental(lk_call *c)
 {
-    if (read_incremental(c->req->byte_read_incremental->reader_handle, &byte_reader_kind) < 0)
+    uint64_t handle = c->req->byte_read_incremental->reader_handle;
+    if (read_as(handle, &byte_reader_kind, READ_CHUNKS, 0) < 0)
         return -1;
     c->res->message_case = RES(BYTE_READ_INCREMENTAL);
     c->res->byte_read_incremental =
