@@ -327,6 +327,13 @@ def test_paused_server_resumes(server, lib):
         if any(e["ev"] == "reconnecting" for e in o.since(m_o)):
             o.wait('observer "reconnected"', ev("reconnected"), PAUSE_RESUME_S, m_o, fail=gave_up)
         exchange(r, o, "after")
+        if lib == UPSTREAM and r.status()["sid"] != pair.sid:
+            # Both lost the server; racing the observer's resume, upstream's
+            # was now and then refused and it fell back to a full reconnect
+            # (a new sid; twice in local CI on 2026-12-07). That is the
+            # reference's own choice, its room back all the same; ours is
+            # held to the resume.
+            return
         pair.check_same_session("after the server paused")
 
 
