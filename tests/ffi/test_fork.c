@@ -20,20 +20,9 @@
 #include "client.h"
 #include "handle.h"
 #include "tool_limits.h"
+#include "wait.h"
 
 enum { CHILD_GUARD_S = 10 };
-
-static void expect_child_ok(pid_t pid)
-{
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (WIFSIGNALED(status))
-        fail_msg("child killed by signal %d%s", WTERMSIG(status),
-                 WTERMSIG(status) == SIGALRM ? " (hang guard)" : "");
-    assert_true(WIFEXITED(status));
-    if (WEXITSTATUS(status) != 0)
-        fail_msg("child failed at check %d", WEXITSTATUS(status));
-}
 
 /* Exits the child with `code` unless cond holds. */
 #define CHILD_CHECK(cond, code) \

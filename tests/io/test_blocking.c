@@ -11,9 +11,7 @@
 
 #include <pthread.h>
 #include <semaphore.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -178,10 +176,7 @@ static void fork_child_gets_a_thread_of_its_own(void **state)
         lkio_stop(NULL);
         _exit(child_done == 1 ? 0 : 11);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_child_ok(pid);
     sem_post(&release); /* the parent's item was never lost */
     wait_sem(&finished);
     assert_int_equal(n_done, 1);

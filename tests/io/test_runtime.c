@@ -20,17 +20,6 @@
 #include "tool_limits.h"
 #include "wait.h"
 
-static void expect_child_ok(pid_t pid)
-{
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (WIFSIGNALED(status))
-        fail_msg("child killed by signal %d%s", WTERMSIG(status),
-                 WTERMSIG(status) == SIGALRM ? " (hang guard)" : "");
-    if (WEXITSTATUS(status) != 0)
-        fail_msg("child failed at check %d", WEXITSTATUS(status));
-}
-
 static int setup(void **state)
 {
     char err[128];
