@@ -15,14 +15,12 @@ Audio goes through the SDK in 100 ms frames, as bench/room_tracks.py does:
 at 10 ms a frame the bench would measure Python."""
 import asyncio
 import json
-import math
 import sys
 import time
 
-import numpy as np
 from livekit import rtc
 
-from room_tracks_peer import FRAME, FRAME_MS, RATE, TONE_DBFS, summary
+from room_tracks_peer import FRAME, FRAME_MS, RATE, read_levels, summary, tone_frame
 
 BOUND_S = 300
 
@@ -59,16 +57,7 @@ class Seat:
     async def read(self, stop):
         stream = rtc.AudioStream(self.track.result(), sample_rate=RATE, num_channels=1,
                                  frame_size_ms=FRAME_MS)
-        last = None
-        async for ev in stream:
-            now = time.monotonic()
-            if stop.is_set():
-                break
-            x = np.frombuffer(ev.frame.data, dtype=np.int16).astype(np.float64)
-            self.rec["levels"].append(20 * math.log10(math.sqrt((x * x).mean()) / 32768 + 1e-9))
-            if last is not None:
-                self.rec["max_gap_ms"] = max(self.rec["max_gap_ms"], (now - last) * 1000)
-            last = now
+        await read_levels(stream, self.rec, stop)
         await stream.aclose()
 
 
@@ -86,9 +75,7 @@ async def main(url, tokens_path, seconds):
         await asyncio.wait_for(asyncio.gather(*(s.track for s in seats)), BOUND_S)
         print("READY", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-        t = np.arange(FRAME) / RATE
-        amp = 32767 * 10 ** (TONE_DBFS / 20)
-        pcm = (amp * np.sin(2 * math.pi * 400 * t)).astype(np.int16).tobytes()
+        pcm = tone_frame()
         stop = asyncio.Event()
         readers = [asyncio.ensure_future(s.read(stop)) for s in seats]
         cpu0 = time.process_time()

@@ -31,6 +31,14 @@ TONE_RMS_DB = TONE_DBFS - 3.0
 BOUND_S = 180
 
 
+def tone_frame():
+    """One frame of the tone: a whole number of periods (400 Hz in 100 ms),
+    so frames join without a click."""
+    t = np.arange(FRAME) / RATE
+    amp = 32767 * 10 ** (TONE_DBFS / 20)
+    return (amp * np.sin(2 * math.pi * 400 * t)).astype(np.int16).tobytes()
+
+
 async def publisher(room, out, n, seconds):
     lp = room.local_participant
     listening = asyncio.Event()
@@ -44,11 +52,7 @@ async def publisher(room, out, n, seconds):
         sources.append(source)
     print("READY", flush=True)
     await asyncio.wait_for(listening.wait(), BOUND_S)
-    t = np.arange(FRAME) / RATE
-    amp = 32767 * 10 ** (TONE_DBFS / 20)
-    # a whole number of periods per frame (400 Hz in 100 ms): frames join
-    # without a click
-    pcm = (amp * np.sin(2 * math.pi * 400 * t)).astype(np.int16).tobytes()
+    pcm = tone_frame()
 
     async def feed(source):
         for _ in range(round(seconds * 1000 / FRAME_MS)):
@@ -77,22 +81,10 @@ async def listener(room, out, n, seconds):
     print("READY", flush=True)
     await asyncio.wait_for(all_here.wait(), BOUND_S)
 
-    async def read(stream, rec):
-        last = None
-        async for ev in stream:
-            now = time.monotonic()
-            if done.is_set():
-                break
-            x = np.frombuffer(ev.frame.data, dtype=np.int16).astype(np.float64)
-            rec["levels"].append(20 * math.log10(math.sqrt((x * x).mean()) / 32768 + 1e-9))
-            if last is not None:
-                rec["max_gap_ms"] = max(rec["max_gap_ms"], (now - last) * 1000)
-            last = now
-
     recs = [{"levels": [], "max_gap_ms": 0.0} for _ in tracks]
     streams = [rtc.AudioStream(t, sample_rate=RATE, num_channels=1, frame_size_ms=FRAME_MS)
                for t in tracks]
-    readers = [asyncio.ensure_future(read(s, r)) for s, r in zip(streams, recs)]
+    readers = [asyncio.ensure_future(read_levels(s, r, done)) for s, r in zip(streams, recs)]
     await lp.publish_data("", reliable=True, topic="listening")
     cpu0 = time.process_time()
     await asyncio.wait_for(done.wait(), BOUND_S + seconds)
@@ -101,6 +93,21 @@ async def listener(room, out, n, seconds):
         await s.aclose()
     await asyncio.wait(readers, timeout=5)
     out["tracks"] = [summary(r, seconds) for r in recs]
+
+
+async def read_levels(stream, rec, stop):
+    """Each frame's level into rec["levels"] and the longest wait between
+    two frames into rec["max_gap_ms"], until stop is set."""
+    last = None
+    async for ev in stream:
+        now = time.monotonic()
+        if stop.is_set():
+            break
+        x = np.frombuffer(ev.frame.data, dtype=np.int16).astype(np.float64)
+        rec["levels"].append(20 * math.log10(math.sqrt((x * x).mean()) / 32768 + 1e-9))
+        if last is not None:
+            rec["max_gap_ms"] = max(rec["max_gap_ms"], (now - last) * 1000)
+        last = now
 
 
 def summary(rec, seconds):
