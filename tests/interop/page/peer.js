@@ -206,7 +206,7 @@ async function runPeer(s, url, token, peer, peerLabel) {
     await room.localParticipant.publishTrack(tracks.audio,
       { source: LK.Track.Source.Microphone, name: 'tone' });
     await room.localParticipant.publishTrack(tracks.video,
-      { source: LK.Track.Source.Camera, name: 'pattern', simulcast: false });
+      { source: LK.Track.Source.Camera, name: 'pattern' });
     log('published tone and pattern');
 
     await room.localParticipant.setAttributes({ [s.STATE]: s.READY });
