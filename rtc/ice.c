@@ -670,6 +670,8 @@ void lkice_on_timeout(lkice_agent *a, uint64_t now)
     }
 }
 
+/* When lkice_on_timeout next has something to do, and no sooner: a deadline
+ * it would leave in the past fires its timer again at once. */
 uint64_t lkice_next_deadline(const lkice_agent *a)
 {
     if (!a->started || a->state == LKICE_CLOSED || a->state == LKICE_FAILED || !a->rpwd[0])
@@ -677,10 +679,13 @@ uint64_t lkice_next_deadline(const lkice_agent *a)
     uint64_t d = UINT64_MAX;
     for (unsigned i = 0; i < a->n_pairs; i++) {
         const pair *p = &a->pairs[i];
-        if (p->state == P_IN_PROGRESS && p->next_send < d)
-            d = p->next_send;
-        if (p->state == P_WAITING && a->next_check_ns < d)
-            d = a->next_check_ns;
+        uint64_t due = UINT64_MAX;
+        if (p->state == P_IN_PROGRESS) /* a retransmission waits for the pacer, a last try not */
+            due = p->tries >= MAX_TRIES || p->next_send > a->next_check_ns ? p->next_send
+                                                                          : a->next_check_ns;
+        else if (p->state == P_WAITING)
+            due = a->next_check_ns;
+        d = due < d ? due : d;
     }
     if (a->selected >= 0) {
         uint64_t c = a->next_consent_ns;
@@ -689,8 +694,8 @@ uint64_t lkice_next_deadline(const lkice_agent *a)
             drop = a->last_consent_ns + CONSENT_FAIL_MS * MS;
         d = c < d ? c : d;
         d = drop < d ? drop : d;
-    } else {
-        uint64_t give_up = a->start_ns + GIVE_UP_MS * MS;
+    } else if (!checks_remain(a)) { /* while checks remain, their ends decide */
+        uint64_t give_up = a->start_ns + (a->remote_done ? TA_MS : GIVE_UP_MS) * MS;
         d = give_up < d ? give_up : d;
     }
     return d;

@@ -47,6 +47,7 @@ typedef struct net {
     int states[2][8];
     int selected[2];
     uint64_t now, delay; /* one way, for every packet */
+    uint64_t late;       /* how late the timer fires after a deadline */
 } net;
 
 typedef struct peer_ctx {
@@ -135,12 +136,16 @@ static uint64_t run(net *n, uint64_t now, uint64_t until)
         }
         if (d == UINT64_MAX)
             break;
-        now = d > now ? d : now + 1;
+        now = d > now ? d + n->late : now + 1;
         if (now > until)
             now = until;
         n->now = now;
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < 2; k++) {
             lkice_on_timeout(n->agent[k], now);
+            /* what was due is done: a deadline left behind would have its
+             * worker's timer fire again at once, for as long as it stays */
+            assert_true(lkice_next_deadline(n->agent[k]) > now);
+        }
     }
     return now;
 }
@@ -310,6 +315,37 @@ static void unreachable_peer_fails(void **state)
     net_free(&n);
 }
 
+/* Connected over one pair while checks on others go unanswered: their
+ * retransmissions fall due while the pacer holds the next check back (a
+ * timer firing late sets the pacer off their beat), the case that once
+ * left the agent's deadline in the past, its timer firing again at once
+ * for up to 50 ms (run() asserts it never is). */
+static void unanswered_pairs_beside_a_working_one_keep_their_pace(void **state)
+{
+    net n;
+    net_init(&n, true, false);
+    n.delay = 7 * S / 1000;
+    n.late = 3 * S / 1000;
+    exchange(&n, true);
+    static const char *more[] = {
+        "candidate:7 1 udp 2130706431 10.0.0.7 4007 typ host",
+        "candidate:8 1 udp 2130706431 10.0.0.8 4008 typ host",
+        "candidate:9 1 udp 2130706431 10.0.0.9 4009 typ host",
+    };
+    lkice_start(n.agent[0], T0);
+    lkice_start(n.agent[1], T0);
+    uint64_t now = T0;
+    char why[128];
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) { /* trickled in */
+        now = run(&n, now, now + 1003 * S / 1000);
+        assert_int_equal(lkice_add_remote_candidate(n.agent[0], more[i], why, sizeof why), 0);
+    }
+    run(&n, now, T0 + 30 * S);
+    assert_int_equal(lkice_state(n.agent[0]), LKICE_CONNECTED);
+    assert_int_equal(lkice_state(n.agent[1]), LKICE_CONNECTED);
+    net_free(&n);
+}
+
 static void forged_check_gets_no_answer(void **state)
 {
     net n;
@@ -426,6 +462,7 @@ int main(void)
         cmocka_unit_test(checks_before_the_answer_are_remembered),
         cmocka_unit_test(silent_peer_disconnects_then_fails),
         cmocka_unit_test(unreachable_peer_fails),
+        cmocka_unit_test(unanswered_pairs_beside_a_working_one_keep_their_pace),
         cmocka_unit_test(forged_check_gets_no_answer),
         cmocka_unit_test(remote_candidates_parsed_or_ignored_with_reason),
         cmocka_unit_test(restart_reconnects),
