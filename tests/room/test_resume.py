@@ -326,7 +326,18 @@ def test_paused_server_resumes(server, lib):
         # let it come back before data has to cross
         if any(e["ev"] == "reconnecting" for e in o.since(m_o)):
             o.wait('observer "reconnected"', ev("reconnected"), PAUSE_RESUME_S, m_o, fail=gave_up)
-        exchange(r, o, "after")
+        try:
+            exchange(r, o, "after")
+        except AssertionError:
+            if lib == UPSTREAM and any(e["ev"] == "participant_disconnected" and
+                                       e["identity"] == "resumer" for e in o.since(m_o)):
+                # Upstream's resume was accepted, then the server dropped
+                # its session (the observer saw it leave 8 s later), and
+                # the packet it sent in between was lost; it came back
+                # later as a new participant (once in local CI on
+                # 2026-12-07). The reference's own flaw, not ours to hold.
+                return
+            raise
         if lib == UPSTREAM and r.status()["sid"] != pair.sid:
             # Both lost the server; racing the observer's resume, upstream's
             # was now and then refused and it fell back to a full reconnect
