@@ -14,7 +14,9 @@
 #      inputs, then a minute of fuzzing each (the request harness from a seed
 #      corpus of every served request).
 # The room suites run against a real livekit-server and the upstream SDK,
-# which scripts/testbed.sh installs into a cache outside the repository.
+# which scripts/testbed.sh installs into a cache outside the repository; the
+# interop matrix adds a browser (Chromium and livekit-client, installed by
+# scripts/browser.sh the same way).
 # Build trees: build/, build-asan/, build-tsan/, build-fuzz/. Exits non-zero
 # on any failure.
 set -euo pipefail
