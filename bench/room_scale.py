@@ -8,7 +8,8 @@ runs, so only the measured process changes library.
     eval "$(scripts/testbed.sh)"; export LK_TESTBED_SERVER
     "$LK_TESTBED_PYTHON" bench/room_scale.py build/liblivekit_ffi.so [OUT_DIR [ROOMS]]
 
-Prints a table and, with OUT_DIR, writes room_scale_ROOMS.md and .json."""
+Prints a table and, with OUT_DIR, writes room_scale_ROOMS.md and .json, and
+(with matplotlib, through /usr/bin/python3) room_scale_ROOMS.png."""
 import json
 import os
 import statistics
@@ -68,6 +69,36 @@ def one_round(server, lib, k):
     return measured
 
 
+PANELS = (("cpu_pct", "CPU while the audio flows\n(% of a core)"),
+          ("rss_peak_mb", "peak RSS (MB)"),
+          ("threads", "threads"),
+          ("join_all_s", "joining and publishing\nin every room (s)"),
+          ("heard_median_pct", "tone heard,\nmedian room (%)"),
+          ("gap_max_ms", "longest wait for a\nframe, any room (ms)"))
+
+
+def chart(json_path, png_path, rooms):
+    """Run by /usr/bin/python3 (matplotlib): each measure, side by side."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with open(json_path) as f:
+        rows = json.load(f)["rows"]
+    libs = [lib for lib in ("ours", "upstream") if rows.get(lib)]
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(13, 3.4))
+    for ax, (key, title) in zip(axes, PANELS):
+        values = [rows[lib][key] or 0 for lib in libs]
+        bars = ax.bar(libs, values, color=["tab:blue", "tab:orange"][:len(libs)])
+        for b, v in zip(bars, values):
+            ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.3g}", ha="center", va="bottom")
+        ax.set_title(title, fontsize=9)
+        ax.set_ylim(0, max(values) * 1.2 or 1)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(f"{rooms} rooms in one process: this library (ours) vs upstream's")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+
+
 def main(ours, out_dir=None):
     runs = alternate(ours, ROUNDS, one_round)
     rows = {}
@@ -108,9 +139,18 @@ def main(ours, out_dir=None):
            "measured process's over that window, the SDK's own Python work included. 'Heard' "
            "is the share of 100 ms frames within 3 dB of the tone's level, from each room's "
            "first loud frame over the time fed.")
+    if out_dir:
+        name = os.path.join(out_dir, f"room_scale_{ROOMS}")
+        subprocess.run(["/usr/bin/python3", __file__, "--chart", name + ".json", name + ".png",
+                        str(ROOMS)], check=False)
+        with open(name + ".md", "a") as f:
+            f.write(f"\n![each measure, side by side](room_scale_{ROOMS}.png)\n")
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--chart":
+        chart(*sys.argv[2:4], int(sys.argv[4]))
+        sys.exit(0)
     if len(sys.argv) > 3:
         ROOMS = int(sys.argv[3])
     main(*sys.argv[1:3])
