@@ -218,7 +218,10 @@ async def browser_peer(browser, page_url, url, token, peer, peer_kind, shot=None
         except (RuntimeError, asyncio.TimeoutError) as e:
             return {"error": f"browser: {e}", "seen": {}}
         finally:
-            await browser.eval(session, "leave()")
+            try:
+                await browser.eval(session, "leave()")
+            except (RuntimeError, asyncio.TimeoutError):
+                pass  # the tab goes next, and the room with it
     finally:
         await browser.close_tab(target)
 
@@ -358,6 +361,9 @@ async def main(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     httpd = serve_page(os.environ["LK_INTEROP_CLIENT"])
     page_url = f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
+    shot = os.path.join(out_dir, "interop.png")
+    if os.path.exists(shot):
+        os.remove(shot)  # no picture from an older run under this run's table
     browser = await Browser().start(os.environ.get("LK_INTEROP_CHROMIUM", "chromium"))
     t0 = time.monotonic()
     results = {}
@@ -365,8 +371,7 @@ async def main(out_dir):
         with LiveKitServer() as server:
             for a, b in PAIRS:
                 t = time.monotonic()
-                results[(a, b)] = await run_pair(server, browser, page_url, a, b,
-                                                 os.path.join(out_dir, "interop.png"))
+                results[(a, b)] = await run_pair(server, browser, page_url, a, b, shot)
                 print(f"{a} × {b}: {time.monotonic() - t:.1f} s", flush=True)
     finally:
         await browser.stop()

@@ -246,5 +246,5 @@ async function runPeer(s, url, token, peer, peerLabel) {
 }
 
 async function leave() {
-  await window.lkRoom.disconnect();
+  if (window.lkRoom) await window.lkRoom.disconnect();
 }
