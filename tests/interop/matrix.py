@@ -305,8 +305,13 @@ def details(results):
 
 def versions(browser):
     from importlib.metadata import version
-    head = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"],
-                          capture_output=True, text=True).stdout.strip() or "unknown"
+    def git(*args):
+        return subprocess.run(["git", "-C", HERE, *args], capture_output=True,
+                              text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    # the tables this run writes into docs/ do not make the library dirty
+    if git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":(exclude,top)docs"):
+        head += " with uncommitted changes"
     package = os.path.join(os.path.dirname(os.environ["LK_INTEROP_CLIENT"]), "..", "package.json")
     with open(package) as f:
         client = json.load(f)["version"]
