@@ -26,12 +26,8 @@ ROOMS = 50  # argv[3]
 
 
 def spawn(lib, *args):
-    env = dict(os.environ)
-    env.pop("LIVEKIT_LIB_PATH", None)
-    if lib == testbed.OURS:
-        env["LIVEKIT_LIB_PATH"] = os.environ["LIVEKIT_FFI_OURS"]
-    return subprocess.Popen([sys.executable, PEER, *args], env=env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, PEER, *args], env=testbed.peer_env(lib),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
 def one_round(server, lib, k):

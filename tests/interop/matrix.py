@@ -29,11 +29,11 @@ import aiohttp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "room"))
-from testbed import LiveKitServer  # noqa: E402
+from testbed import OURS, UPSTREAM, LiveKitServer, peer_env, stop_process  # noqa: E402
 
 import spec  # noqa: E402
 
-OURS, UPSTREAM, BROWSER = "ours", "upstream", "browser"
+BROWSER = "browser"
 KINDS = (OURS, UPSTREAM, BROWSER)
 LABEL = {OURS: "this library (C)", UPSTREAM: "upstream's Rust library",
          BROWSER: "browser (livekit-client)"}
@@ -155,12 +155,7 @@ class Browser:
         self.reader.cancel()
         await self.ws.close()
         await self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -168,12 +163,8 @@ class Browser:
 # --- participants ---------------------------------------------------------------
 
 async def python_peer(kind, url, token, peer):
-    env = dict(os.environ)
-    env.pop("LIVEKIT_LIB_PATH", None)
-    if kind == OURS:
-        env["LIVEKIT_LIB_PATH"] = os.environ["LIVEKIT_FFI_OURS"]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, os.path.join(HERE, "py_peer.py"), url, token, peer, env=env,
+        sys.executable, os.path.join(HERE, "py_peer.py"), url, token, peer, env=peer_env(kind),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), PAIR_BOUND_S)

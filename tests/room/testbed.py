@@ -20,6 +20,16 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
+def stop_process(proc):
+    """SIGTERM, then SIGKILL if proc is still there 10 s later."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 class LiveKitServer:
     def __init__(self, binary=None, log_level=None, advertise=None):
         """advertise: one more local address (say a lossy link's) that the
@@ -109,12 +119,7 @@ class LiveKitServer:
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+            stop_process(self.proc)
         if getattr(self, "log", None):
             self.log.close()
 
@@ -155,15 +160,23 @@ OURS = "ours"
 UPSTREAM = "upstream"
 
 
+def peer_env(lib):
+    """The environment for a process on the upstream SDK that loads our
+    library (OURS: LIVEKIT_FFI_OURS) or the Rust library the wheel bundles
+    (UPSTREAM)."""
+    env = dict(os.environ)
+    env.pop("LIVEKIT_LIB_PATH", None)
+    if lib == OURS:
+        env["LIVEKIT_LIB_PATH"] = os.environ["LIVEKIT_FFI_OURS"]
+    return env
+
+
 def spawn(script, lib, *args, netns=None):
     """A participant script on the upstream SDK, on our library (OURS) or
     on the Rust library the wheel bundles (UPSTREAM); inside the network
     namespace netns if given (ip netns exec keeps the environment)."""
     import sys
-    env = dict(os.environ)
-    env.pop("LIVEKIT_LIB_PATH", None)
-    if lib == OURS:
-        env["LIVEKIT_LIB_PATH"] = os.environ["LIVEKIT_FFI_OURS"]
+    env = peer_env(lib)
     prefix = ["ip", "netns", "exec", netns] if netns else []
     return subprocess.Popen([*prefix, sys.executable, script, *args], env=env,
                             stdout=subprocess.PIPE, text=True)
