@@ -14,7 +14,7 @@
 #include "rtp.h"
 #include "sdp.h"
 #include "srtp.h"
-#include "vp8_receiver.h"
+#include "video_receiver.h"
 
 /* Idle recvonly sections in the join offer: upstream's three of each
  * kind. A receiver report every REPORT_TICKS (5 s, libwebrtc's for audio;
@@ -36,7 +36,7 @@ typedef struct remote_track {
     uint32_t ssrc;
     char participant_sid[64], track_sid[64];
     lkopus_receiver *rx;     /* audio */
-    lkvp8_receiver *vrx;     /* video */
+    lkvideo_receiver *vrx;     /* video */
     uint32_t lsr;   /* the middle of the last SR's NTP time, for our reports */
     uint64_t sr_at; /* when it came */
 } remote_track;
@@ -90,7 +90,7 @@ void lkroom_subscriber_free(lkroom_subscriber *s)
     lkio_timer_stop(s->w, &s->tick);
     for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++) {
         lkopus_receiver_free(s->tracks[i].rx);
-        lkvp8_receiver_free(s->tracks[i].vrx);
+        lkvideo_receiver_free(s->tracks[i].vrx);
     }
     free(s->unwanted);
     free(s);
@@ -130,7 +130,7 @@ static void send_report_from(lkroom_subscriber *s, uint64_t now, unsigned *next)
             continue;
         lkrtcp_report *rb = &rr.reports[rr.n_reports];
         if (x->vrx)
-            lkvp8_receiver_report(x->vrx, rb);
+            lkvideo_receiver_report(x->vrx, rb);
         else
             lkopus_receiver_report(x->rx, rb);
         if (!rb->ssrc)
@@ -186,7 +186,7 @@ static void send_feedback(lkroom_subscriber *s, remote_track *x, uint64_t now)
 {
     uint16_t seqs[MAX_NACKS];
     bool pli = false;
-    size_t n = lkvp8_receiver_feedback(x->vrx, now, seqs, MAX_NACKS, &pli);
+    size_t n = lkvideo_receiver_feedback(x->vrx, now, seqs, MAX_NACKS, &pli);
     lkrtcp_fb fb = {.sender_ssrc = s->report_ssrc, .media_ssrc = x->ssrc};
     lkpeer *p = peer_of(s);
     int len = n ? lkrtcp_write_nack(s->rtcp, LKRTCP_RR_ROOM, &fb, seqs, n) : 0;
@@ -233,7 +233,7 @@ static void end_track(lkroom_subscriber *s, remote_track *x)
     x->rx = NULL;
     if (x->vrx)
         s->n_video--;
-    lkvp8_receiver_free(x->vrx);
+    lkvideo_receiver_free(x->vrx);
     x->vrx = NULL;
     if (--s->n_active == 0)
         lkio_timer_stop(s->w, &s->tick);
@@ -260,11 +260,11 @@ static void start_track(lkroom_subscriber *s, remote_track *x, bool video, uint3
     char err[160];
     lkopus_receiver_config cfg = {.channels = 1};
     if (video)
-        x->vrx = lkvp8_receiver_new(err, sizeof err);
+        x->vrx = lkvideo_receiver_new(LKVIDEO_VP8, err, sizeof err);
     else
         x->rx = lkopus_receiver_new(&cfg, err, sizeof err);
     if (x->vrx && s->rtt_ms)
-        lkvp8_receiver_set_rtt(x->vrx, s->rtt_ms);
+        lkvideo_receiver_set_rtt(x->vrx, s->rtt_ms);
     if (!x->rx && !x->vrx)
         return;
     s->n_video += video;
@@ -379,10 +379,10 @@ void lkroom_subscriber_want(lkroom_subscriber *s, const char *track_sid)
 static void video_rtp(lkroom_subscriber *s, remote_track *x, const lkrtp_packet *rtp)
 {
     uint64_t now = lkio_now_ns();
-    lkvp8_receiver_put(x->vrx, rtp, now);
+    lkvideo_receiver_put(x->vrx, rtp, now);
     lkvp8_image img;
     uint32_t ts;
-    while (x->active && lkvp8_receiver_pop(x->vrx, &img, &ts) == 1)
+    while (x->active && lkvideo_receiver_pop(x->vrx, &img, &ts) == 1)
         s->env.video(s->env.ctx, x->track_sid, &img, ts);
     if (x->active)
         send_feedback(s, x, now);
@@ -393,7 +393,7 @@ void lkroom_subscriber_set_rtt(lkroom_subscriber *s, uint32_t rtt_ms)
     s->rtt_ms = rtt_ms;
     for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++)
         if (s->tracks[i].vrx)
-            lkvp8_receiver_set_rtt(s->tracks[i].vrx, rtt_ms);
+            lkvideo_receiver_set_rtt(s->tracks[i].vrx, rtt_ms);
 }
 
 void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *pkt, size_t len)

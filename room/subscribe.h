@@ -18,7 +18,7 @@
  * stream (concealment over loss, silence over DTX), as upstream's
  * listeners do.
  *
- * Video: each track's RTP goes to a VP8 receiver (media/vp8_receiver.h);
+ * Video: each track's RTP goes to a VP8 receiver (media/video_receiver.h);
  * each picture it completes is handed up as it is decoded, and the NACKs
  * and PLIs it asks for go to the server at once and on the same clock.
  *
@@ -33,7 +33,7 @@
 #include "io.h"
 #include "livekit_rtc.pb-c.h"
 #include "transport.h"
-#include "vp8_receiver.h"
+#include "video_receiver.h"
 
 typedef struct lkroom_subscriber lkroom_subscriber;
 

@@ -7,7 +7,7 @@ LK_PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   liburing-dev libseccomp-dev libcmocka-dev libsoxr-dev libyuv-dev libspeexdsp-dev libssl-dev libsrtp2-dev
-  libopus-dev libvpx-dev
+  libopus-dev libvpx-dev libavcodec-dev libavutil-dev
   python3 python3-protobuf python3-pytest python3-numpy python3-matplotlib
 )
 

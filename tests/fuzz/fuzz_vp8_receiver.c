@@ -1,4 +1,5 @@
-/* libFuzzer harness for the VP8 receiver: the RTP packets of a remote
+/* libFuzzer harness for the video receiver with VP8 (fuzz_h264_receiver.c
+ * builds this file again for H.264): the RTP packets of a remote
  * video track (SRTP only proves who sent them, not that they make sense),
  * their sequence numbers, timestamps and markers, and the times they come
  * at, with every frame that is ready popped after each packet.
@@ -22,7 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vp8_receiver.h"
+#include "video_receiver.h"
+
+#ifndef FUZZ_CODEC
+#define FUZZ_CODEC LKVIDEO_VP8
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,11 +58,11 @@ typedef struct totals {
     uint64_t pictures, nacks, feedbacks, plis;
 } totals;
 
-static void pop_all(lkvp8_receiver *r, totals *t)
+static void pop_all(lkvideo_receiver *r, totals *t)
 {
     lkvp8_image img;
     uint32_t ts;
-    while (lkvp8_receiver_pop(r, &img, &ts) == 1) {
+    while (lkvideo_receiver_pop(r, &img, &ts) == 1) {
         check(img.width >= 1 && img.width <= 4096 && img.height >= 1 && img.height <= 4096);
         touch(img.y, img.stride_y, img.width, img.height);
         touch(img.u, img.stride_u, (img.width + 1) / 2, (img.height + 1) / 2);
@@ -66,14 +71,14 @@ static void pop_all(lkvp8_receiver *r, totals *t)
     }
 }
 
-static void feedback(lkvp8_receiver *r, uint64_t now, totals *t)
+static void feedback(lkvideo_receiver *r, uint64_t now, totals *t)
 {
     uint16_t nack[NACK_CAP];
     bool pli = false;
-    size_t n = lkvp8_receiver_feedback(r, now, nack, NACK_CAP, &pli);
+    size_t n = lkvideo_receiver_feedback(r, now, nack, NACK_CAP, &pli);
     check(n <= NACK_CAP);
     if (n < NACK_CAP)
-        check(lkvp8_receiver_next_deadline(r) > now);
+        check(lkvideo_receiver_next_deadline(r) > now);
     t->nacks += n;
     t->plis += pli;
     t->feedbacks++;
@@ -83,9 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    lkvp8_receiver *r = lkvp8_receiver_new(NULL, 0);
+    lkvideo_receiver *r = lkvideo_receiver_new(FUZZ_CODEC, NULL, 0);
     check(r != NULL);
-    lkvp8_receiver_set_rtt(r, data[0]);
+    lkvideo_receiver_set_rtt(r, data[0]);
     static const uint32_t ssrcs[] = {0x1234abcd, 0x55667788, 7};
     unsigned src = 0;
     uint16_t seq = 0;
@@ -118,9 +123,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lkrtp_packet p = {.h = {.marker = op & 1, .payload_type = 96, .seq = seq,
                                 .timestamp = ts, .ssrc = ssrcs[src]},
                           .payload = payload, .payload_len = (op & 8) ? 0 : len};
-        int rc = lkvp8_receiver_put(r, &p, now);
+        int rc = lkvideo_receiver_put(r, &p, now);
         free(payload);
-        check(rc >= LKVP8_PUT_BUFFERED && rc <= LKVP8_PUT_JUMP);
+        check(rc >= LKVIDEO_PUT_BUFFERED && rc <= LKVIDEO_PUT_JUMP);
         pop_all(r, &t);
         if (op & 16)
             feedback(r, now, &t);
@@ -128,15 +133,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     feedback(r, now + 2000 * MS_NS, &t);
     pop_all(r, &t);
 
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(r, &st);
     check(st.frames_decoded >= st.keyframes_decoded);
     check(st.frames_decoded >= t.pictures);
     check(st.nacks_sent == t.nacks);
     check(st.plis_sent == t.plis && st.plis_sent <= t.feedbacks);
     lkrtcp_report rb;
-    lkvp8_receiver_report(r, &rb);
+    lkvideo_receiver_report(r, &rb);
     check(rb.ssrc == st.ssrc);
-    lkvp8_receiver_free(r);
+    lkvideo_receiver_free(r);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* The VP8 receiver against real VP8: 40 frames of a moving 320x240
+/* The video receiver in VP8 mode against real VP8: 40 frames of a moving 320x240
  * pattern coded by libvpx (real time, one thread; keyframes at frames 0
  * and 20 only), cut by rtc/vp8's packetizer into RTP packets of at most
  * 300 bytes, so that frames span several packets. In order, every frame
@@ -32,7 +32,7 @@
 
 #include "rtp.h"
 #include "vp8.h"
-#include "vp8_receiver.h"
+#include "video_receiver.h"
 
 enum {
     W = 320,
@@ -207,7 +207,7 @@ static int setup(void **state)
 /* --- the receiving side -------------------------------------------------------------------- */
 
 typedef struct rx {
-    lkvp8_receiver *r;
+    lkvideo_receiver *r;
     unsigned shown[NFRAMES * 2];
     size_t nshown;
     uint64_t now;
@@ -217,7 +217,7 @@ static void rx_open(rx *x)
 {
     memset(x, 0, sizeof *x);
     char err[128];
-    x->r = lkvp8_receiver_new(err, sizeof err);
+    x->r = lkvideo_receiver_new(LKVIDEO_VP8, err, sizeof err);
     assert_non_null(x->r);
     x->now = T0;
 }
@@ -226,7 +226,7 @@ static int put_raw(rx *x, const uint8_t *b, size_t len)
 {
     lkrtp_packet p;
     assert_int_equal(lkrtp_parse(&p, b, len), 0);
-    return lkvp8_receiver_put(x->r, &p, x->now);
+    return lkvideo_receiver_put(x->r, &p, x->now);
 }
 
 static int put(rx *x, size_t k)
@@ -239,7 +239,7 @@ static void drain(rx *x)
 {
     lkvp8_image img;
     uint32_t ts;
-    while (lkvp8_receiver_pop(x->r, &img, &ts) == 1) {
+    while (lkvideo_receiver_pop(x->r, &img, &ts) == 1) {
         assert_true(ts % TS_STEP == 0);
         unsigned i = ts / TS_STEP;
         assert_true(i < NFRAMES);
@@ -258,7 +258,7 @@ static void deliver(rx *x, unsigned from, unsigned to, size_t skip_pkt)
     for (unsigned i = from; i < to; i++) {
         for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++)
             if (k != skip_pkt)
-                assert_int_equal(put(x, k), LKVP8_PUT_BUFFERED);
+                assert_int_equal(put(x, k), LKVIDEO_PUT_BUFFERED);
         drain(x);
         x->now += 33 * MS_NS;
     }
@@ -273,7 +273,7 @@ static void assert_shown_range(const rx *x, unsigned from, unsigned to)
 
 static size_t feedback(rx *x, uint16_t *nack, size_t cap, bool *pli)
 {
-    return lkvp8_receiver_feedback(x->r, x->now, nack, cap, pli);
+    return lkvideo_receiver_feedback(x->r, x->now, nack, cap, pli);
 }
 
 /* --- cases --------------------------------------------------------------------------------- */
@@ -283,7 +283,7 @@ static void in_order(void **state)
     rx x;
     rx_open(&x);
     lkrtcp_report rb;
-    lkvp8_receiver_report(x.r, &rb);
+    lkvideo_receiver_report(x.r, &rb);
     assert_int_equal(rb.ssrc, 0);
     deliver(&x, 0, NFRAMES, SIZE_MAX);
     assert_shown_range(&x, 0, NFRAMES);
@@ -291,9 +291,9 @@ static void in_order(void **state)
     bool pli = true;
     assert_int_equal(feedback(&x, nack, 8, &pli), 0);
     assert_false(pli);
-    assert_int_equal(lkvp8_receiver_next_deadline(x.r), UINT64_MAX);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    assert_int_equal(lkvideo_receiver_next_deadline(x.r), UINT64_MAX);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.ssrc, SSRC);
     assert_int_equal(st.packets_received, npkts);
     assert_int_equal(st.packets_lost, 0);
@@ -303,11 +303,11 @@ static void in_order(void **state)
     assert_int_equal(st.width, W);
     assert_int_equal(st.height, H);
     assert_int_equal(st.highest_seq, 65536u + (uint16_t)(SEQ0 + npkts - 1));
-    lkvp8_receiver_report(x.r, &rb);
+    lkvideo_receiver_report(x.r, &rb);
     assert_int_equal(rb.ssrc, SSRC);
     assert_int_equal(rb.highest_seq, st.highest_seq);
     assert_int_equal(rb.cumulative_lost, 0);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 static void reordered(void **state)
@@ -329,15 +329,15 @@ static void reordered(void **state)
     rx x;
     rx_open(&x);
     for (size_t k = 0; k < npkts; k++) {
-        assert_int_equal(put(&x, order[k]), LKVP8_PUT_BUFFERED);
+        assert_int_equal(put(&x, order[k]), LKVIDEO_PUT_BUFFERED);
         drain(&x);
         x.now += 5 * MS_NS;
     }
     assert_shown_range(&x, 0, NFRAMES);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.frames_skipped + st.decode_errors + st.plis_sent, 0);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 static void lost_packet_nacked(void **state)
@@ -348,40 +348,40 @@ static void lost_packet_nacked(void **state)
     uint16_t seq = (uint16_t)(SEQ0 + lost);
     deliver(&x, 0, 9, lost);
     assert_shown_range(&x, 0, 5);
-    assert_true(lkvp8_receiver_next_deadline(x.r) <= x.now);
+    assert_true(lkvideo_receiver_next_deadline(x.r) <= x.now);
     uint16_t nack[8];
     bool pli = true;
     assert_int_equal(feedback(&x, nack, 8, &pli), 1);
     assert_int_equal(nack[0], seq);
     assert_false(pli);
     /* not again before the retry time (100 ms when no RTT is known) */
-    assert_int_equal(lkvp8_receiver_next_deadline(x.r), x.now + 100 * MS_NS);
+    assert_int_equal(lkvideo_receiver_next_deadline(x.r), x.now + 100 * MS_NS);
     x.now += 50 * MS_NS;
     assert_int_equal(feedback(&x, nack, 8, &pli), 0);
     /* a known RTT paces the retries */
-    lkvp8_receiver_set_rtt(x.r, 40);
+    lkvideo_receiver_set_rtt(x.r, 40);
     x.now += 50 * MS_NS;
     assert_int_equal(feedback(&x, nack, 8, &pli), 1);
     assert_int_equal(nack[0], seq);
-    assert_int_equal(lkvp8_receiver_next_deadline(x.r), x.now + 40 * MS_NS);
+    assert_int_equal(lkvideo_receiver_next_deadline(x.r), x.now + 40 * MS_NS);
     /* a round trip of seconds (one slow signal sample) is not waited */
-    lkvp8_receiver_set_rtt(x.r, 2000);
+    lkvideo_receiver_set_rtt(x.r, 2000);
     x.now += 40 * MS_NS;
     assert_int_equal(feedback(&x, nack, 8, &pli), 1);
-    assert_int_equal(lkvp8_receiver_next_deadline(x.r), x.now + 100 * MS_NS);
+    assert_int_equal(lkvideo_receiver_next_deadline(x.r), x.now + 100 * MS_NS);
     /* (the picture has waited 305 ms since frame 4: not yet stalled) */
 
-    assert_int_equal(put(&x, lost), LKVP8_PUT_BUFFERED);
+    assert_int_equal(put(&x, lost), LKVIDEO_PUT_BUFFERED);
     drain(&x);
     assert_shown_range(&x, 0, 9);
-    assert_int_equal(put(&x, lost), LKVP8_PUT_LATE);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    assert_int_equal(put(&x, lost), LKVIDEO_PUT_LATE);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.frames_skipped, 0);
     assert_int_equal(st.nacks_sent, 3);
     assert_int_equal(st.plis_sent, 0);
-    assert_int_equal(lkvp8_receiver_next_deadline(x.r), UINT64_MAX);
-    lkvp8_receiver_free(x.r);
+    assert_int_equal(lkvideo_receiver_next_deadline(x.r), UINT64_MAX);
+    lkvideo_receiver_free(x.r);
 }
 
 /* Frames one by one with feedback every 11 ms in between: PLIs counted,
@@ -412,13 +412,13 @@ static void lost_for_good(void **state)
 {
     rx x;
     rx_open(&x);
-    lkvp8_receiver_set_rtt(x.r, 20);
+    lkvideo_receiver_set_rtt(x.r, 20);
     size_t lost = first_pkt[5]; /* given up 500 ms on, 1 s before the keyframe */
     unsigned plis = deliver_with_feedback(&x, 0, KEY2, lost);
     assert_shown_range(&x, 0, 5);
     assert_true(plis >= 2); /* asked again while no keyframe came */
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     /* a NACK every 20 ms or so (feedback comes every 11 to 44 ms): the ten
      * are spent long before the give-up */
     assert_int_equal(st.nacks_sent, 10);
@@ -426,7 +426,7 @@ static void lost_for_good(void **state)
     deliver_with_feedback(&x, KEY2, NFRAMES, SIZE_MAX);
     assert_int_equal(x.nshown, 5 + NFRAMES - KEY2);
     assert_int_equal(x.shown[5], KEY2);
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_true(st.frames_skipped >= KEY2 - 5);
     assert_int_equal(st.decode_errors, 0);
     /* the keyframe ended the asking */
@@ -435,7 +435,7 @@ static void lost_for_good(void **state)
     x.now += 1000 * MS_NS;
     assert_int_equal(feedback(&x, nack, 8, &pli), 0);
     assert_false(pli);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* With a long round trip a packet is given up before its ten NACKs: once
@@ -445,7 +445,7 @@ static void given_up_when_the_server_stops_resending(void **state)
 {
     rx x;
     rx_open(&x);
-    lkvp8_receiver_set_rtt(x.r, 70);
+    lkvideo_receiver_set_rtt(x.r, 70);
     size_t lost = first_pkt[5];
     uint64_t t_lost = x.now + 5 * 66 * MS_NS; /* each frame, with its feedback, 66 ms */
     unsigned plis = 0;
@@ -462,13 +462,13 @@ static void given_up_when_the_server_stops_resending(void **state)
         }
     }
     assert_shown_range(&x, 0, 5);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_true(st.nacks_sent >= 6 && st.nacks_sent <= 9); /* one per 70 to 77 ms */
     assert_true(plis >= 1);
     assert_true(first_pli - t_lost >= 500 * MS_NS);
     assert_true(first_pli - t_lost <= (500 + 70 + 44) * MS_NS);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* Given up is not gone: a sender behind a lossy link may get the packet
@@ -479,25 +479,25 @@ static void given_up_then_late(void **state)
 {
     rx x;
     rx_open(&x);
-    lkvp8_receiver_set_rtt(x.r, 20);
+    lkvideo_receiver_set_rtt(x.r, 20);
     size_t lost = first_pkt[5];
     unsigned plis = deliver_with_feedback(&x, 0, 14, lost); /* 594 ms on */
     assert_shown_range(&x, 0, 5);
     assert_true(plis >= 1);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.nacks_sent, 10);
     uint16_t nack[8];
     assert_int_equal(feedback(&x, nack, 8, NULL), 0);
-    assert_int_equal(put(&x, lost), LKVP8_PUT_BUFFERED);
+    assert_int_equal(put(&x, lost), LKVIDEO_PUT_BUFFERED);
     drain(&x);
     assert_shown_range(&x, 0, 14);
     deliver_with_feedback(&x, 14, NFRAMES, SIZE_MAX);
     assert_shown_range(&x, 0, NFRAMES);
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.frames_skipped, 0);
     assert_int_equal(st.decode_errors, 0);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* The camera behind a lossy link: the server fetches a packet lost on the
@@ -510,25 +510,25 @@ static void waited_for_while_the_server_fetches(void **state)
 {
     rx x;
     rx_open(&x);
-    lkvp8_receiver_set_rtt(x.r, 2);
+    lkvideo_receiver_set_rtt(x.r, 2);
     size_t lost = first_pkt[5];
     unsigned plis = deliver_with_feedback(&x, 0, 12, lost); /* 462 ms on */
     assert_shown_range(&x, 0, 5);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.nacks_sent, 10);
     assert_int_equal(plis, 0);
     /* the deadline is the give-up: no wake-up before it */
-    assert_int_equal(lkvp8_receiver_next_deadline(x.r), T0 + 5 * 66 * MS_NS + 500 * MS_NS);
-    assert_int_equal(put(&x, lost), LKVP8_PUT_BUFFERED);
+    assert_int_equal(lkvideo_receiver_next_deadline(x.r), T0 + 5 * 66 * MS_NS + 500 * MS_NS);
+    assert_int_equal(put(&x, lost), LKVIDEO_PUT_BUFFERED);
     drain(&x);
     assert_shown_range(&x, 0, 12);
     plis = deliver_with_feedback(&x, 12, NFRAMES, SIZE_MAX);
     assert_shown_range(&x, 0, NFRAMES);
     assert_int_equal(plis, 0);
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.frames_skipped + st.plis_sent + st.decode_errors, 0);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* A keyframe broken by a packet given up cannot be what ends the asking:
@@ -537,13 +537,13 @@ static void broken_keyframe_asks_again(void **state)
 {
     rx x;
     rx_open(&x);
-    lkvp8_receiver_set_rtt(x.r, 20);
+    lkvideo_receiver_set_rtt(x.r, 20);
     size_t lost = first_pkt[KEY2] + 1;
     assert_true(lost + 1 < first_pkt[KEY2 + 1]); /* inside the keyframe */
     unsigned plis = deliver_with_feedback(&x, 0, KEY2 + 15, lost);
     assert_shown_range(&x, 0, KEY2);
     assert_true(plis >= 1);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* Packet k of the stream as number seq. */
@@ -585,11 +585,11 @@ static void stalled_picture_asks_for_a_keyframe(void **state)
     assert_int_equal(x.nshown, 5 + NFRAMES - KEY2);
     for (unsigned i = 0; i < NFRAMES - KEY2; i++)
         assert_int_equal(x.shown[5 + i], KEY2 + i);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.plis_sent, 1);
     assert_int_equal(st.nacks_sent, 0);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 static void padding_before_the_first_frame(void **state)
@@ -601,7 +601,7 @@ static void padding_before_the_first_frame(void **state)
     size_t hl = rtp_header(b, SSRC, (uint16_t)(seq0 + n0), 0, false);
     int n = lkrtp_pad(b, hl, sizeof b, 200);
     assert_true(n > 0);
-    assert_int_equal(put_raw(&x, b, (size_t)n), LKVP8_PUT_PADDING);
+    assert_int_equal(put_raw(&x, b, (size_t)n), LKVIDEO_PUT_PADDING);
     uint16_t seq = seq0;
     uint16_t nack[8];
     bool pli = true;
@@ -614,13 +614,13 @@ static void padding_before_the_first_frame(void **state)
             assert_false(pli);
             seq++; /* the padding's number */
         }
-        assert_int_equal(put_as(&x, k, seq), LKVP8_PUT_BUFFERED);
+        assert_int_equal(put_as(&x, k, seq), LKVIDEO_PUT_BUFFERED);
     }
     drain(&x);
     assert_shown_range(&x, 0, 6);
     assert_int_equal(feedback(&x, nack, 8, &pli), 0);
     assert_false(pli);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* One packet 5000 numbers ahead (a server's bug, a stray) is held back:
@@ -631,14 +631,14 @@ static void one_packet_far_ahead_is_held_back(void **state)
     rx_open(&x);
     deliver(&x, 0, 10, SIZE_MAX);
     uint16_t far = (uint16_t)(SEQ0 + first_pkt[10] + 5000);
-    assert_int_equal(put_as(&x, first_pkt[3], far), LKVP8_PUT_JUMP);
+    assert_int_equal(put_as(&x, first_pkt[3], far), LKVIDEO_PUT_JUMP);
     deliver(&x, 10, 20, SIZE_MAX);
     assert_shown_range(&x, 0, 20);
     uint16_t nack[8];
     bool pli = true;
     assert_int_equal(feedback(&x, nack, 8, &pli), 0);
     assert_false(pli);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* Two packets resent together long after they were lost (the server
@@ -651,24 +651,24 @@ static void late_resends_in_a_row(void **state)
     size_t lost = first_pkt[1];
     for (size_t k = 0; k < npkts; k++)
         if (k != lost && k != lost + 1)
-            assert_int_equal(put(&x, k), LKVP8_PUT_BUFFERED);
+            assert_int_equal(put(&x, k), LKVIDEO_PUT_BUFFERED);
     drain(&x);
     assert_true(npkts - lost > 200); /* far beyond RFC 3550's 100 */
     assert_int_equal(x.shown[0], 0);
     assert_int_equal(x.shown[1], KEY2); /* skipped to the keyframe */
-    lkvp8_receiver_stats before, after;
-    lkvp8_receiver_get_stats(x.r, &before);
-    assert_int_equal(put(&x, lost), LKVP8_PUT_LATE);
-    assert_int_equal(put(&x, lost + 1), LKVP8_PUT_LATE);
+    lkvideo_receiver_stats before, after;
+    lkvideo_receiver_get_stats(x.r, &before);
+    assert_int_equal(put(&x, lost), LKVIDEO_PUT_LATE);
+    assert_int_equal(put(&x, lost + 1), LKVIDEO_PUT_LATE);
     /* the last packet is still behind what was shown (after a restart it
      * would be new) */
-    assert_int_equal(put(&x, npkts - 1), LKVP8_PUT_LATE);
+    assert_int_equal(put(&x, npkts - 1), LKVIDEO_PUT_LATE);
     drain(&x);
     assert_int_equal(x.nshown, 1 + NFRAMES - KEY2);
-    lkvp8_receiver_get_stats(x.r, &after);
+    lkvideo_receiver_get_stats(x.r, &after);
     assert_int_equal(after.frames_skipped, before.frames_skipped);
     assert_int_equal(after.highest_seq, before.highest_seq);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 static void joined_mid_stream(void **state)
@@ -677,7 +677,7 @@ static void joined_mid_stream(void **state)
     rx_open(&x);
     size_t k0 = first_pkt[3] + 1; /* in the middle of a frame */
     for (size_t k = k0; k < first_pkt[5]; k++)
-        assert_int_equal(put(&x, k), LKVP8_PUT_BUFFERED);
+        assert_int_equal(put(&x, k), LKVIDEO_PUT_BUFFERED);
     drain(&x);
     assert_int_equal(x.nshown, 0);
     uint16_t nack[8];
@@ -689,11 +689,11 @@ static void joined_mid_stream(void **state)
     assert_true(plis >= 1);
     deliver(&x, KEY2, NFRAMES, SIZE_MAX);
     assert_shown_range(&x, KEY2, NFRAMES);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_true(st.frames_skipped >= KEY2 - 4);
     assert_int_equal(st.keyframes_decoded, 1);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* The stream again with 3 padding packets after every frame, on the
@@ -709,14 +709,14 @@ static void padding_between_frames(void **state)
             memcpy(b, pkts[k].b, pkts[k].len);
             b[2] = (uint8_t)(seq >> 8);
             b[3] = (uint8_t)seq++;
-            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVP8_PUT_BUFFERED);
+            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
         }
         for (int p = 0; p < 3; p++) {
             uint8_t b[MAX_RTP];
             size_t hl = rtp_header(b, SSRC, seq++, i * TS_STEP, false);
             int n = lkrtp_pad(b, hl, sizeof b, 200);
             assert_true(n > 0);
-            assert_int_equal(put_raw(&x, b, (size_t)n), LKVP8_PUT_PADDING);
+            assert_int_equal(put_raw(&x, b, (size_t)n), LKVIDEO_PUT_PADDING);
         }
         drain(&x);
         uint16_t nack[8];
@@ -726,11 +726,11 @@ static void padding_between_frames(void **state)
         x.now += 33 * MS_NS;
     }
     assert_shown_range(&x, 0, NFRAMES);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.padding_packets, 3 * NFRAMES);
     assert_int_equal(st.nacks_sent + st.frames_skipped, 0);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* Two padding packets after every frame; the first after frames HOLE and
@@ -760,7 +760,7 @@ static void gap_between_frames(void **state)
                 held_len[nheld++] = pkts[k].len;
                 continue;
             }
-            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVP8_PUT_BUFFERED);
+            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
         }
         for (int p = 0; p < 2; p++) {
             uint8_t b[MAX_RTP];
@@ -769,7 +769,7 @@ static void gap_between_frames(void **state)
                 continue; /* lost */
             int n = lkrtp_pad(b, hl, sizeof b, 200);
             assert_true(n > 0);
-            assert_int_equal(put_raw(&x, b, (size_t)n), LKVP8_PUT_PADDING);
+            assert_int_equal(put_raw(&x, b, (size_t)n), LKVIDEO_PUT_PADDING);
         }
         drain(&x);
         assert_int_equal(x.nshown, i < WHOLE ? i + 1 : WHOLE);
@@ -781,14 +781,14 @@ static void gap_between_frames(void **state)
     assert_int_equal(feedback(&x, nack, HELD_MAX, &pli), nheld);
     assert_false(pli);
     for (size_t k = 0; k < nheld; k++)
-        assert_int_equal(put_raw(&x, held[k], held_len[k]), LKVP8_PUT_BUFFERED);
+        assert_int_equal(put_raw(&x, held[k], held_len[k]), LKVIDEO_PUT_BUFFERED);
     drain(&x);
     assert_shown_range(&x, 0, NFRAMES);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.frames_skipped + st.plis_sent + st.decode_errors, 0);
     assert_int_equal(st.nacks_sent, nheld);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 static void duplicates(void **state)
@@ -797,15 +797,15 @@ static void duplicates(void **state)
     rx_open(&x);
     for (unsigned i = 0; i < NFRAMES; i++) {
         for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++) {
-            assert_int_equal(put(&x, k), LKVP8_PUT_BUFFERED);
-            assert_int_equal(put(&x, k), LKVP8_PUT_DUPLICATE);
+            assert_int_equal(put(&x, k), LKVIDEO_PUT_BUFFERED);
+            assert_int_equal(put(&x, k), LKVIDEO_PUT_DUPLICATE);
         }
         drain(&x);
         /* after its frame was shown, a copy is late */
-        assert_int_equal(put(&x, first_pkt[i]), LKVP8_PUT_LATE);
+        assert_int_equal(put(&x, first_pkt[i]), LKVIDEO_PUT_LATE);
     }
     assert_shown_range(&x, 0, NFRAMES);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 static void new_ssrc(void **state)
@@ -822,18 +822,18 @@ static void new_ssrc(void **state)
             b[2] = (uint8_t)(seq >> 8);
             b[3] = (uint8_t)seq++;
             b[8] = 0x55; /* the SSRC's first byte */
-            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVP8_PUT_BUFFERED);
+            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
         }
         drain(&x);
     }
     assert_int_equal(x.nshown, 10 + NFRAMES - KEY2);
     assert_int_equal(x.shown[10], KEY2);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.ssrc, (SSRC & 0x00ffffffu) | 0x55000000u);
     assert_int_equal(st.packets_received, first_pkt[NFRAMES] - first_pkt[KEY2]);
     assert_int_equal(st.frames_decoded, NFRAMES - KEY2 + 10);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 static void invalid_payloads(void **state)
@@ -841,8 +841,8 @@ static void invalid_payloads(void **state)
     rx x;
     rx_open(&x);
     lkvp8_image img;
-    assert_true(lkvp8_receiver_put(NULL, NULL, 0) < 0);
-    assert_int_equal(lkvp8_receiver_pop(x.r, &img, NULL), 0);
+    assert_true(lkvideo_receiver_put(NULL, NULL, 0) < 0);
+    assert_int_equal(lkvideo_receiver_pop(x.r, &img, NULL), 0);
     static const uint8_t bad[][4] = {
         {0x80, 0x00, 0x00, 0x00}, /* X, then an empty extension byte, nothing after */
         {0x90, 0x80, 0x80, 0x00}, /* I, a 15-bit id cut short */
@@ -853,7 +853,7 @@ static void invalid_payloads(void **state)
         uint8_t b[MAX_RTP];
         size_t hl = rtp_header(b, SSRC, (uint16_t)i, 0, true);
         memcpy(b + hl, bad[i], bad_len[i]);
-        assert_int_equal(put_raw(&x, b, hl + bad_len[i]), LKVP8_PUT_INVALID);
+        assert_int_equal(put_raw(&x, b, hl + bad_len[i]), LKVIDEO_PUT_INVALID);
     }
     /* larger than a datagram */
     static uint8_t big[2000];
@@ -861,7 +861,7 @@ static void invalid_payloads(void **state)
     big[hl] = 0x10;
     lkrtp_packet p;
     assert_int_equal(lkrtp_parse(&p, big, sizeof big), 0);
-    assert_int_equal(lkvp8_receiver_put(x.r, &p, x.now), LKVP8_PUT_INVALID);
+    assert_int_equal(lkvideo_receiver_put(x.r, &p, x.now), LKVIDEO_PUT_INVALID);
     /* garbage that parses: a keyframe of noise, and truncated real ones */
     uint32_t rng = 99;
     for (uint16_t s = 100; s < 140; s++) {
@@ -876,12 +876,12 @@ static void invalid_payloads(void **state)
         if (s % 2 == 0)
             memcpy(b + h2 + 1, coded, n); /* the keyframe's start, cut short */
         b[h2 + 1] &= 0xfe;                /* a keyframe */
-        assert_int_equal(put_raw(&x, b, h2 + 1 + n), LKVP8_PUT_BUFFERED);
-        while (lkvp8_receiver_pop(x.r, &img, NULL) == 1)
+        assert_int_equal(put_raw(&x, b, h2 + 1 + n), LKVIDEO_PUT_BUFFERED);
+        while (lkvideo_receiver_pop(x.r, &img, NULL) == 1)
             ;
     }
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_true(st.decode_errors > 0);
     uint16_t nack[8];
     bool pli = false;
@@ -896,12 +896,12 @@ static void invalid_payloads(void **state)
             memcpy(b, pkts[k].b, pkts[k].len);
             b[2] = (uint8_t)(seq >> 8);
             b[3] = (uint8_t)seq++;
-            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVP8_PUT_BUFFERED);
+            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
         }
         drain(&x);
     }
     assert_shown_range(&x, 0, 5);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 /* livekit-server ends a subscription with a tiny keyframe. */
@@ -923,19 +923,19 @@ static void tiny_keyframe(void **state)
     uint16_t seq = (uint16_t)(SEQ0 + first_pkt[5]);
     packetize(frame, n, 5, &seq);
     for (size_t k = before; k < npkts; k++)
-        assert_int_equal(put(&x, k), LKVP8_PUT_BUFFERED);
+        assert_int_equal(put(&x, k), LKVIDEO_PUT_BUFFERED);
     npkts = before; /* the shared stream as it was */
     lkvp8_image img;
     uint32_t ts;
-    assert_int_equal(lkvp8_receiver_pop(x.r, &img, &ts), 1);
+    assert_int_equal(lkvideo_receiver_pop(x.r, &img, &ts), 1);
     assert_int_equal(ts, 5 * TS_STEP);
     assert_int_equal(img.width, 8);
     assert_int_equal(img.height, 8);
-    lkvp8_receiver_stats st;
-    lkvp8_receiver_get_stats(x.r, &st);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
     assert_int_equal(st.width, 8);
     assert_int_equal(st.keyframes_decoded, 2);
-    lkvp8_receiver_free(x.r);
+    lkvideo_receiver_free(x.r);
 }
 
 int main(void)

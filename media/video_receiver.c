@@ -1,6 +1,6 @@
 /*
- * vp8_receiver.c: VP8 RTP packets to decoded pictures (see
- * vp8_receiver.h).
+ * video_receiver.c: VP8 or H.264 RTP packets to decoded pictures (see
+ * video_receiver.h).
  *
  * Sequence numbers are extended to 64 bits relative to the highest seen,
  * and every number in the window (highest - SLOTS, highest] owns the slot
@@ -21,7 +21,7 @@
  * lossy link pads on the media's numbers, and the server forwards the gap
  * its loss leaves), so they are not waited for.
  */
-#include "vp8_receiver.h"
+#include "video_receiver.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,8 @@
 #include <vpx/vp8dx.h>
 #include <vpx/vpx_decoder.h>
 
+#include "h264.h"
+#include "h264_decoder.h"
 #include "vp8.h"
 
 enum {
@@ -63,11 +65,14 @@ enum {
      * libvpx would allocate frame buffers for any size a header claims. */
     MAX_DIMENSION = 4096,
     MAX_AREA = 4096 * 2304,
+    /* How far back an H.264 frame start looks past padding for the packet
+     * before it (bounded: it is asked for every packet of a frame). */
+    MAX_PADDING_BACK = 16,
 };
 static const uint64_t MS_NS = 1000000ull;
 
-_Static_assert((LKVP8_RECV_SLOTS & (LKVP8_RECV_SLOTS - 1)) == 0, "slots: a power of two");
-_Static_assert((uint64_t)LKVP8_RECV_SLOTS * LKVP8_RECV_MAX_PACKET <= LKVP8_RECV_MAX_FRAME,
+_Static_assert((LKVIDEO_RECV_SLOTS & (LKVIDEO_RECV_SLOTS - 1)) == 0, "slots: a power of two");
+_Static_assert((uint64_t)LKVIDEO_RECV_SLOTS * LKVIDEO_RECV_MAX_PACKET <= LKVIDEO_RECV_MAX_FRAME,
                "a whole ring fits the assembly buffer");
 
 enum slot_state {
@@ -81,8 +86,10 @@ enum slot_state {
 typedef struct slot {
     int64_t seq; /* extended: which number the state below belongs to */
     uint8_t state;
-    bool start;  /* S set, partition 0: the first packet of a frame */
-    bool key;    /* ... of a keyframe */
+    bool start;  /* VP8: S set, partition 0: the first packet of a frame; H.264: begins a NAL unit */
+    bool au_start; /* H.264: its first NAL unit can only begin an access unit (AUD, SPS) */
+    bool sps;      /* H.264: an SPS begins in it */
+    bool key;    /* ... of a keyframe (H.264: an IDR slice or an SPS begins in it) */
     bool marker;
     bool has_pid, long_pid; /* the descriptor's picture id, when it has one */
     uint16_t pid;
@@ -91,11 +98,13 @@ typedef struct slot {
     uint32_t ts;
     uint64_t nack_at; /* SL_MISSING: when the next NACK (or giving up) is due */
     uint64_t missing_since;
-    uint8_t data[LKVP8_RECV_MAX_PACKET];
+    uint8_t data[LKVIDEO_RECV_MAX_PACKET];
 } slot;
 
-struct lkvp8_receiver {
-    vpx_codec_ctx_t dec;
+struct lkvideo_receiver {
+    lkvideo_codec codec;
+    vpx_codec_ctx_t dec;   /* VP8 */
+    lkh264_decoder *h264; /* H.264 */
     bool have_source;
     uint32_t ssrc;
     lkrtp_recv_stats rtp;
@@ -117,8 +126,8 @@ struct lkvp8_receiver {
     uint64_t padding, decoded, keys, skipped, errors, nacks, plis;
     unsigned width, height;
 
-    uint8_t frame[LKVP8_RECV_MAX_FRAME];
-    slot slots[LKVP8_RECV_SLOTS];
+    uint8_t frame[LKVIDEO_RECV_MAX_FRAME];
+    slot slots[LKVIDEO_RECV_SLOTS];
 };
 
 /* The state of one frame, as assembled from next. */
@@ -132,6 +141,7 @@ typedef struct frame_info {
     int64_t first, last; /* the start packet's number, the marker's */
     uint32_t ts;
     bool key;
+    bool sps; /* H.264: one of its packets begins an SPS */
     bool has_pid;
     uint16_t pid;
 } frame_info;
@@ -142,14 +152,14 @@ static void say(char *err, size_t errlen, const char *what, const char *detail)
         snprintf(err, errlen, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
 }
 
-static slot *at(lkvp8_receiver *r, int64_t seq)
+static slot *at(lkvideo_receiver *r, int64_t seq)
 {
-    return &r->slots[(uint64_t)seq & (LKVP8_RECV_SLOTS - 1)];
+    return &r->slots[(uint64_t)seq & (LKVIDEO_RECV_SLOTS - 1)];
 }
 
-static const slot *cat(const lkvp8_receiver *r, int64_t seq)
+static const slot *cat(const lkvideo_receiver *r, int64_t seq)
 {
-    return &r->slots[(uint64_t)seq & (LKVP8_RECV_SLOTS - 1)];
+    return &r->slots[(uint64_t)seq & (LKVIDEO_RECV_SLOTS - 1)];
 }
 
 static bool received(const slot *s, int64_t seq)
@@ -163,7 +173,7 @@ static uint32_t ticks_of(uint64_t ns)
     return (uint32_t)(ns / 100000 * 9 + ns % 100000 * 9 / 100000);
 }
 
-static uint64_t retry_ns(const lkvp8_receiver *r)
+static uint64_t retry_ns(const lkvideo_receiver *r)
 {
     uint32_t ms = r->rtt_ms ? r->rtt_ms : DEFAULT_RTT_MS;
     ms = ms < MIN_RETRY_MS ? MIN_RETRY_MS : ms > MAX_RETRY_MS ? MAX_RETRY_MS : ms;
@@ -177,7 +187,7 @@ static bool give_up(const slot *s, uint64_t now)
 }
 
 /* Packets came after the picture last moved and wait behind it. */
-static bool held(const lkvp8_receiver *r)
+static bool held(const lkvideo_receiver *r)
 {
     return r->synced && r->next <= r->highest && r->last_arrival > r->moved_at;
 }
@@ -186,16 +196,16 @@ static bool held(const lkvp8_receiver *r)
  * packet is given up, a broken frame asks for a keyframe), but a picture
  * held for any other reason must not stay held: libwebrtc, too, asks for a
  * keyframe while it waits for a decodable frame. */
-static bool stalled(const lkvp8_receiver *r, uint64_t now)
+static bool stalled(const lkvideo_receiver *r, uint64_t now)
 {
     return held(r) && now >= r->moved_at + STALL_MS * MS_NS;
 }
 
 /* --- sequence state ---------------------------------------------------------------- */
 
-static void reset_sequence(lkvp8_receiver *r)
+static void reset_sequence(lkvideo_receiver *r)
 {
-    for (size_t i = 0; i < LKVP8_RECV_SLOTS; i++)
+    for (size_t i = 0; i < LKVIDEO_RECV_SLOTS; i++)
         r->slots[i].state = SL_EMPTY;
     r->synced = false;
     r->anchored = false;
@@ -204,7 +214,7 @@ static void reset_sequence(lkvp8_receiver *r)
     r->pli_pending = false;
 }
 
-static void start_source(lkvp8_receiver *r, uint32_t ssrc)
+static void start_source(lkvideo_receiver *r, uint32_t ssrc)
 {
     r->have_source = true;
     r->ssrc = ssrc;
@@ -213,14 +223,14 @@ static void start_source(lkvp8_receiver *r, uint32_t ssrc)
 }
 
 /* The 16-bit number's extension nearest the highest seen. */
-static int64_t extend(const lkvp8_receiver *r, uint16_t seq)
+static int64_t extend(const lkvideo_receiver *r, uint16_t seq)
 {
     if (!r->synced)
         return seq;
     return r->highest + (int16_t)(uint16_t)(seq - (uint16_t)r->highest);
 }
 
-static void mark_missing(lkvp8_receiver *r, int64_t seq, uint64_t now)
+static void mark_missing(lkvideo_receiver *r, int64_t seq, uint64_t now)
 {
     slot *s = at(r, seq);
     s->seq = seq;
@@ -230,11 +240,11 @@ static void mark_missing(lkvp8_receiver *r, int64_t seq, uint64_t now)
     s->missing_since = now;
 }
 
-static enum frame_state frame_at(const lkvp8_receiver *r, int64_t from, frame_info *f);
+static enum frame_state frame_at(const lkvideo_receiver *r, int64_t from, frame_info *f);
 
 /* Whether a keyframe that may yet be whole waits anywhere from next on
  * (one broken by a packet given up will not end the need). */
-static bool key_coming(const lkvp8_receiver *r)
+static bool key_coming(const lkvideo_receiver *r)
 {
     frame_info f;
     for (int64_t q = r->next; q <= r->highest; q++) {
@@ -246,13 +256,13 @@ static bool key_coming(const lkvp8_receiver *r)
 }
 
 /* A keyframe will be needed: ask for one unless one is on its way. */
-static void want_pli(lkvp8_receiver *r)
+static void want_pli(lkvideo_receiver *r)
 {
     if (!key_coming(r))
         r->pli_pending = true;
 }
 
-static void want_key(lkvp8_receiver *r)
+static void want_key(lkvideo_receiver *r)
 {
     r->need_key = true;
     want_pli(r);
@@ -260,7 +270,7 @@ static void want_key(lkvp8_receiver *r)
 
 /* Padding at next is done with: stepping over it now keeps a long probe
  * between two frames from pushing a frame out of the window. */
-static void consume_padding(lkvp8_receiver *r)
+static void consume_padding(lkvideo_receiver *r)
 {
     while (r->next <= r->highest && cat(r, r->next)->state == SL_PADDING)
         r->next++;
@@ -268,17 +278,17 @@ static void consume_padding(lkvp8_receiver *r)
 
 /* A new highest number: the numbers jumped over are gaps, and the window
  * moves; what falls out of it below next is lost for good. */
-static void advance(lkvp8_receiver *r, int64_t seq, uint64_t now)
+static void advance(lkvideo_receiver *r, int64_t seq, uint64_t now)
 {
     int64_t from = r->highest + 1;
-    if (from < seq - LKVP8_RECV_SLOTS + 1)
-        from = seq - LKVP8_RECV_SLOTS + 1;
+    if (from < seq - LKVIDEO_RECV_SLOTS + 1)
+        from = seq - LKVIDEO_RECV_SLOTS + 1;
     for (int64_t q = from; q < seq; q++)
         mark_missing(r, q, now);
     at(r, seq)->state = SL_EMPTY; /* whatever the slot held is out of the window */
     r->highest = seq;
-    if (r->next <= seq - LKVP8_RECV_SLOTS) {
-        r->next = seq - LKVP8_RECV_SLOTS + 1;
+    if (r->next <= seq - LKVIDEO_RECV_SLOTS) {
+        r->next = seq - LKVIDEO_RECV_SLOTS + 1;
         r->anchored = true;
         r->moved_at = now;
         r->skipped++;
@@ -288,7 +298,7 @@ static void advance(lkvp8_receiver *r, int64_t seq, uint64_t now)
 
 /* Before anything was decoded, an earlier packet (reordered at the start)
  * moves next back to it; the numbers between become gaps. */
-static void extend_back(lkvp8_receiver *r, int64_t seq, uint64_t now)
+static void extend_back(lkvideo_receiver *r, int64_t seq, uint64_t now)
 {
     for (int64_t q = seq + 1; q < r->next; q++)
         if (!received(cat(r, q), q)) /* padding stepped over was received */
@@ -299,21 +309,48 @@ static void extend_back(lkvp8_receiver *r, int64_t seq, uint64_t now)
 /* --- put --------------------------------------------------------------------------- */
 
 typedef struct parsed {
-    bool padding, start, key;
+    bool padding, start, au_start, key, sps;
     bool has_pid, long_pid;
     uint16_t pid;
-    size_t off; /* where the VP8 data starts */
+    size_t off; /* where the codec's data starts (H.264: 0, depacketized when assembled) */
 } parsed;
 
-static bool parse(const lkrtp_packet *pkt, parsed *p)
+/* The type of the first NAL unit an H.264 payload begins (0: none). */
+static unsigned first_nal_type(const uint8_t *p, size_t n, const lkh264_info *info)
+{
+    if (!info->begins)
+        return 0;
+    if (info->type == LKH264_STAP_A)
+        return n > 3 ? p[3] & 0x1f : 0;
+    if (info->type == LKH264_FU_A)
+        return p[1] & 0x1f;
+    return info->type;
+}
+
+static bool parse_h264(const lkrtp_packet *pkt, parsed *p)
+{
+    lkh264_info info;
+    if (lkh264_parse(pkt->payload, pkt->payload_len, &info) < 0)
+        return false;
+    unsigned first = first_nal_type(pkt->payload, pkt->payload_len, &info);
+    p->start = info.begins;
+    p->au_start = first == LKH264_NAL_AUD || first == LKH264_NAL_SPS;
+    p->sps = info.nal_types & 1u << LKH264_NAL_SPS;
+    p->key = info.nal_types & (1u << LKH264_NAL_IDR | 1u << LKH264_NAL_SPS);
+    return true;
+}
+
+static bool parse(const lkvideo_receiver *r, const lkrtp_packet *pkt, parsed *p)
 {
     memset(p, 0, sizeof *p);
     if (pkt->payload_len == 0) {
         p->padding = true;
         return true;
     }
-    if (pkt->payload_len > LKVP8_RECV_MAX_PACKET)
+    if (pkt->payload_len > LKVIDEO_RECV_MAX_PACKET)
         return false;
+    if (r->codec == LKVIDEO_H264)
+        return parse_h264(pkt, p);
     lkvp8_descriptor d;
     int n = lkvp8_parse_descriptor(&d, pkt->payload, pkt->payload_len);
     if (n < 0)
@@ -327,12 +364,14 @@ static bool parse(const lkrtp_packet *pkt, parsed *p)
     return true;
 }
 
-static void store(lkvp8_receiver *r, int64_t seq, const lkrtp_packet *pkt, const parsed *p)
+static void store(lkvideo_receiver *r, int64_t seq, const lkrtp_packet *pkt, const parsed *p)
 {
     slot *s = at(r, seq);
     s->seq = seq;
     s->state = p->padding ? SL_PADDING : SL_PACKET;
     s->start = p->start;
+    s->au_start = p->au_start;
+    s->sps = p->sps;
     s->key = p->key;
     s->marker = pkt->h.marker;
     s->has_pid = p->has_pid;
@@ -344,13 +383,13 @@ static void store(lkvp8_receiver *r, int64_t seq, const lkrtp_packet *pkt, const
         memcpy(s->data, pkt->payload + p->off, s->len);
 }
 
-int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arrival_ns)
+int lkvideo_receiver_put(lkvideo_receiver *r, const lkrtp_packet *pkt, uint64_t arrival_ns)
 {
     if (!r || !pkt || (!pkt->payload && pkt->payload_len))
         return -1;
     parsed p;
-    if (!parse(pkt, &p))
-        return LKVP8_PUT_INVALID;
+    if (!parse(r, pkt, &p))
+        return LKVIDEO_PUT_INVALID;
     if (!r->have_source || pkt->h.ssrc != r->ssrc)
         start_source(r, pkt->h.ssrc);
     r->last_arrival = arrival_ns;
@@ -361,7 +400,7 @@ int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arri
      * to come (RFC 3550 A.1's probation); the next one after it makes it
      * a new start. Far behind, it is only late. */
     if (r->synced && res == LKRTP_RECV_JUMP && seq > r->highest)
-        return LKVP8_PUT_JUMP;
+        return LKVIDEO_PUT_JUMP;
     if (p.padding)
         r->padding++;
     if (r->synced && res == LKRTP_RECV_RESTART && (seq < r->next || seq > r->highest)) {
@@ -374,26 +413,49 @@ int lkvp8_receiver_put(lkvp8_receiver *r, const lkrtp_packet *pkt, uint64_t arri
         r->next = r->highest = seq;
         r->moved_at = arrival_ns;
         at(r, seq)->state = SL_EMPTY;
-    } else if (seq < r->next && !r->anchored && r->highest - seq < LKVP8_RECV_SLOTS) {
+    } else if (seq < r->next && !r->anchored && r->highest - seq < LKVIDEO_RECV_SLOTS) {
         extend_back(r, seq, arrival_ns);
     }
     if (seq < r->next)
-        return LKVP8_PUT_LATE;
+        return LKVIDEO_PUT_LATE;
     if (received(at(r, seq), seq))
-        return LKVP8_PUT_DUPLICATE;
+        return LKVIDEO_PUT_DUPLICATE;
     if (seq > r->highest)
         advance(r, seq, arrival_ns);
     store(r, seq, pkt, &p);
     consume_padding(r);
     if (p.start && !p.key && r->need_key && !r->anchored)
         want_key(r); /* the stream began after its keyframe */
-    return p.padding ? LKVP8_PUT_PADDING : LKVP8_PUT_BUFFERED;
+    return p.padding ? LKVIDEO_PUT_PADDING : LKVIDEO_PUT_BUFFERED;
 }
 
 /* --- frames ------------------------------------------------------------------------ */
 
+/* Whether packet q (in s) is the first of its frame. VP8 says so in the
+ * descriptor; H.264 does not: a packet beginning a NAL unit is first when
+ * that unit can only open an access unit, or when the packet before it
+ * (up to MAX_PADDING_BACK padding packets stepped over) is there and
+ * ended a frame (the marker, or
+ * another timestamp). Unknown counts as not: the frame waits for that
+ * packet, or is broken, as a VP8 frame without its S packet. */
+static bool frame_start(const lkvideo_receiver *r, int64_t q, const slot *s)
+{
+    if (!s->start || r->codec == LKVIDEO_VP8)
+        return s->start;
+    if (s->au_start)
+        return true;
+    for (int64_t p = q - 1; p >= q - MAX_PADDING_BACK; p--) {
+        const slot *b = cat(r, p);
+        if (!received(b, p))
+            return false;
+        if (b->state == SL_PACKET)
+            return b->marker || b->ts != s->ts;
+    }
+    return false;
+}
+
 /* The frame that begins at from (padding before it stepped over). */
-static enum frame_state frame_at(const lkvp8_receiver *r, int64_t from, frame_info *f)
+static enum frame_state frame_at(const lkvideo_receiver *r, int64_t from, frame_info *f)
 {
     bool begun = false;
     for (int64_t q = from; q <= r->highest; q++) {
@@ -405,14 +467,17 @@ static enum frame_state frame_at(const lkvp8_receiver *r, int64_t from, frame_in
         if (s->state == SL_PADDING)
             continue;
         if (!begun) {
-            if (!s->start)
+            if (!frame_start(r, q, s))
                 return FR_BROKEN;
             begun = true;
             *f = (frame_info){.first = q, .ts = s->ts, .key = s->key,
                               .has_pid = s->has_pid, .pid = s->pid};
-        } else if (s->start || s->ts != f->ts) {
+        } else if (s->ts != f->ts || frame_start(r, q, s)) {
             return FR_BROKEN; /* the marker was lost, yet the next frame is here */
+        } else {
+            f->key |= s->key; /* H.264: an IDR slice after an SEI; VP8: never */
         }
+        f->sps |= s->sps;
         if (s->marker) {
             f->last = q;
             return FR_COMPLETE;
@@ -422,7 +487,7 @@ static enum frame_state frame_at(const lkvp8_receiver *r, int64_t from, frame_in
 }
 
 /* The first whole keyframe after next. */
-static bool find_key(const lkvp8_receiver *r, int64_t *first)
+static bool find_key(const lkvideo_receiver *r, int64_t *first)
 {
     frame_info f;
     for (int64_t q = r->next + 1; q <= r->highest; q++) {
@@ -438,7 +503,7 @@ static bool find_key(const lkvp8_receiver *r, int64_t *first)
 /* The frame after the last decoded one, beyond a gap at next that holds
  * no frame: from next, only numbers missing, given up or padding, then a
  * whole frame whose picture id follows the last decoded one's. */
-static bool find_following(const lkvp8_receiver *r, int64_t *first)
+static bool find_following(const lkvideo_receiver *r, int64_t *first)
 {
     if (!r->have_last_pid)
         return false;
@@ -460,13 +525,13 @@ static bool find_following(const lkvp8_receiver *r, int64_t *first)
 
 /* Passing over what cannot be decoded, to seq: frames counted by their
  * first packets, and the one at next even without its first. */
-static void skip_to(lkvp8_receiver *r, int64_t seq)
+static void skip_to(lkvideo_receiver *r, int64_t seq)
 {
     const slot *s0 = cat(r, r->next);
-    uint64_t n = !(s0->state == SL_PACKET && s0->start);
+    uint64_t n = !(s0->state == SL_PACKET && frame_start(r, r->next, s0));
     for (int64_t q = r->next; q < seq; q++) {
         const slot *s = cat(r, q);
-        n += s->state == SL_PACKET && s->start;
+        n += s->state == SL_PACKET && frame_start(r, q, s);
     }
     r->skipped += n;
     r->next = seq;
@@ -474,40 +539,78 @@ static void skip_to(lkvp8_receiver *r, int64_t seq)
     r->moved_at = r->last_arrival;
 }
 
-static size_t assemble(lkvp8_receiver *r, const frame_info *f)
+/* The frame's coded bytes, in r->frame: VP8's data as it came, H.264's
+ * payloads in Annex B form. False if they do not fit. */
+static bool assemble(lkvideo_receiver *r, const frame_info *f, size_t *len)
 {
-    size_t len = 0;
+    *len = 0;
     for (int64_t q = f->first; q <= f->last; q++) {
         const slot *s = at(r, q);
         if (s->state != SL_PACKET)
             continue;
-        memcpy(r->frame + len, s->data, s->len);
-        len += s->len;
+        if (r->codec == LKVIDEO_H264) {
+            int n = lkh264_depacketize(s->data, s->len, r->frame + *len,
+                                       sizeof r->frame - *len, NULL);
+            if (n < 0)
+                return false;
+            *len += (size_t)n;
+        } else {
+            memcpy(r->frame + *len, s->data, s->len);
+            *len += s->len;
+        }
     }
-    return len;
+    return true;
 }
 
-static bool size_ok(const frame_info *f, const uint8_t *data,
-                    size_t len)
+static bool size_allowed(unsigned w, unsigned h)
 {
-    unsigned w, h;
-    if (!f->key)
-        return true;
-    if (!lkvp8_keyframe_size(data, len, &w, &h))
-        return false;
     return w && h && w <= MAX_DIMENSION && h <= MAX_DIMENSION && (uint64_t)w * h <= MAX_AREA;
 }
 
-/* Decodes a whole frame: true with a picture to show. */
-static bool decode(lkvp8_receiver *r, const frame_info *f, lkvp8_image *out)
+/* A keyframe (or an H.264 frame bringing an SPS) claiming a size the
+ * decoder would allocate too much for is refused before it sees it. */
+static bool size_ok(const lkvideo_receiver *r, const frame_info *f, size_t len)
 {
-    size_t len = assemble(r, f);
+    unsigned w, h;
+    if (r->codec == LKVIDEO_H264)
+        return !f->sps || (lkh264_au_size(r->frame, len, &w, &h) && size_allowed(w, h));
+    return !f->key || (lkvp8_keyframe_size(r->frame, len, &w, &h) && size_allowed(w, h));
+}
+
+/* The codec's decoder on the assembled frame: 1 with a picture, 0 decoded
+ * with none to show, negative refused. */
+static int decode_frame(lkvideo_receiver *r, size_t len, lkvp8_image *out)
+{
+    if (r->codec == LKVIDEO_H264) {
+        int rc = lkh264_decoder_decode(r->h264, r->frame, len, out);
+        return rc < 0 ? -1 : rc;
+    }
+    if (vpx_codec_decode(&r->dec, r->frame, (unsigned)len, NULL, 0) != VPX_CODEC_OK)
+        return -1;
+    vpx_codec_iter_t it = NULL;
+    vpx_image_t *img = vpx_codec_get_frame(&r->dec, &it);
+    if (!img || img->fmt != VPX_IMG_FMT_I420)
+        return 0;
+    *out = (lkvp8_image){.width = img->d_w, .height = img->d_h,
+                         .y = img->planes[VPX_PLANE_Y], .u = img->planes[VPX_PLANE_U],
+                         .v = img->planes[VPX_PLANE_V],
+                         .stride_y = (unsigned)img->stride[VPX_PLANE_Y],
+                         .stride_u = (unsigned)img->stride[VPX_PLANE_U],
+                         .stride_v = (unsigned)img->stride[VPX_PLANE_V]};
+    return 1;
+}
+
+/* Decodes a whole frame: true with a picture to show. */
+static bool decode(lkvideo_receiver *r, const frame_info *f, lkvp8_image *out)
+{
+    size_t len;
+    bool whole = assemble(r, f, &len);
     r->next = f->last + 1;
     r->anchored = true;
     r->moved_at = r->last_arrival;
     consume_padding(r);
-    if (!size_ok(f, r->frame, len) ||
-        vpx_codec_decode(&r->dec, r->frame, (unsigned)len, NULL, 0) != VPX_CODEC_OK) {
+    int rc = whole && size_ok(r, f, len) ? decode_frame(r, len, out) : -1;
+    if (rc < 0) {
         r->errors++;
         r->need_key = true;
         r->pli_pending = true;
@@ -521,22 +624,14 @@ static bool decode(lkvp8_receiver *r, const frame_info *f, lkvp8_image *out)
         r->need_key = false;
         r->pli_pending = false;
     }
-    vpx_codec_iter_t it = NULL;
-    vpx_image_t *img = vpx_codec_get_frame(&r->dec, &it);
-    if (!img || img->fmt != VPX_IMG_FMT_I420)
+    if (rc == 0)
         return false; /* decoded, not for showing */
-    *out = (lkvp8_image){.width = img->d_w, .height = img->d_h,
-                         .y = img->planes[VPX_PLANE_Y], .u = img->planes[VPX_PLANE_U],
-                         .v = img->planes[VPX_PLANE_V],
-                         .stride_y = (unsigned)img->stride[VPX_PLANE_Y],
-                         .stride_u = (unsigned)img->stride[VPX_PLANE_U],
-                         .stride_v = (unsigned)img->stride[VPX_PLANE_V]};
-    r->width = img->d_w;
-    r->height = img->d_h;
+    r->width = out->width;
+    r->height = out->height;
     return true;
 }
 
-int lkvp8_receiver_pop(lkvp8_receiver *r, lkvp8_image *out, uint32_t *rtp_ts)
+int lkvideo_receiver_pop(lkvideo_receiver *r, lkvp8_image *out, uint32_t *rtp_ts)
 {
     if (!r || !out)
         return 0;
@@ -585,7 +680,7 @@ int lkvp8_receiver_pop(lkvp8_receiver *r, lkvp8_image *out, uint32_t *rtp_ts)
 
 /* --- feedback ---------------------------------------------------------------------- */
 
-size_t lkvp8_receiver_feedback(lkvp8_receiver *r, uint64_t now_ns, uint16_t *nack, size_t cap,
+size_t lkvideo_receiver_feedback(lkvideo_receiver *r, uint64_t now_ns, uint16_t *nack, size_t cap,
                                bool *pli)
 {
     if (pli)
@@ -628,13 +723,13 @@ size_t lkvp8_receiver_feedback(lkvp8_receiver *r, uint64_t now_ns, uint16_t *nac
     return n;
 }
 
-void lkvp8_receiver_set_rtt(lkvp8_receiver *r, uint32_t rtt_ms)
+void lkvideo_receiver_set_rtt(lkvideo_receiver *r, uint32_t rtt_ms)
 {
     if (r)
         r->rtt_ms = rtt_ms;
 }
 
-uint64_t lkvp8_receiver_next_deadline(const lkvp8_receiver *r)
+uint64_t lkvideo_receiver_next_deadline(const lkvideo_receiver *r)
 {
     uint64_t t = UINT64_MAX;
     if (!r)
@@ -656,11 +751,24 @@ uint64_t lkvp8_receiver_next_deadline(const lkvp8_receiver *r)
 
 /* --- the rest ---------------------------------------------------------------------- */
 
-lkvp8_receiver *lkvp8_receiver_new(char *err, size_t errlen)
+lkvideo_receiver *lkvideo_receiver_new(lkvideo_codec codec, char *err, size_t errlen)
 {
-    lkvp8_receiver *r = calloc(1, sizeof *r);
+    if (codec != LKVIDEO_VP8 && codec != LKVIDEO_H264) {
+        say(err, errlen, "unknown video codec", NULL);
+        return NULL;
+    }
+    lkvideo_receiver *r = calloc(1, sizeof *r);
     if (!r)
         abort(); /* the library's policy: out of memory aborts */
+    r->codec = codec;
+    r->need_key = true;
+    if (codec == LKVIDEO_H264) {
+        if (!(r->h264 = lkh264_decoder_new(err, errlen))) {
+            free(r);
+            return NULL;
+        }
+        return r;
+    }
     vpx_codec_dec_cfg_t cfg = {.threads = 1};
     vpx_codec_err_t rc = vpx_codec_dec_init(&r->dec, vpx_codec_vp8_dx(), &cfg, 0);
     if (rc != VPX_CODEC_OK) {
@@ -668,19 +776,21 @@ lkvp8_receiver *lkvp8_receiver_new(char *err, size_t errlen)
         free(r);
         return NULL;
     }
-    r->need_key = true;
     return r;
 }
 
-void lkvp8_receiver_free(lkvp8_receiver *r)
+void lkvideo_receiver_free(lkvideo_receiver *r)
 {
     if (!r)
         return;
-    vpx_codec_destroy(&r->dec);
+    if (r->codec == LKVIDEO_H264)
+        lkh264_decoder_free(r->h264);
+    else
+        vpx_codec_destroy(&r->dec);
     free(r);
 }
 
-void lkvp8_receiver_get_stats(const lkvp8_receiver *r, lkvp8_receiver_stats *st)
+void lkvideo_receiver_get_stats(const lkvideo_receiver *r, lkvideo_receiver_stats *st)
 {
     if (!st)
         return;
@@ -705,7 +815,7 @@ void lkvp8_receiver_get_stats(const lkvp8_receiver *r, lkvp8_receiver_stats *st)
     st->height = r->height;
 }
 
-void lkvp8_receiver_report(lkvp8_receiver *r, lkrtcp_report *rb)
+void lkvideo_receiver_report(lkvideo_receiver *r, lkrtcp_report *rb)
 {
     if (!rb)
         return;
