@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cert.h"
 #include "dtls.h"
@@ -433,8 +434,13 @@ static void apply_media(lkpeer *p, const lksdp *s)
                 m = &s->media[k];
         const lksdp_codec *codec =
             m && m->port ? lksdp_codec_find(m, x->video ? "VP8" : "opus") : NULL;
+        uint32_t h264 = 0;
+        for (unsigned k = 0; m && m->port && x->video && x->receive && k < m->n_codecs; k++)
+            if (!strcasecmp(m->codecs[k].name, "H264") && m->codecs[k].pt >= 96 &&
+                m->codecs[k].pt <= 127 && lksdp_fmtp_has(&m->codecs[k], "packetization-mode", "1"))
+                h264 |= 1u << (m->codecs[k].pt - 96);
         const char *dir = m ? m->direction : "";
-        bool ok = codec && (x->receive ? !strcmp(dir, "sendonly") || !strcmp(dir, "sendrecv")
+        bool ok = (codec || h264) && (x->receive ? !strcmp(dir, "sendonly") || !strcmp(dir, "sendrecv")
                                       : x->sending && (!strcmp(dir, "recvonly") ||
                                                     !strcmp(dir, "sendrecv")));
         if (x->receive) {
@@ -445,13 +451,14 @@ static void apply_media(lkpeer *p, const lksdp *s)
             continue;
         x->params = (lkpeer_rtp_params){
             .negotiated = true,
-            .payload_type = codec->pt,
+            .payload_type = codec ? codec->pt : 0,
+            .h264_pts = h264,
             .ext_audio_level = lksdp_extmap_id(m, LKSDP_URI_AUDIO_LEVEL),
             .ext_mid = lksdp_extmap_id(m, LKSDP_URI_SDES_MID),
             .ext_rid = lksdp_extmap_id(m, LKSDP_URI_RTP_STREAM_ID),
-            .dtx = lksdp_fmtp_has(codec, "usedtx", "1"),
-            .stereo = lksdp_fmtp_has(codec, "stereo", "1"),
-            .fec = lksdp_fmtp_has(codec, "useinbandfec", "1"),
+            .dtx = codec && lksdp_fmtp_has(codec, "usedtx", "1"),
+            .stereo = codec && lksdp_fmtp_has(codec, "stereo", "1"),
+            .fec = codec && lksdp_fmtp_has(codec, "useinbandfec", "1"),
         };
     }
 }
@@ -645,6 +652,11 @@ const lkpeer_rtp_params *lkpeer_section_params(const lkpeer *p, int index)
     static const lkpeer_rtp_params none;
     const section *x = section_at(p, index);
     return x ? &x->params : &none;
+}
+
+bool lkpeer_is_h264(const lkpeer_rtp_params *rp, uint8_t pt)
+{
+    return pt >= 96 && pt <= 127 && (rp->h264_pts >> (pt - 96) & 1);
 }
 
 const char *lkpeer_section_mid(const lkpeer *p, int index)

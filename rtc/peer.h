@@ -126,7 +126,8 @@ enum { LKPEER_MAX_SECTIONS = 127 }; /* and the data section: LKSDP_MAX_MEDIA */
 
 typedef struct lkpeer_rtp_params {
     bool negotiated;         /* an answer accepted the section */
-    uint8_t payload_type;    /* of Opus, or of VP8 in a video section */
+    uint8_t payload_type;    /* of Opus, or of VP8 in a video section (0: a receiver without VP8) */
+    uint32_t h264_pts;       /* a video receiver's H.264 payload types: bit pt - 96 */
     uint8_t ext_audio_level; /* RFC 6464 extension id; 0: not negotiated */
     uint8_t ext_mid, ext_rid; /* sdes:mid and rtp-stream-id ids (simulcast); 0: not */
     bool dtx, stereo, fec;   /* what the answer's Opus fmtp asks of our encoder */
@@ -149,12 +150,14 @@ void lkpeer_stop_sender(lkpeer *p, int index);
 /* A recvonly audio section (Opus only, so the server never sends us RED),
  * in every offer from the next on. Its index, or -1 when there is no room. */
 int lkpeer_add_audio_receiver(lkpeer *p);
-/* A recvonly video section (VP8 only). */
+/* A recvonly video section (VP8, and H.264 in the profiles rtc/sdp.h names). */
 int lkpeer_add_video_receiver(lkpeer *p);
 bool lkpeer_section_is_video(const lkpeer *p, int index);
 /* What the last answer negotiated for a section (negotiated false before):
  * for a receiver, the Opus payload type the server sends. */
 const lkpeer_rtp_params *lkpeer_section_params(const lkpeer *p, int index);
+/* Whether the answer gave pt to H.264 in the section these params are of. */
+bool lkpeer_is_h264(const lkpeer_rtp_params *rp, uint8_t pt);
 unsigned lkpeer_section_count(const lkpeer *p);
 /* A section's mid ("" for a bad index). */
 const char *lkpeer_section_mid(const lkpeer *p, int index);

@@ -445,6 +445,10 @@ bool lksdp_msid_split(const char *msid, char *stream, size_t stream_cap, char *t
     return true;
 }
 
+/* What recvonly video sections offer in H.264 (sdp.h), in order. */
+static const char *const h264_profiles[LKSDP_H264_PROFILES] = {"42e01f", "42001f", "4d001f",
+                                                               "640032"};
+
 size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
 {
     for (unsigned i = 0; i < o->n_rtp; i++)
@@ -479,8 +483,11 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
     for (unsigned i = 0; i < o->n_rtp; i++) {
         const lksdp_rtp_section *r = &o->rtp[i];
         bool video = !strcmp(r->kind, "video");
-        PUT("m=%s 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\n", r->kind,
-            video ? LKSDP_VP8_PT : LKSDP_OPUS_PT);
+        bool h264 = video && !strcmp(r->direction, "recvonly");
+        PUT("m=%s 9 UDP/TLS/RTP/SAVPF %d", r->kind, video ? LKSDP_VP8_PT : LKSDP_OPUS_PT);
+        for (int k = 0; h264 && k < LKSDP_H264_PROFILES; k++)
+            PUT(" %d", LKSDP_H264_PT + k);
+        PUT("\r\nc=IN IP4 0.0.0.0\r\n");
         PUT("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n", o->ice_ufrag,
             o->ice_pwd);
         PUT("a=fingerprint:%s\r\na=setup:%s\r\na=mid:%s\r\n", o->fingerprint,
@@ -497,11 +504,16 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
         if (r->track_id)
             PUT("a=msid:- %s\r\n", r->track_id);
         PUT("a=rtcp-mux\r\na=rtcp-rsize\r\n");
-        if (video)
-            PUT("a=rtpmap:%d VP8/%d\r\na=rtcp-fb:%d ccm fir\r\na=rtcp-fb:%d nack\r\n"
-                "a=rtcp-fb:%d nack pli\r\n",
-                LKSDP_VP8_PT, LKSDP_VP8_CLOCK, LKSDP_VP8_PT, LKSDP_VP8_PT, LKSDP_VP8_PT);
-        else
+        for (int k = -1; video && k < (h264 ? LKSDP_H264_PROFILES : 0); k++) {
+            int pt = k < 0 ? LKSDP_VP8_PT : LKSDP_H264_PT + k;
+            PUT("a=rtpmap:%d %s/%d\r\n", pt, k < 0 ? "VP8" : "H264", LKSDP_VP8_CLOCK);
+            if (k >= 0)
+                PUT("a=fmtp:%d level-asymmetry-allowed=1;packetization-mode=1;"
+                    "profile-level-id=%s\r\n", pt, h264_profiles[k]);
+            PUT("a=rtcp-fb:%d ccm fir\r\na=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n", pt,
+                pt, pt);
+        }
+        if (!video)
             PUT("a=rtpmap:%d opus/%d/2\r\na=fmtp:%d %s\r\n", LKSDP_OPUS_PT, LKSDP_OPUS_CLOCK,
                 LKSDP_OPUS_PT, LKSDP_OPUS_FMTP);
         /* Layers as libwebrtc writes them (RFC 8851, 8853), highest first. */

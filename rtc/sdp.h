@@ -34,6 +34,11 @@ enum { LKSDP_OPUS_PT = 111, LKSDP_OPUS_CLOCK = 48000, LKSDP_EXT_AUDIO_LEVEL_ID =
  * and the layer's rid in these extensions, by which the server binds
  * them. */
 enum { LKSDP_VP8_PT = 96, LKSDP_VP8_CLOCK = 90000, LKSDP_EXT_MID_ID = 3, LKSDP_EXT_RID_ID = 4 };
+/* A recvonly video section offers H.264 too, after VP8 (RFC 6184,
+ * packetization mode 1, the profile-level-ids livekit-server registers:
+ * constrained baseline, baseline, main, high), one payload type each from
+ * LKSDP_H264_PT on; the server answers with ours. */
+enum { LKSDP_H264_PT = 97, LKSDP_H264_PROFILES = 4 };
 enum { LKSDP_MAX_RIDS = 3 };
 #define LKSDP_URI_RTP_STREAM_ID "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 
@@ -124,7 +129,8 @@ bool lksdp_msid_split(const char *msid, char *stream, size_t stream_cap, char *t
 
 /* One RTP section of an offer, rtcp-mux. Audio: Opus only (no RED: we
  * send plain Opus, so the server publishes the track as audio/opus), the
- * audio level extension. Video: VP8 only, its feedback (above). */
+ * audio level extension. Video: VP8 and, recvonly, H.264; their feedback
+ * (above). */
 typedef struct lksdp_rtp_section {
     const char *kind;      /* "audio" or "video" */
     const char *mid;

@@ -345,9 +345,10 @@ static bool delivered(side *a, side *b)
     return a->head == a->tail && b->head == b->tail;
 }
 
-/* Video sections offer VP8 and negotiate it from livekit-server's answer
- * (which may add RTX, which we ignore); a section answered without VP8
- * is not negotiated. */
+/* Video sections offer VP8 (receivers H.264 too) and negotiate it from
+ * livekit-server's answer (which may add RTX, which we ignore); a
+ * receiver answered with H.264 in packetization mode 1 alone is
+ * negotiated for H.264; one answered with neither is not. */
 static void video_sections_negotiate_vp8(void **state)
 {
     side a, b;
@@ -356,10 +357,12 @@ static void video_sections_negotiate_vp8(void **state)
     int r = lkpeer_add_video_receiver(a.p);
     int s = lkpeer_add_video_sender(a.p, "cam-1", 4242);
     int x = lkpeer_add_video_receiver(a.p);
+    int h = lkpeer_add_video_receiver(a.p);
     assert_int_equal(r, 0);
     assert_int_equal(s, 1);
     assert_true(lkpeer_section_is_video(a.p, r) && lkpeer_section_is_video(a.p, s));
-    assert_false(lkpeer_section_is_video(a.p, 3));
+    assert_true(lkpeer_section_is_video(a.p, h));
+    assert_false(lkpeer_section_is_video(a.p, 4));
     char offer[8192], answer[8192], err[200];
     size_t n = lkpeer_create_offer(a.p, offer, sizeof offer);
     assert_non_null(strstr(offer, "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"));
@@ -376,7 +379,14 @@ static void video_sections_negotiate_vp8(void **state)
                      "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=rtcp-mux\r\n"
                      "a=rtpmap:96 VP8/90000\r\na=recvonly\r\n"
                      "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=mid:3\r\na=rtcp-mux\r\n"
-                     "a=rtpmap:102 H264/90000\r\na=sendonly\r\n");
+                     "a=rtpmap:102 H264/90000\r\na=sendonly\r\n"
+                     "m=video 9 UDP/TLS/RTP/SAVPF 97 99\r\na=mid:4\r\na=rtcp-mux\r\n"
+                     "a=rtpmap:97 H264/90000\r\n"
+                     "a=fmtp:97 level-asymmetry-allowed=1;packetization-mode=1;"
+                     "profile-level-id=42e01f\r\n"
+                     "a=rtpmap:99 H264/90000\r\n"
+                     "a=fmtp:99 packetization-mode=0;profile-level-id=42001f\r\n"
+                     "a=sendonly\r\n");
     assert_true(k > 0 && (size_t)k < sizeof answer - n);
     n += (size_t)k;
     assert_int_equal(lkpeer_set_answer(a.p, answer, n, now_ns(), err, sizeof err), 0);
@@ -389,7 +399,15 @@ static void video_sections_negotiate_vp8(void **state)
     assert_int_equal(lkpeer_section_params(a.p, r)->payload_type, 96);
     assert_true(lkpeer_section_params(a.p, s)->negotiated);
     assert_int_equal(lkpeer_section_params(a.p, s)->payload_type, 96);
-    assert_false(lkpeer_section_params(a.p, x)->negotiated); /* H.264 only */
+    assert_false(lkpeer_section_params(a.p, x)->negotiated); /* H.264, mode 0 */
+    const lkpeer_rtp_params *hp = lkpeer_section_params(a.p, h);
+    assert_true(hp->negotiated);
+    assert_int_equal(hp->payload_type, 0);
+    assert_true(lkpeer_is_h264(hp, 97));
+    assert_false(lkpeer_is_h264(hp, 99) || lkpeer_is_h264(hp, 96));
+    assert_false(lkpeer_is_h264(lkpeer_section_params(a.p, r), 97));
+    /* a receiver offers H.264 after VP8; a sender VP8 alone */
+    assert_non_null(strstr(offer, "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100\r\n"));
     lkpeer_free(a.p);
     lkpeer_free(b.p);
 }

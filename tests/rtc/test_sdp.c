@@ -369,8 +369,9 @@ static void offer_with_audio_reads_back(void **state)
     free(s);
 }
 
-/* A video section: VP8 alone on livekit-server's number, its feedback,
- * no audio level extension; sending and receiving, beside audio. */
+/* A video section: VP8 on livekit-server's number, its feedback, no
+ * audio level extension; sending (VP8 alone) and receiving (VP8 first,
+ * then H.264 in packetization mode 1, in four profiles), beside audio. */
 static void offer_with_video_reads_back(void **state)
 {
     const lksdp_rtp_section rtp[] = {
@@ -392,12 +393,25 @@ static void offer_with_video_reads_back(void **state)
     for (unsigned i = 1; i <= 2; i++) {
         const lksdp_media *m = &s->media[i];
         assert_string_equal(m->kind, "video");
-        assert_int_equal(m->n_fmts, 1);
+        assert_int_equal(m->n_fmts, i == 1 ? 1 : 1 + LKSDP_H264_PROFILES);
         assert_int_equal(m->fmts[0], LKSDP_VP8_PT);
         const lksdp_codec *vp8 = lksdp_codec_find(m, "vp8");
         assert_non_null(vp8);
         assert_int_equal(vp8->clock, 90000);
         assert_int_equal(m->n_extmaps, 0);
+    }
+    assert_null(lksdp_codec_find(&s->media[1], "H264"));
+    static const char *const profiles[] = {"42e01f", "42001f", "4d001f", "640032"};
+    for (unsigned k = 0; k < LKSDP_H264_PROFILES; k++) {
+        const lksdp_codec *c = &s->media[2].codecs[1 + k];
+        assert_int_equal(s->media[2].fmts[1 + k], LKSDP_H264_PT + k);
+        assert_string_equal(c->name, "H264");
+        assert_int_equal(c->clock, 90000);
+        assert_true(lksdp_fmtp_has(c, "packetization-mode", "1"));
+        assert_true(lksdp_fmtp_has(c, "profile-level-id", profiles[k]));
+        char fb[40];
+        snprintf(fb, sizeof fb, "a=rtcp-fb:%d nack pli\r\n", c->pt);
+        assert_non_null(strstr(buf, fb));
     }
     assert_string_equal(s->media[1].direction, "sendonly");
     assert_int_equal(s->media[1].ssrc, 77);
