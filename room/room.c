@@ -588,8 +588,8 @@ static void resume_timer(lkroom *r, uint64_t now)
 /* --- signal ------------------------------------------------------------------------------ */
 
 /* Upstream has no handler for this (it offers every codec it decodes);
- * ours offers VP8 alone, so a browser's H.264 camera lands here, and the
- * client hears why rather than nothing. */
+ * ours offers VP8 and H.264, so a VP9 or AV1 camera without a VP8 or
+ * H.264 backup lands here, and the client hears why rather than nothing. */
 static void subscription_failed(lkroom *r, const Livekit__SubscriptionResponse *m)
 {
     if (r->state != CONNECTED || !m->track_sid || !*m->track_sid || !r->obs.subscription_failed)
@@ -599,7 +599,7 @@ static void subscription_failed(lkroom *r, const Livekit__SubscriptionResponse *
     char why[160];
     switch (m->err) {
     case LIVEKIT__SUBSCRIPTION_ERROR__SE_CODEC_UNSUPPORTED:
-        snprintf(why, sizeof why, "unsupported codec %s: this build decodes VP8 and Opus",
+        snprintf(why, sizeof why, "unsupported codec %s: this build decodes VP8, H.264 and Opus",
                  t && t->mime_type && *t->mime_type ? t->mime_type : "(unknown)");
         break;
     case LIVEKIT__SUBSCRIPTION_ERROR__SE_TRACK_NOTFOUND:
@@ -945,7 +945,7 @@ static bool undecodable(const lkroom *r, const char *track_sid)
     const Livekit__ParticipantInfo *owner = NULL;
     const Livekit__TrackInfo *t = lkroom_remote_track(r, track_sid, &owner);
     return t && t->type == LIVEKIT__TRACK_TYPE__VIDEO && t->mime_type && *t->mime_type &&
-           strcasecmp(t->mime_type, "video/vp8") != 0;
+           strcasecmp(t->mime_type, "video/vp8") != 0 && strcasecmp(t->mime_type, "video/h264") != 0;
 }
 
 static void subscriber_subscribed(void *ctx, const char *participant_sid, const char *track_sid)
@@ -977,6 +977,13 @@ static void subscriber_video(void *ctx, const char *track_sid, const lkvp8_image
     lkroom *r = ctx;
     if (r->obs.video)
         r->obs.video(r->obs.ctx, track_sid, img, rtp_ts);
+}
+
+static void subscriber_failed(void *ctx, const char *track_sid, const char *why)
+{
+    lkroom *r = ctx;
+    if (r->obs.subscription_failed)
+        r->obs.subscription_failed(r->obs.ctx, track_sid, why);
 }
 
 static void on_rtp(void *ctx, int section, const uint8_t *pkt, size_t len)
@@ -1146,7 +1153,8 @@ static int open_session(lkroom *r, char *err, size_t errlen)
     r->tr = tr;
     r->ready = false;
     lkroom_subscriber_env senv = {r, publisher_negotiate, subscriber_subscribed,
-                                  subscriber_unsubscribed, subscriber_audio, subscriber_video};
+                                  subscriber_unsubscribed, subscriber_audio, subscriber_video,
+                                  subscriber_failed};
     r->subscriber = lkroom_subscriber_new(r->w, tr, &senv);
     lkroom_subscriber_prepare_join(r->subscriber);
     lkroom_publisher_env env = {r, publisher_signal, publisher_negotiate, publisher_published,

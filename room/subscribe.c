@@ -5,10 +5,13 @@
 #include "subscribe.h"
 
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "h264_decoder.h"
 #include "opus_receiver.h"
 #include "peer.h"
 #include "rtp.h"
@@ -35,8 +38,10 @@ typedef struct remote_track {
     bool gone; /* unpublished while the section still names it */
     uint32_t ssrc;
     char participant_sid[64], track_sid[64];
-    lkopus_receiver *rx;     /* audio */
-    lkvideo_receiver *vrx;     /* video */
+    lkopus_receiver *rx;   /* audio */
+    lkvideo_receiver *vrx; /* video: VP8 until an H.264 packet comes */
+    lkvideo_codec vcodec;  /* of vrx */
+    bool failed;           /* told the client its codec cannot be decoded here */
     uint32_t lsr;   /* the middle of the last SR's NTP time, for our reports */
     uint64_t sr_at; /* when it came */
 } remote_track;
@@ -226,6 +231,66 @@ static void on_tick(lkio_timer *t)
 
 /* --- tracks ------------------------------------------------------------------------ */
 
+/* --- H.264: libavcodec, opened off the workers ---------------------------------- */
+
+/* Opening libavcodec takes milliseconds (it loads about a hundred
+ * libraries), so no worker does it: the first H.264 packet in the process
+ * queues it to the blocking thread, and H.264 packets are dropped until it
+ * is done (the receiver then asks for the keyframe it missed). Once per
+ * process; a fork child that inherited a load still queued queues its own. */
+static lkio_work h264_load;
+static _Atomic pid_t h264_load_pid;
+
+/* Inside the fork gate: a fork waits for the load (milliseconds) rather
+ * than leave its child a load half done, which it could never finish. */
+static void h264_load_work(lkio_work *w)
+{
+    (void)w;
+    lkio_enter();
+    (void)lkh264_decoder_available(NULL, 0);
+    lkio_leave();
+}
+
+static void h264_load_done(lkio_work *w)
+{
+    (void)w;
+}
+
+/* Whether the H.264 decoder may be asked for without blocking. */
+static bool h264_ready(lkio_worker *w)
+{
+    if (lkh264_decoder_load_tried())
+        return true;
+    pid_t me = getpid();
+    if (atomic_exchange(&h264_load_pid, me) != me)
+        lkio_queue_work(w, &h264_load, h264_load_work, h264_load_done);
+    return false;
+}
+
+/* The track's receiver for codec, made anew when the server's packets
+ * change codec (a publisher's other simulcast codec). False while the
+ * packet is to be dropped. */
+static bool use_codec(lkroom_subscriber *s, remote_track *x, lkvideo_codec codec)
+{
+    if (x->vrx && x->vcodec == codec)
+        return true;
+    if (x->failed || (codec == LKVIDEO_H264 && !h264_ready(s->w)))
+        return false;
+    char err[300];
+    lkvideo_receiver *r = lkvideo_receiver_new(codec, err, sizeof err);
+    if (!r) {
+        x->failed = true;
+        s->env.failed(s->env.ctx, x->track_sid, err);
+        return false;
+    }
+    lkvideo_receiver_free(x->vrx);
+    x->vrx = r;
+    x->vcodec = codec;
+    if (s->rtt_ms)
+        lkvideo_receiver_set_rtt(r, s->rtt_ms);
+    return true;
+}
+
 static void end_track(lkroom_subscriber *s, remote_track *x)
 {
     x->active = false;
@@ -235,6 +300,7 @@ static void end_track(lkroom_subscriber *s, remote_track *x)
         s->n_video--;
     lkvideo_receiver_free(x->vrx);
     x->vrx = NULL;
+    x->failed = false;
     if (--s->n_active == 0)
         lkio_timer_stop(s->w, &s->tick);
     s->env.unsubscribed(s->env.ctx, x->participant_sid, x->track_sid);
@@ -260,7 +326,7 @@ static void start_track(lkroom_subscriber *s, remote_track *x, bool video, uint3
     char err[160];
     lkopus_receiver_config cfg = {.channels = 1};
     if (video)
-        x->vrx = lkvideo_receiver_new(LKVIDEO_VP8, err, sizeof err);
+        x->vrx = lkvideo_receiver_new(x->vcodec = LKVIDEO_VP8, err, sizeof err);
     else
         x->rx = lkopus_receiver_new(&cfg, err, sizeof err);
     if (x->vrx && s->rtt_ms)
@@ -376,8 +442,11 @@ void lkroom_subscriber_want(lkroom_subscriber *s, const char *track_sid)
 /* A video packet: every picture it completes goes up at once (the server
  * paces frames; a jitter buffer would only add delay), then what it
  * showed missing is NACKed. */
-static void video_rtp(lkroom_subscriber *s, remote_track *x, const lkrtp_packet *rtp)
+static void video_rtp(lkroom_subscriber *s, remote_track *x, const lkrtp_packet *rtp,
+                      lkvideo_codec codec)
 {
+    if (!use_codec(s, x, codec))
+        return;
     uint64_t now = lkio_now_ns();
     lkvideo_receiver_put(x->vrx, rtp, now);
     lkvp8_image img;
@@ -403,10 +472,13 @@ void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *
     remote_track *x = &s->tracks[section];
     lkrtp_packet rtp;
     const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(s), section);
-    if (lkrtp_parse(&rtp, pkt, len) != 0 || rtp.h.payload_type != rp->payload_type)
+    if (lkrtp_parse(&rtp, pkt, len) != 0)
+        return;
+    bool h264 = x->vrx && lkpeer_is_h264(rp, rtp.h.payload_type);
+    if (!h264 && (!rp->payload_type || rtp.h.payload_type != rp->payload_type))
         return;
     if (x->vrx)
-        video_rtp(s, x, &rtp);
+        video_rtp(s, x, &rtp, h264 ? LKVIDEO_H264 : LKVIDEO_VP8);
     else
         lkopus_receiver_put_rtp(x->rx, &rtp, lkio_now_ns());
 }

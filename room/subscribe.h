@@ -18,7 +18,8 @@
  * stream (concealment over loss, silence over DTX), as upstream's
  * listeners do.
  *
- * Video: each track's RTP goes to a VP8 receiver (media/video_receiver.h);
+ * Video: each track's RTP goes to a video receiver (media/video_receiver.h)
+ * for its codec, VP8 or H.264 by the packet's payload type;
  * each picture it completes is handed up as it is decoded, and the NACKs
  * and PLIs it asks for go to the server at once and on the same clock.
  *
@@ -49,6 +50,9 @@ typedef struct lkroom_subscriber_env {
     /* A picture of a subscribed video track (valid during the call) and
      * its RTP time (90 kHz). */
     void (*video)(void *ctx, const char *track_sid, const lkvp8_image *img, uint32_t rtp_ts);
+    /* A track's codec cannot be decoded here (H.264 without libavcodec):
+     * why; its packets are dropped from then on. */
+    void (*failed)(void *ctx, const char *track_sid, const char *why);
 } lkroom_subscriber_env;
 
 lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,

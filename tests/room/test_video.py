@@ -9,7 +9,8 @@ that number; neighbouring frames differ by about 25 dB, so 30 dB means
 the right one). The watcher opens its stream on the subscribed track, or
 (VideoStreamFromParticipant) on the publisher as soon as it joins, before
 any track exists; it joins before the camera, or after it (the server then
-asks the camera for a keyframe for it)."""
+asks the camera for a keyframe for it). An upstream camera in H.264 (what
+some browsers send) is watched the same way on either library."""
 import os
 
 import pytest
@@ -18,21 +19,29 @@ from testbed import OURS, UPSTREAM, finish, spawn, wait_ready
 
 PEER = os.path.join(os.path.dirname(__file__), "video_peer.py")
 
-# (publisher, watcher, how the watcher opens its stream, who joins first)
-PAIRS = [(UPSTREAM, UPSTREAM, "watcher", "watcher"), (OURS, UPSTREAM, "watcher", "watcher"),
-         (UPSTREAM, OURS, "watcher", "watcher"), (OURS, OURS, "watcher", "watcher"),
-         (OURS, UPSTREAM, "watcher", "publisher"), (UPSTREAM, OURS, "watcher", "publisher"),
-         (UPSTREAM, OURS, "participant-watcher", "watcher")]
+# (publisher, watcher, how the watcher opens its stream, who joins first,
+# the camera's role in video_peer.py)
+PAIRS = [(UPSTREAM, UPSTREAM, "watcher", "watcher", "publisher"),
+         (OURS, UPSTREAM, "watcher", "watcher", "publisher"),
+         (UPSTREAM, OURS, "watcher", "watcher", "publisher"),
+         (OURS, OURS, "watcher", "watcher", "publisher"),
+         (OURS, UPSTREAM, "watcher", "publisher", "publisher"),
+         (UPSTREAM, OURS, "watcher", "publisher", "publisher"),
+         (UPSTREAM, OURS, "participant-watcher", "watcher", "publisher"),
+         (UPSTREAM, UPSTREAM, "watcher", "watcher", "h264-publisher"),
+         (UPSTREAM, OURS, "watcher", "watcher", "h264-publisher"),
+         (UPSTREAM, OURS, "watcher", "publisher", "h264-publisher")]
 
 
 def pair_id(p):
-    return (f"{p[0]}-to-{p[1]}" + ("-by-participant" if p[2] != "watcher" else "")
+    return (f"{p[0]}-to-{p[1]}" + ("-h264" if p[4] == "h264-publisher" else "")
+            + ("-by-participant" if p[2] != "watcher" else "")
             + ("-camera-first" if p[3] == "publisher" else ""))
 
 
 @pytest.fixture(scope="module", params=PAIRS, ids=pair_id)
 def watched(request, server):
-    publisher_lib, watcher_lib, role, first = request.param
+    publisher_lib, watcher_lib, role, first, camera = request.param
     if OURS in request.param and not os.environ.get("LIVEKIT_FFI_OURS"):
         pytest.skip("LIVEKIT_FFI_OURS is not set (run through ctest)")
     room = "video-" + pair_id(request.param)
@@ -43,7 +52,7 @@ def watched(request, server):
         return p
 
     def start_publisher():
-        p = spawn(PEER, publisher_lib, "publisher", server.url, server.token("camera", room=room))
+        p = spawn(PEER, publisher_lib, camera, server.url, server.token("camera", room=room))
         wait_ready(p)
         return p
 

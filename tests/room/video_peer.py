@@ -93,10 +93,7 @@ async def publisher(room, out, simulcast=False, codec=None):
     # it can be lost with the watcher's connection, and its leaving is sure
     room.on("participant_disconnected", lambda p: p.identity == "watcher" and done.set())
     source = rtc.VideoSource(W, H)
-    if codec is not None:
-        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False,
-                                          video_codec=codec)
-    elif simulcast:
+    if simulcast:
         # upstream's defaults: two layers for 640x480 (640x480, 480x360)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
     else:
@@ -109,6 +106,8 @@ async def publisher(room, out, simulcast=False, codec=None):
             source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False,
             video_encoding=rtc.VideoEncoding(max_bitrate=1_500_000, max_framerate=FPS),
             degradation_preference=rtc.DegradationPreference.MAINTAIN_FRAMERATE_AND_RESOLUTION)
+        if codec is not None:
+            options.video_codec = codec
     await room.local_participant.publish_track(
         rtc.LocalVideoTrack.create_video_track("camera", source), options)
     print("READY", flush=True)
