@@ -11,9 +11,16 @@
  * arrival time less its timeline position: constant on a perfect network,
  * larger the later the packet came. The fastest recent packet's offset is
  * the base; the playout offset is the pull's time less the position of
- * the sample it outputs first. A packet is in time when its offset is at
- * most the playout offset, so the delay controller only has to keep the
- * playout offset near a high percentile of packet offsets. The caller's
+ * the sample it outputs first (the delay a listener hears). A packet is
+ * needed by the pull whose 10 ms hold its first sample, which is lead
+ * samples into them; it is in time when its offset is at most that
+ * pull's time less its position: the slack, the playout offset less the
+ * lead. So the controller keeps the slack near a high percentile of packet
+ * offsets, and the lead small: with the lead at 0 (packets starting on a
+ * pull's boundary, as silence leaves them) the delay heard is the slack.
+ * Cutting or repeating a period changes the slack in steps of a whole
+ * pull, or not at all: a cut no longer than the lead makes the delay
+ * shorter for free, one longer costs 10 ms of slack. The caller's
  * clock and the sender's drift apart slowly; the base follows (it is the
  * minimum over the last 128 to 256 packets, not forever), and the
  * controller takes up the difference as it does jitter.
@@ -74,22 +81,27 @@ enum {
     BIN = 2 * MS,
     NBINS = 512,
     /* Before any packet, the estimate is as if one had come 30 ms after
-     * the fastest: a start at a 40 ms target, safe against moderate jitter
+     * the fastest: a start at a 30 ms target, safe against moderate jitter
      * until the histogram knows better (about 30 packets; NetEq starts at
      * 80 ms). */
     PRIOR_BIN = 14,
     /* The base: the minimum offset over two windows of this many packets. */
     MIN_WINDOW = 128,
-    /* The pull's granularity: a packet may be needed up to 10 ms before
-     * its first sample plays. */
-    MARGIN = 10 * MS,
-    DEFAULT_MIN_DELAY_MS = 20,
+    /* Slack aimed at beyond the QUANTILE: packets later than most, yet
+     * not by much, are not lost for it (the tail a histogram of 2 s
+     * learns late). */
+    GUARD = 5 * MS,
+    DEFAULT_MIN_DELAY_MS = 0,
     DEFAULT_MAX_DELAY_MS = 500,
-    /* Shrink only above target by this much, grow only below it by this
-     * much; either at most every ADJUST_EVERY pulls. */
-    SHRINK_SLACK = 10 * MS,
+    /* Grow only below target by this much; cut at a cost (a pull's worth
+     * of slack) only with that much to spare, so that it never calls for
+     * growing again; either at most every ADJUST_EVERY pulls. */
     GROW_SLACK = 5 * MS,
     ADJUST_EVERY = 3,
+    /* A free cut is looked for at most every this many pulls: the search
+     * costs tens of microseconds, and sound that does not repeat itself
+     * would have it run at every pull. */
+    FREE_CUT_EVERY = 10,
     /* Playing this far beyond the max delay (a caller that stopped pulling
      * for a while) drops what is too old at once. */
     RESYNC_SLACK = 100 * MS,
@@ -179,7 +191,7 @@ struct lkopus_receiver {
     double hist[NBINS];
     uint32_t hist_n;
     int64_t o_hi;   /* the offset QUANTILE of packets arrive within */
-    int64_t target; /* the playout offset aimed at */
+    int64_t target; /* the slack aimed at */
 
     /* playout */
     enum state st;
@@ -190,6 +202,7 @@ struct lkopus_receiver {
     int64_t delay_f;  /* the playout offset, smoothed */
     int64_t last_play_offset; /* at the last pull, for the stats */
     unsigned since_adjust;
+    unsigned since_free_look; /* pulls since a free cut was last looked for */
     int64_t conceal_run;
     /* concealment by repetition: the period played again and again, and
      * where in it the next sample is */
@@ -365,7 +378,7 @@ static void update_target(lkopus_receiver *r)
             break;
     }
     r->o_hi = r->hist_base + (int64_t)(i + 1) * BIN;
-    r->target = min64(max64(r->o_hi + MARGIN, r->min_offset + r->min_delay),
+    r->target = min64(max64(r->o_hi + GUARD, r->min_offset + r->min_delay),
                       r->min_offset + r->max_delay);
 }
 
@@ -923,12 +936,13 @@ int lkopus_receiver_put_rtp(lkopus_receiver *r, const lkrtp_packet *pkt, uint64_
 /* --- pull -------------------------------------------------------------------------- */
 
 /* In silence, the playout point is wherever the target puts it: on the
- * grid of the packets (so that they start on a pull's boundary), never
- * past the next packet waiting, never back before the last one decoded. */
+ * grid of the packets (so that they start on a pull's boundary: no lead),
+ * never past the next packet waiting, never back before the last one
+ * decoded. */
 static void anchor(lkopus_receiver *r, int64_t now)
 {
     slot *e = earliest(r);
-    int64_t want = now - r->target + r->pcm_len;
+    int64_t want = now - r->target;
     int64_t grid = e ? e->ts : r->grid_ts;
     want = grid + floor_div(want - grid, BLOCK) * BLOCK; /* on the grid, at or before */
     if (e && want > e->ts)
@@ -979,14 +993,28 @@ static void stretch(lkopus_receiver *r, int32_t lag)
     r->since_adjust = 0;
 }
 
-/* Playing later than the target by more than the slack: cut a period
- * out; earlier by more than the other slack: play one twice. */
+/* The samples this pull plays before the next packet's first (packets
+ * last whole pulls: their boundaries stay where cuts and repeats put them). */
+static int64_t lead(const lkopus_receiver *r)
+{
+    return r->pcm_len % BLOCK;
+}
+
+/* Slack below the target by more than GROW_SLACK: play a period twice.
+ * A cut: for free while it fits in the lead; else only with a pull's
+ * worth of slack to spare. */
 static void maybe_adjust(lkopus_receiver *r)
 {
-    bool shrink = r->delay_f > r->target + SHRINK_SLACK;
-    bool grow = r->delay_f < r->target - GROW_SLACK;
+    int64_t ahead = lead(r);
+    int64_t slack = r->delay_f - ahead;
+    bool grow = slack < r->target - GROW_SLACK;
+    bool costly_cut = slack >= r->target + BLOCK;
+    bool free_cut = ahead >= LAG_MIN && ++r->since_free_look >= FREE_CUT_EVERY;
+    bool shrink = !grow && (costly_cut || free_cut);
     if (r->since_adjust < ADJUST_EVERY || (!shrink && !grow))
         return;
+    if (free_cut)
+        r->since_free_look = 0;
     /* Enough to look at: decode ahead, but only packets that are there. */
     while (r->st == ST_AUDIO && r->pcm_len < 2 * LAG_MAX) {
         slot *e = earliest(r);
@@ -1001,10 +1029,10 @@ static void maybe_adjust(lkopus_receiver *r)
     if (r->st != ST_AUDIO)
         return;
     int32_t lag = period(r);
-    if (lag && shrink)
-        cut(r, lag);
-    else if (lag)
+    if (lag && grow)
         stretch(r, lag);
+    else if (lag && (lag <= ahead || costly_cut))
+        cut(r, lag);
 }
 
 /* One step toward filling the buffer, in silence. */
@@ -1059,8 +1087,7 @@ static void produce_audio(lkopus_receiver *r, int64_t now)
      * lost: wait for it, concealing without moving on, which is how the
      * delay grows. At or beyond the target it is lost (or later than
      * the target allows for, which is as good as lost). */
-    int64_t play = r->dec_ts - r->pcm_len;
-    if (now - play < r->target) {
+    if (now - r->dec_ts < r->target) {
         conceal(r, BLOCK, false);
         r->delay_f += BLOCK;
         return;
@@ -1215,7 +1242,7 @@ void lkopus_receiver_get_stats(const lkopus_receiver *r, lkopus_receiver_stats *
         int64_t d = r->last_play_offset - r->min_offset;
         st->delay_ms = d > 0 ? (uint32_t)min64(d / MS, UINT32_MAX) : 0;
     } else {
-        st->target_delay_ms = (uint32_t)(((PRIOR_BIN + 1) * BIN + MARGIN) / MS);
+        st->target_delay_ms = (uint32_t)(((PRIOR_BIN + 1) * BIN + GUARD) / MS);
     }
 }
 

@@ -19,17 +19,22 @@
  *
  * Delay (opus_receiver.c has the reasons): every packet's offset, its
  * arrival time less its RTP time, goes into a histogram that forgets
- * (over about 100 packets: 2 s of 20 ms ones); the offset below which 97% of packets arrive,
- * plus 10 ms for the pull's granularity, is the playout offset aimed at,
- * and the target delay is that less the fastest packet's offset: 20 ms on
- * a clean path (min_delay_ms raises it), at most max_delay_ms. The delay
- * follows the target without clicks: in silence by whole 10 ms frames at
- * once; in sound by playing one pitch period (2.5-7.5 ms) twice, or
+ * (over about 100 packets: 2 s of 20 ms ones); the offset below which 97%
+ * of packets arrive, plus a 5 ms guard, is the slack aimed at (how long
+ * after its first sample's time a packet may come and still be played:
+ * the pull that needs it is then due), and the target delay is that less
+ * the fastest packet's offset: 7 ms on a clean path (min_delay_ms raises
+ * it), at most max_delay_ms. The delay heard is the slack plus the samples
+ * a pull plays before the packet's first, under 10 ms. It follows the
+ * target without clicks: in silence at once, packets put on the pulls'
+ * boundaries; in sound by playing one pitch period (2.5-7.5 ms) twice, or
  * cutting one out, crossfaded, where the signal repeats itself or is too
- * quiet to matter, at most once every 30 ms, when 5 ms below the target
- * or 10 ms above it. A packet due while we play below the target, and
- * missing, is waited for: 10 ms concealed without moving on (NetEq's
- * expand), which grows the delay too.
+ * quiet to matter, at most once every 30 ms: twice when the slack is 5 ms
+ * below the target, cut when it is a pull (10 ms) above it, or for free
+ * when the period fits before the next packet's first sample. A packet
+ * due while the slack is below the target, and missing, is waited for:
+ * 10 ms concealed without moving on (NetEq's expand), which grows the
+ * delay too.
  *
  * Silence: before the first packet, after a DTX frame (Opus's "nothing to
  * send"), and after 120 ms of concealment (lost, muted or gone
@@ -75,7 +80,7 @@ enum {
 
 typedef struct lkopus_receiver_config {
     unsigned channels;     /* of the output, 1 or 2, whatever the stream's (libopus mixes) */
-    unsigned min_delay_ms; /* the target delay's floor; 0: 20 */
+    unsigned min_delay_ms; /* the target delay's floor; 0: none */
     unsigned max_delay_ms; /* its ceiling, 20..LKOPUS_RECV_MAX_DELAY_MS; 0: 500 */
 } lkopus_receiver_config;
 
