@@ -86,15 +86,17 @@ enum slot_state {
 typedef struct slot {
     int64_t seq; /* extended: which number the state below belongs to */
     uint8_t state;
-    bool start;  /* VP8: S set, partition 0: the first packet of a frame; H.264: begins a NAL unit */
-    bool au_start; /* H.264: its first NAL unit can only begin an access unit (AUD, SPS) */
+    /* VP8: S set, partition 0, the first packet of a frame; H.264: it
+     * begins a NAL unit (frame_start says whether it begins a frame) */
+    bool start;
+    bool au_start; /* H.264: its first NAL unit only ever opens an access unit (AUD, SPS) */
     bool sps;      /* H.264: an SPS begins in it */
-    bool key;    /* ... of a keyframe (H.264: an IDR slice or an SPS begins in it) */
+    bool key;      /* VP8: the start of a keyframe; H.264: an IDR slice or an SPS begins in it */
     bool marker;
     bool has_pid, long_pid; /* the descriptor's picture id, when it has one */
     uint16_t pid;
     uint8_t tries;
-    uint16_t len; /* VP8 data, after the descriptor */
+    uint16_t len; /* the codec's data: VP8's after the descriptor, H.264's whole payload */
     uint32_t ts;
     uint64_t nack_at; /* SL_MISSING: when the next NACK (or giving up) is due */
     uint64_t missing_since;

@@ -79,7 +79,7 @@ enum lkvp8_put_result {
     LKVIDEO_PUT_PADDING,      /* no payload: counted, dropped */
     LKVIDEO_PUT_DUPLICATE,
     LKVIDEO_PUT_LATE,         /* older than what was decoded or skipped */
-    LKVIDEO_PUT_INVALID,      /* a payload that does not parse (VP8 descriptor, H.264 header), or too large */
+    LKVIDEO_PUT_INVALID,      /* a payload that does not parse, or too large */
     LKVIDEO_PUT_JUMP,         /* far ahead (3000 or more): dropped, unless the next follows it */
 };
 

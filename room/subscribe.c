@@ -229,8 +229,6 @@ static void on_tick(lkio_timer *t)
     lkio_timer_start(s->w, &s->tick, s->next_tick);
 }
 
-/* --- tracks ------------------------------------------------------------------------ */
-
 /* --- H.264: libavcodec, opened off the workers ---------------------------------- */
 
 /* Opening libavcodec takes milliseconds (it loads about a hundred
@@ -291,6 +289,8 @@ static bool use_codec(lkroom_subscriber *s, remote_track *x, lkvideo_codec codec
     return true;
 }
 
+/* --- tracks ------------------------------------------------------------------------ */
+
 static void end_track(lkroom_subscriber *s, remote_track *x)
 {
     x->active = false;
@@ -325,8 +325,9 @@ static void start_track(lkroom_subscriber *s, remote_track *x, bool video, uint3
 {
     char err[160];
     lkopus_receiver_config cfg = {.channels = 1};
+    x->vcodec = LKVIDEO_VP8; /* until an H.264 packet comes */
     if (video)
-        x->vrx = lkvideo_receiver_new(x->vcodec = LKVIDEO_VP8, err, sizeof err);
+        x->vrx = lkvideo_receiver_new(x->vcodec, err, sizeof err);
     else
         x->rx = lkopus_receiver_new(&cfg, err, sizeof err);
     if (x->vrx && s->rtt_ms)

@@ -437,12 +437,14 @@ static void apply_media(lkpeer *p, const lksdp *s)
         uint32_t h264 = 0;
         for (unsigned k = 0; m && m->port && x->video && x->receive && k < m->n_codecs; k++)
             if (!strcasecmp(m->codecs[k].name, "H264") && m->codecs[k].pt >= 96 &&
-                m->codecs[k].pt <= 127 && lksdp_fmtp_has(&m->codecs[k], "packetization-mode", "1"))
+                m->codecs[k].pt <= 127 &&
+                lksdp_fmtp_has(&m->codecs[k], "packetization-mode", "1"))
                 h264 |= 1u << (m->codecs[k].pt - 96);
         const char *dir = m ? m->direction : "";
-        bool ok = (codec || h264) && (x->receive ? !strcmp(dir, "sendonly") || !strcmp(dir, "sendrecv")
-                                      : x->sending && (!strcmp(dir, "recvonly") ||
-                                                    !strcmp(dir, "sendrecv")));
+        bool flows = x->receive
+                         ? !strcmp(dir, "sendonly") || !strcmp(dir, "sendrecv")
+                         : x->sending && (!strcmp(dir, "recvonly") || !strcmp(dir, "sendrecv"));
+        bool ok = (codec || h264) && flows;
         if (x->receive) {
             x->ssrc = ok ? m->ssrc : 0;
             snprintf(x->remote_msid, sizeof x->remote_msid, "%s", ok && m->ssrc ? m->msid : "");

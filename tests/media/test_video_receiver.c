@@ -1,6 +1,6 @@
-/* The video receiver in VP8 mode against real VP8: 40 frames of a moving 320x240
- * pattern coded by libvpx (real time, one thread; keyframes at frames 0
- * and 20 only), cut by rtc/vp8's packetizer into RTP packets of at most
+/* The video receiver in VP8 mode against real VP8: 40 frames of a moving
+ * 320x240 pattern coded by libvpx (real time, one thread; keyframes at
+ * frames 0 and 20 only), cut by rtc/vp8's packetizer into RTP packets of at most
  * 300 bytes, so that frames span several packets. In order, every frame
  * comes out with its timestamp and 30 dB above the source; shuffled
  * within windows of 8, the same; a lost packet is NACKed alone, again
