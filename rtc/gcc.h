@@ -1,0 +1,106 @@
+/*
+ * gcc.h: a send-side bandwidth estimate from transport-wide feedback, in
+ * the manner of Google congestion control (draft-ietf-rmcat-gcc-02, and
+ * libwebrtc's goog_cc for its constants), sans-I/O: the per-packet
+ * results rtc/twcc matches (departure, size, arrival or lost) in, a target
+ * bitrate out for the encoders to share.
+ *
+ * Delay: packets are grouped by departure (a group spans at most 5 ms);
+ * between consecutive groups, the arrival spacing less the departure
+ * spacing is how much the path's queue grew. Those, accumulated and
+ * smoothed, are fitted by least squares over the last 20 groups; the slope
+ * (times the number of samples, up to 60, and 4) is compared with a
+ * threshold that follows it (12.5 ms to start, within 6..600 ms): above it
+ * for 10 ms and two groups, rising, is overuse; below its negative,
+ * underuse. Rate: overuse cuts the target to 0.85 of what the receiver
+ * acknowledged over the last 500 ms; normal use raises it 8 % a second,
+ * but never past 1.5 times the acknowledged rate; underuse holds it (the
+ * queue is draining).
+ *
+ * Loss: each feedback's lost share; under 2 % the loss bound rises 5 %
+ * (at most every 200 ms), over 10 % it falls by half the share (at most
+ * every 300 ms); the target is the lower of the two bounds.
+ *
+ * Not here (yet): the additive increase near a previous limit and
+ * probing (libwebrtc's ramp-up helpers); the pacer; audio, which
+ * livekit-server's feedback does not cover.
+ *
+ * Clock: the caller's, for departures and now; arrivals are the
+ * receiver's (only their differences are used).
+ * Memory: none allocated; the state is the struct.
+ * Threads: one thread, no locks.
+ */
+#ifndef LKRTC_GCC_H
+#define LKRTC_GCC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twcc.h"
+
+enum {
+    LKGCC_WINDOW = 20,   /* groups in the slope's fit */
+    LKGCC_ACKED = 512,   /* received packets remembered for the acknowledged rate */
+};
+
+enum lkgcc_usage { LKGCC_NORMAL, LKGCC_OVERUSE, LKGCC_UNDERUSE };
+
+typedef struct lkgcc_config {
+    uint32_t start_bps, min_bps, max_bps;
+} lkgcc_config;
+
+typedef struct lkgcc {
+    lkgcc_config cfg;
+    double delay_bps, loss_bps; /* the two bounds; the target is the lower */
+
+    /* arrival groups */
+    bool in_group, have_prev;
+    uint64_t group_first_sent, group_last_sent;
+    int64_t group_last_arrival;
+    uint64_t prev_last_sent;
+    int64_t prev_last_arrival;
+
+    /* the trend */
+    double acc_ms, smoothed_ms;
+    int64_t first_arrival_us;
+    bool have_first;
+    double xs[LKGCC_WINDOW], ys[LKGCC_WINDOW];
+    unsigned n_window, head, n_deltas;
+    double prev_trend;
+
+    /* the detector */
+    double threshold;
+    int64_t last_threshold_us;
+    bool have_threshold_time;
+    double overusing_ms;
+    unsigned overuse_count;
+    int64_t last_delta_arrival_us;
+    enum lkgcc_usage usage;
+
+    /* the acknowledged rate: received packets by arrival */
+    int64_t ack_at[LKGCC_ACKED];
+    uint32_t ack_size[LKGCC_ACKED];
+    unsigned ack_head, ack_n;
+
+    /* rate control */
+    uint64_t last_update_ns, last_decrease_ns;
+    bool have_update, have_decrease;
+    uint64_t last_loss_up_ns, last_loss_down_ns;
+} lkgcc;
+
+/* Bounds: min_bps <= start_bps <= max_bps, min_bps > 0; false otherwise. */
+bool lkgcc_init(lkgcc *g, const lkgcc_config *cfg);
+
+/* One feedback's results (rtc/twcc), received at now_ns. */
+void lkgcc_on_feedback(lkgcc *g, const lktwcc_result *res, size_t n, uint64_t now_ns);
+
+/* The target, bits per second, within the configured bounds. */
+uint32_t lkgcc_target(const lkgcc *g);
+/* What the receiver acknowledged over the last 500 ms of arrivals (0 until known). */
+uint32_t lkgcc_acked(const lkgcc *g);
+enum lkgcc_usage lkgcc_usage(const lkgcc *g);
+/* A new ceiling (the layers' sum changed, say); the target is kept within it. */
+void lkgcc_set_max(lkgcc *g, uint32_t max_bps);
+
+#endif
