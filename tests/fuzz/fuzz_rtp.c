@@ -6,13 +6,16 @@
  * parsed RTP header written again (with its one-byte extensions) parses
  * back equal; an SR or RR written again parses back equal; a NACK packed
  * again asks for the same numbers; TWCC feedback written again from what
- * it decoded reports the same packets at the same relative times. */
+ * it decoded reports the same packets at the same relative times, and
+ * matched against a sender's history (rtc/twcc) tells of each packet at
+ * most once, with the size it was sent with. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rtp.h"
+#include "twcc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -142,6 +145,29 @@ static void nack(const lkrtcp_packet *pk)
     check(memcmp(asked, asked2, sizeof asked) == 0);
 }
 
+/* The statuses against a fresh sender that sent 70000 packets (numbers
+ * wrapped), each of size its number's low 16 bits. */
+static void twcc_match(const lkrtcp_twcc *fb, const lkrtcp_twcc_status *st, size_t n)
+{
+    static lktwcc_result res[65536];
+    static uint8_t seen[70000];
+    lktwcc_sender *s = lktwcc_sender_new();
+    for (uint32_t i = 0; i < 70000; i++)
+        lktwcc_sender_sent(s, i, i & 0xffff);
+    int k = lktwcc_sender_feedback(s, fb, st, n, res, 65536);
+    check(k >= 0 && (size_t)k <= n);
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < k; i++) {
+        check(res[i].seq >= 70000 - LKTWCC_HISTORY && res[i].seq < 70000);
+        check(res[i].size == (res[i].seq & 0xffff) && res[i].sent_ns == (uint64_t)res[i].seq);
+        /* once each; a second time only as received after lost */
+        uint8_t *m = &seen[res[i].seq];
+        check(!(*m & 2) && !(*m & 1 && !res[i].received));
+        *m |= res[i].received ? 2 : 1;
+    }
+    lktwcc_sender_free(s);
+}
+
 static void twcc(const lkrtcp_packet *pk)
 {
     static lkrtcp_twcc_status st[65536], st2[65536];
@@ -151,6 +177,7 @@ static void twcc(const lkrtcp_packet *pk)
     if (k < 0)
         return;
     check(k == fb.status_count);
+    twcc_match(&fb, st, (size_t)k);
     /* the received ones, moved to start at 0 (the writer wants no negative
      * times; every decoded time is a multiple of 250 us) */
     size_t n = 0;
