@@ -22,7 +22,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include <libavutil/opt.h>
 
 #include "h264_decoder.h"
+#include "threads.h"
 #include "x264_stream.h"
 
 #define AVCODEC_SONAME "libavcodec.so." AV_STRINGIFY(LIBAVCODEC_VERSION_MAJOR)
@@ -75,17 +75,6 @@ static const uint8_t *au(const x264_stream *s, unsigned i, size_t *len)
 }
 
 /* --- helpers ------------------------------------------------------------------------------ */
-
-static int thread_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
 
 static lkh264_decoder *decoder(void)
 {

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "cert.h"
 #include "dtls.h"
 #include "srtp.h"
+#include "threads.h"
 #include "wire.h"
 
 /* --- a DTLS handshake over in-memory datagrams -------------------------------- */
@@ -524,17 +524,6 @@ static void bad_arguments_are_refused_with_words(void **state)
     assert_non_null(strstr(lksrtp_strerror(LKSRTP_EREPLAY), "replay"));
     assert_non_null(strstr(lksrtp_strerror(LKSRTP_EINVAL), "bad parameter"));
     assert_non_null(strstr(lksrtp_strerror(-99), "unknown"));
-}
-
-static int thread_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 /* Workers are the library's only threads: libsrtp and its crypto backend

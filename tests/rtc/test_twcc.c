@@ -17,6 +17,7 @@
 
 #include "rtp.h"
 #include "twcc.h"
+#include "twcc_wire.h"
 
 enum { MAX = 512 };
 static const uint64_t MS_NS = 1000000ull;
@@ -26,26 +27,6 @@ typedef struct sent_pkt {
     uint64_t at_ns;
     uint32_t size;
 } sent_pkt;
-
-/* Writes a feedback for the arrivals given, parses it back and hands it to
- * the sender; the results. */
-static int feed(lktwcc_sender *s, const lkrtcp_twcc_arrival *arr, size_t n, uint8_t fb_count,
-                lktwcc_result *out, size_t cap)
-{
-    uint8_t buf[2048];
-    lkrtcp_fb fb = {.sender_ssrc = 1, .media_ssrc = 2};
-    int len = lkrtcp_write_twcc(buf, sizeof buf, &fb, fb_count, arr, n);
-    assert_true(len > 0);
-    lkrtcp_iter it;
-    lkrtcp_packet pk;
-    lkrtcp_iter_init(&it, buf, (size_t)len);
-    assert_int_equal(lkrtcp_next(&it, &pk), 1);
-    lkrtcp_twcc tw;
-    static lkrtcp_twcc_status st[65536];
-    int k = lkrtcp_parse_twcc(&pk, &tw, st, 65536);
-    assert_true(k > 0);
-    return lktwcc_sender_feedback(s, &tw, st, (size_t)k, out, cap);
-}
 
 static void numbers_count_up_and_wrap(void **state)
 {
@@ -77,7 +58,7 @@ static void every_packet_reported_once(void **state)
     }
     /* out of order arrivals are reported in sequence order: fine as is */
     lktwcc_result res[MAX];
-    int k = feed(s, arr, n_arr, 0, res, MAX);
+    int k = twcc_deliver(s, arr, n_arr, 0, res, MAX);
     /* from the first received (0) to the last (199): all of them */
     assert_int_equal(k, 200);
     size_t a = 0;
@@ -93,7 +74,7 @@ static void every_packet_reported_once(void **state)
         }
     }
     /* the same feedback again: nothing new */
-    assert_int_equal(feed(s, arr, n_arr, 1, res, MAX), 0);
+    assert_int_equal(twcc_deliver(s, arr, n_arr, 1, res, MAX), 0);
     lktwcc_sender_free(s);
 }
 
@@ -107,11 +88,11 @@ static void late_after_lost(void **state)
         lktwcc_sender_sent(s, i * MS_NS, 1000);
     lkrtcp_twcc_arrival first[] = {{0, 100000}, {1, 101000}, {4, 104000}}; /* 2, 3 lost */
     lktwcc_result res[16];
-    assert_int_equal(feed(s, first, 3, 0, res, 16), 5);
+    assert_int_equal(twcc_deliver(s, first, 3, 0, res, 16), 5);
     assert_false(res[2].received);
     assert_false(res[3].received);
     lkrtcp_twcc_arrival second[] = {{1, 101000}, {2, 109000}, {5, 105000}}; /* 3, 4 as lost */
-    int k = feed(s, second, 3, 1, res, 16);
+    int k = twcc_deliver(s, second, 3, 1, res, 16);
     /* 1 was received already, 3 lost already; 4 received already: 2 and 5 */
     assert_int_equal(k, 2);
     assert_int_equal(res[0].seq, 2);
@@ -134,7 +115,7 @@ static void wrap_in_a_feedback(void **state)
         arr[i] = (lkrtcp_twcc_arrival){q, 5000000 + i * 1000};
     }
     lktwcc_result res[16];
-    assert_int_equal(feed(s, arr, 12, 0, res, 16), 12);
+    assert_int_equal(twcc_deliver(s, arr, 12, 0, res, 16), 12);
     for (unsigned i = 0; i < 12; i++) {
         assert_int_equal(res[i].seq, 65530 + (int64_t)i);
         assert_int_equal(res[i].size, 500 + i);
@@ -158,8 +139,8 @@ static void reference_time_wraps(void **state)
         lkrtcp_twcc_arrival a[] = {{0, wrap_us - 70000}, {1, wrap_us - 65000}};
         lkrtcp_twcc_arrival b[] = {{2, wrap_us + 1000}, {3, wrap_us + 2000}};
         lktwcc_result r1[4], r2[4];
-        assert_int_equal(feed(s, a, 2, 0, r1, 4), 2);
-        assert_int_equal(feed(s, b, 2, 1, r2, 4), 2);
+        assert_int_equal(twcc_deliver(s, a, 2, 0, r1, 4), 2);
+        assert_int_equal(twcc_deliver(s, b, 2, 1, r2, 4), 2);
         assert_int_equal(r2[0].arrival_us - r1[1].arrival_us, 66000);
         assert_int_equal(r2[1].arrival_us - r2[0].arrival_us, 1000);
         lktwcc_sender_free(s);
@@ -173,11 +154,11 @@ static void too_old_or_never_sent(void **state)
     lktwcc_sender *s = lktwcc_sender_new();
     lktwcc_result res[8];
     lkrtcp_twcc_arrival none[] = {{0, 1000}};
-    assert_int_equal(feed(s, none, 1, 0, res, 8), 0); /* nothing sent yet */
+    assert_int_equal(twcc_deliver(s, none, 1, 0, res, 8), 0); /* nothing sent yet */
     for (unsigned i = 0; i < LKTWCC_HISTORY + 10; i++)
         lktwcc_sender_sent(s, i, 100);
     lkrtcp_twcc_arrival old[] = {{5, 1000}, {LKTWCC_HISTORY + 9, 2000}};
-    int k = feed(s, old, 2, 1, res, 8);
+    int k = twcc_deliver(s, old, 2, 1, res, 8);
     /* 5 is forgotten; from 6 to LKTWCC_HISTORY + 8 the gap is reported lost,
      * but only what the output holds */
     assert_int_equal(k, 8);
@@ -185,7 +166,7 @@ static void too_old_or_never_sent(void **state)
     assert_false(res[0].received);
     /* a number ahead of the last sent is one sent 65536 earlier: forgotten */
     lkrtcp_twcc_arrival ahead[] = {{(uint16_t)(LKTWCC_HISTORY + 20), 3000}};
-    assert_int_equal(feed(s, ahead, 1, 2, res, 8), 0);
+    assert_int_equal(twcc_deliver(s, ahead, 1, 2, res, 8), 0);
     lktwcc_sender_free(s);
 }
 
@@ -198,8 +179,8 @@ static void short_output_leaves_the_rest(void **state)
     for (unsigned i = 0; i < 6; i++)
         arr[i] = (lkrtcp_twcc_arrival){lktwcc_sender_sent(s, i, 100), 1000 * (int64_t)i};
     lktwcc_result res[6];
-    assert_int_equal(feed(s, arr, 6, 0, res, 4), 4);
-    assert_int_equal(feed(s, arr, 6, 1, res, 6), 2);
+    assert_int_equal(twcc_deliver(s, arr, 6, 0, res, 4), 4);
+    assert_int_equal(twcc_deliver(s, arr, 6, 1, res, 6), 2);
     assert_int_equal(res[0].seq, 4);
     assert_int_equal(res[1].seq, 5);
     lktwcc_sender_free(s);
