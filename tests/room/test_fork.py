@@ -50,5 +50,5 @@ def test_the_child_reinits_and_joins_another_room(forked):
 
 def test_each_room_sees_only_its_own_visitor(forked):
     _, a, b = forked
-    assert a["error"] is None and b["error"] is None
-    assert (a["callers"], b["callers"]) == (["parent"], ["child"])
+    assert a["error"] is None and b["error"] is None, (a, b)
+    assert (a["callers"], b["callers"]) == (["parent"], ["child"]), (a, b)
