@@ -214,6 +214,8 @@ static void update_delay_bound(lkgcc *g, uint32_t acked, uint64_t now)
         double up = g->delay_bps * pow(INCREASE_PER_S, dt);
         if (acked) {
             double cap = ACKED_HEADROOM * acked + 10000;
+            if (cap < g->demand_bps)
+                cap = g->demand_bps;
             if (up > cap)
                 up = cap > g->delay_bps ? cap : g->delay_bps; /* never cut by the cap */
         }
@@ -275,10 +277,23 @@ enum lkgcc_usage lkgcc_usage(const lkgcc *g)
     return g->usage;
 }
 
+void lkgcc_set_demand(lkgcc *g, uint32_t bps)
+{
+    if (g)
+        g->demand_bps = bps;
+}
+
 void lkgcc_set_max(lkgcc *g, uint32_t max_bps)
 {
     if (!g || max_bps < g->cfg.min_bps)
         return;
+    /* a bound at the old ceiling was never held down by the path: it
+     * follows a higher one (a track added starts where the others are) */
+    double old = g->cfg.max_bps;
+    if (g->delay_bps >= old)
+        g->delay_bps = max_bps;
+    if (g->loss_bps >= old)
+        g->loss_bps = max_bps;
     g->cfg.max_bps = max_bps;
     g->delay_bps = clamp(g->delay_bps, g->cfg.min_bps, max_bps);
     g->loss_bps = clamp(g->loss_bps, g->cfg.min_bps, max_bps);

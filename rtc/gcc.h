@@ -14,8 +14,8 @@
  * for 10 ms and two groups, rising, is overuse; below its negative,
  * underuse. Rate: overuse cuts the target to 0.85 of what the receiver
  * acknowledged over the last 500 ms; normal use raises it 8 % a second,
- * but never past 1.5 times the acknowledged rate; underuse holds it (the
- * queue is draining).
+ * but never past 1.5 times the acknowledged rate (or the sender's demand,
+ * lkgcc_set_demand); underuse holds it (the queue is draining).
  *
  * Loss: each feedback's lost share; under 2 % the loss bound rises 5 %
  * (at most every 200 ms), over 10 % it falls by half the share (at most
@@ -84,6 +84,7 @@ typedef struct lkgcc {
     unsigned ack_head, ack_n;
 
     /* rate control */
+    double demand_bps;
     uint64_t last_update_ns, last_decrease_ns;
     bool have_update, have_decrease;
     uint64_t last_loss_up_ns, last_loss_down_ns;
@@ -100,7 +101,15 @@ uint32_t lkgcc_target(const lkgcc *g);
 /* What the receiver acknowledged over the last 500 ms of arrivals (0 until known). */
 uint32_t lkgcc_acked(const lkgcc *g);
 enum lkgcc_usage lkgcc_usage(const lkgcc *g);
-/* A new ceiling (the layers' sum changed, say); the target is kept within it. */
+/* What the sender would send if the target allowed it (the rate at which
+ * its next layer comes on, say): the increase may run up to it even when
+ * it is more than 1.5 times what the receiver acknowledges, so that a
+ * sender held below a layer's minimum by its own estimate can try the
+ * layer again (media as the probe). 0: no such demand. */
+void lkgcc_set_demand(lkgcc *g, uint32_t bps);
+/* A new ceiling (the layers' sum changed, say); the target is kept within
+ * it, and a bound that stood at the old ceiling (the path never held it
+ * down) moves to a higher one. Below min_bps: ignored. */
 void lkgcc_set_max(lkgcc *g, uint32_t max_bps);
 
 #endif

@@ -10,7 +10,8 @@
  * link the estimate climbs to it and holds it without filling the queue;
  * when the link drops to 500 kbit/s it follows within two seconds and the
  * queue drains; 20 % random loss brings it down, 1 % does not stop the
- * climb; the bounds hold. */
+ * climb; a sender that uses less than it has is not credited with more
+ * than 1.5 times that, unless it names a demand; the bounds hold. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +43,7 @@ typedef struct sim {
     double link_free_us;  /* when the link finishes what it holds */
     uint32_t rng;
     double loss;
+    double app_bps; /* the most the application sends; 0: what the estimate allows */
     /* what was seen */
     double max_queue_ms;
 } sim;
@@ -117,6 +119,8 @@ static double run(sim *s, int from, int to, double capacity_bps, int tail)
     size_t frame_left = 0;
     for (int ms = from; ms < to; ms++) {
         double rate = lkgcc_target(&s->g);
+        if (s->app_bps && rate > s->app_bps)
+            rate = s->app_bps;
         if (ms >= next_frame) {
             frame_left += (size_t)(rate / 30 / 8 / PKT) + 1;
             next_frame += 1000.0 / 30;
@@ -204,6 +208,32 @@ static void light_loss_does_not_stop_the_climb(void **state)
     sim_free(&s);
 }
 
+/* A sender held at 300 kbit/s by its own layers (the next needs 1.2
+ * Mbit/s in all) on an ample link: without a demand the estimate stays
+ * near 1.5 times what it sends; with one it climbs to the demand. */
+static void demand_lifts_the_application_limit(void **state)
+{
+    (void)state;
+    static sim s;
+    for (int with = 0; with < 2; with++) {
+        sim_init(&s, 300000, 5000000);
+        s.app_bps = 300000;
+        if (with)
+            lkgcc_set_demand(&s.g, 1200000);
+        run(&s, 0, 30000, 5000000, 1);
+        uint32_t t = lkgcc_target(&s.g), acked = lkgcc_acked(&s.g);
+        print_message("  held at 300 kbit/s (acked %u with its frames' last packets), demand %s: "
+                      "estimate %u kbit/s after 30 s\n",
+                      acked / 1000, with ? "1200" : "none", t / 1000);
+        assert_true(acked < 700000);
+        if (with)
+            assert_in_range(t, 1200000, 1300000);
+        else
+            assert_true(t <= 1.5 * acked + 10000 + 50000);
+        sim_free(&s);
+    }
+}
+
 static void bounds(void **state)
 {
     (void)state;
@@ -218,6 +248,11 @@ static void bounds(void **state)
     assert_int_equal(lkgcc_target(&g), 500000);
     lkgcc_set_max(&g, 50000); /* below the floor: refused */
     assert_int_equal(lkgcc_target(&g), 500000);
+    lkgcc_set_max(&g, 800000); /* it stood at the ceiling: it follows */
+    assert_int_equal(lkgcc_target(&g), 800000);
+    assert_true(lkgcc_init(&g, &ok));
+    lkgcc_set_max(&g, 3000000); /* below the ceiling: it stays */
+    assert_int_equal(lkgcc_target(&g), 1000000);
     lkgcc_on_feedback(&g, NULL, 0, T0); /* nothing: no harm */
     assert_int_equal(lkgcc_acked(&g), 0);
     assert_int_equal(lkgcc_usage(&g), LKGCC_NORMAL);
@@ -230,6 +265,7 @@ int main(void)
         cmocka_unit_test(follows_the_link_down),
         cmocka_unit_test(heavy_loss_brings_it_down),
         cmocka_unit_test(light_loss_does_not_stop_the_climb),
+        cmocka_unit_test(demand_lifts_the_application_limit),
         cmocka_unit_test(bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
