@@ -117,8 +117,13 @@ static const char *config_problem(const lkvp8_sender_config *c)
         return "max_packet must be 0 or 200..1200";
     if (!good_value(c->ext_mid_id, c->mid) || !good_value(c->ext_rid_id, c->rid))
         return "extension ids must be 1..14 with a value of 1..16 bytes";
-    if (c->ext_mid_id && c->ext_mid_id == c->ext_rid_id)
-        return "the mid and rid extensions need different ids";
+    if (c->ext_twcc_id > 14)
+        return "the transport-wide sequence extension id must be 0..14";
+    uint8_t ids[3] = {c->ext_mid_id, c->ext_rid_id, c->ext_twcc_id};
+    for (int i = 0; i < 3; i++)
+        for (int k = i + 1; k < 3; k++)
+            if (ids[i] && ids[i] == ids[k])
+                return "each header extension needs an id of its own";
     if (c->fixed_start && c->first_picture_id >= PICTURE_ID_MOD)
         return "first_picture_id must be 0..32767";
     return NULL;
@@ -170,6 +175,8 @@ static void begin_header(const lkvp8_sender *s, lkrtp_builder *b, uint8_t *buf, 
         lkrtp_add_ext(b, s->cfg.ext_mid_id, s->mid, strlen(s->mid));
     if (s->cfg.ext_rid_id)
         lkrtp_add_ext(b, s->cfg.ext_rid_id, s->rid, strlen(s->rid));
+    if (s->cfg.ext_twcc_id)
+        lkrtp_add_transport_seq(b, s->cfg.ext_twcc_id, 0); /* stamped as it leaves */
 }
 
 /* Every packet's header has the same length: measured once on a dummy. */

@@ -80,6 +80,10 @@ typedef struct lkvp8_sender_config {
     const char *mid;         /* 1..16 bytes, copied */
     uint8_t ext_rid_id;      /* 1..14: sdes:rtp-stream-id in every packet; 0: none */
     const char *rid;         /* 1..16 bytes, copied */
+    /* 1..14: room in every packet for the transport-wide sequence number
+     * (written 0: the sender stamps it as the packet leaves,
+     * lkrtp_stamp_transport_seq); 0: none */
+    uint8_t ext_twcc_id;
     /* The RTP timestamp of capture time 0: random unless fixed_start
      * (tests, and simulcast layers sharing one clock). */
     bool fixed_start;

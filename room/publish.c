@@ -11,11 +11,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bitrate_alloc.h"
+#include "gcc.h"
 #include "io.h"
 #include "opus_sender.h"
 #include "peer.h"
 #include "rtp.h"
 #include "srtp.h"
+#include "twcc.h"
 #include "video_layers.h"
 #include "vp8_sender.h"
 
@@ -30,6 +33,12 @@ static const uint32_t DEFAULT_MAX_BITRATE = 48000;
 enum { SR_EVERY_PUSHES = 500 };
 static const uint64_t VIDEO_SR_INTERVAL_MS = 1000;
 
+/* Congestion control: the estimate never goes below this (libwebrtc's
+ * least for a video stream); statuses read from one feedback (the server
+ * reports 21-101 packets in each: more wait for the next). */
+static const uint32_t GCC_MIN_BPS = 30000;
+enum { TWCC_STATUSES = 1024, RATE_STEP = 20 /* 5 % */ };
+
 enum {
     MAX_PACKET = (int)LKOPUS_MAX_PACKET > (int)LKVP8_MAX_PACKET ? (int)LKOPUS_MAX_PACKET
                                                                 : (int)LKVP8_MAX_PACKET,
@@ -40,7 +49,11 @@ enum {
 /* One encoding of a video track: its own SSRC, encoder and reports. */
 typedef struct video_layer {
     lkroom_video_layer spec;
-    bool paused; /* dynacast: no subscriber wants its quality */
+    bool paused;  /* dynacast: no subscriber wants its quality */
+    bool starved; /* congestion control: the estimate leaves it nothing */
+    uint32_t bps; /* what its encoder was last given */
+    uint64_t off_since_ns; /* when the estimate last switched it off; 0: never */
+    lkroom_layer_rates rates;
     uint32_t ssrc;
     lkvp8_sender *vp8; /* once negotiated */
     uint64_t next_sr;  /* when its next sender report is due */
@@ -67,6 +80,7 @@ struct lkroom_local_track {
     bool muted;
     bool server_muted; /* what the server was last told */
     bool video;
+    uint8_t twcc_id;      /* video: the transport-wide number's extension id; 0: none */
     int section;          /* the PeerConnection's sender index; -1 before */
     lkopus_sender *opus;  /* audio, once negotiated */
     unsigned pushes;      /* audio: since the last sender report */
@@ -75,10 +89,27 @@ struct lkroom_local_track {
     _Alignas(4) uint8_t packet[MAX_PACKET + LKSRTP_MAX_TRAILER];
 };
 
+/* Congestion control covers the video sent with transport-wide numbers
+ * (the server negotiates them for video only): one estimate for the
+ * transport, shared by the tracks and split into their layers. */
+typedef struct congestion {
+    lktwcc_sender *twcc;
+    lkgcc gcc;
+    bool started; /* from the first video layer that leaves numbered */
+    /* resends in the current second: at most the estimate's worth (as
+     * libwebrtc's retransmission limiter), or a narrow path drowns in
+     * them exactly when it loses most */
+    uint64_t resend_window_ns;
+    uint64_t resent_bytes;
+    lkrtcp_twcc_status statuses[TWCC_STATUSES];
+    lktwcc_result results[TWCC_STATUSES];
+} congestion;
+
 struct lkroom_publisher {
     lkroom_transport *tr;
     lkroom_publisher_env env;
     lkroom_local_track *tracks;
+    congestion cc;
 };
 
 static lkpeer *peer_of(const lkroom_publisher *p)
@@ -93,6 +124,9 @@ lkroom_publisher *lkroom_publisher_new(lkroom_transport *tr, const lkroom_publis
         abort();
     p->tr = tr;
     p->env = *env;
+    p->cc.twcc = lktwcc_sender_new();
+    if (!p->cc.twcc)
+        abort();
     return p;
 }
 
@@ -123,6 +157,7 @@ void lkroom_publisher_free(lkroom_publisher *p)
         p->tracks = t->next;
         track_free(t);
     }
+    lktwcc_sender_free(p->cc.twcc);
     free(p);
 }
 
@@ -294,6 +329,12 @@ lkroom_local_track *lkroom_publisher_add(lkroom_publisher *p, uint64_t token,
 void lkroom_publisher_move(lkroom_publisher *p, lkroom_transport *tr)
 {
     p->tr = tr;
+    /* a new path: estimated afresh */
+    lktwcc_sender_free(p->cc.twcc);
+    p->cc.twcc = lktwcc_sender_new();
+    if (!p->cc.twcc)
+        abort();
+    p->cc.started = false;
     for (lkroom_local_track *t = p->tracks; t; t = t->next) {
         stop_encoders(t);
         t->section = -1;
@@ -438,6 +479,7 @@ static void start_video(lkroom_local_track *t, const lkpeer_rtp_params *rp)
     RAND_bytes((uint8_t *)&ts_base, sizeof ts_base);
     const char *mid = lkpeer_section_mid(peer_of(t->pub), t->section);
     bool layered = t->n_layers > 1;
+    t->twcc_id = rp->ext_twcc;
     for (unsigned i = 0; i < t->n_layers; i++) {
         video_layer *l = &t->layers[i];
         if (l->vp8)
@@ -455,6 +497,7 @@ static void start_video(lkroom_local_track *t, const lkpeer_rtp_params *rp)
                                    .mid = mid,
                                    .ext_rid_id = layered ? rp->ext_rid : 0,
                                    .rid = l->spec.rid,
+                                   .ext_twcc_id = rp->ext_twcc,
                                    .fixed_start = true,
                                    .ts_base = ts_base,
                                    .first_seq = seq_and_picture[0],
@@ -463,7 +506,140 @@ static void start_video(lkroom_local_track *t, const lkpeer_rtp_params *rp)
          * only libvpx can fail, on its memory */
         char err[160];
         l->vp8 = lkvp8_sender_new(&cfg, err, sizeof err);
+        l->starved = false;
+        l->bps = l->spec.bitrate;
+        l->off_since_ns = 0;
     }
+    lkroom_video_layer specs[LKROOM_MAX_LAYERS];
+    lkroom_layer_rates rates[LKROOM_MAX_LAYERS];
+    for (unsigned i = 0; i < t->n_layers; i++)
+        specs[i] = t->layers[i].spec;
+    lkroom_track_rates(specs, t->n_layers, rates);
+    for (unsigned i = 0; i < t->n_layers; i++)
+        t->layers[i].rates = rates[i];
+}
+
+/* --- congestion control ---------------------------------------------------------- */
+
+static bool numbered(const lkroom_local_track *t)
+{
+    return t->video && t->twcc_id && t->layers[0].vp8;
+}
+
+/* What a track could send now: its layers that a subscriber wants. */
+static uint32_t track_ceiling(const lkroom_local_track *t)
+{
+    uint32_t sum = 0;
+    for (unsigned i = 0; i < t->n_layers; i++)
+        if (t->layers[i].vp8 && !t->layers[i].paused)
+            sum += t->layers[i].rates.max_bps;
+    return t->muted ? 0 : sum;
+}
+
+/* One track's share into its layers: a layer the estimate switches off
+ * stops sending, one it switches back on starts with a keyframe. Returns
+ * the share at which its next layer would come on (0: none is off). */
+static uint32_t allocate_track(lkroom_local_track *t, uint32_t share, uint64_t now)
+{
+    lkroom_alloc_layer in[LKROOM_MAX_LAYERS];
+    uint32_t out[LKROOM_MAX_LAYERS];
+    for (unsigned i = 0; i < t->n_layers; i++)
+        in[i] = (lkroom_alloc_layer){.rates = t->layers[i].rates,
+                                     .active = t->layers[i].vp8 && !t->layers[i].paused,
+                                     .was_on = !t->layers[i].starved,
+                                     .off_since_ns = t->layers[i].off_since_ns};
+    lkroom_allocate_layers(in, t->n_layers, share,
+                           t->source == LIVEKIT__TRACK_SOURCE__SCREEN_SHARE, now, out);
+    for (unsigned i = 0; i < t->n_layers; i++) {
+        video_layer *l = &t->layers[i];
+        if (!in[i].active)
+            continue;
+        bool starved = out[i] == 0;
+        if (l->starved && !starved)
+            lkvp8_sender_request_keyframe(l->vp8);
+        if (!l->starved && starved)
+            l->off_since_ns = now;
+        l->starved = starved;
+        /* small steps wait until they add up: libvpx's reconfiguration
+         * is not free, and feedback comes ten times a second */
+        uint32_t step = l->bps / RATE_STEP;
+        if (!starved && (out[i] > l->bps + step || out[i] < l->bps - step)) {
+            lkvp8_sender_set_bitrate(l->vp8, out[i]);
+            l->bps = out[i];
+        }
+    }
+    /* the layers on (listed highest first) at their targets, and the
+     * lowest one off at its minimum */
+    uint32_t need = 0;
+    bool next = false;
+    for (unsigned i = t->n_layers; i-- > 0;) {
+        if (!in[i].active)
+            continue;
+        if (out[i]) {
+            need += t->layers[i].rates.target_bps;
+        } else {
+            need += t->layers[i].rates.min_bps;
+            next = true;
+            break;
+        }
+    }
+    return next ? need : 0;
+}
+
+/* The estimate, split between the tracks by what each could send, then
+ * each share into its layers (room/bitrate_alloc.h). The estimate's
+ * ceiling follows what the tracks could send. */
+static void allocate(lkroom_publisher *p)
+{
+    uint32_t total = 0;
+    for (const lkroom_local_track *t = p->tracks; t; t = t->next)
+        if (numbered(t))
+            total += track_ceiling(t);
+    if (total < GCC_MIN_BPS)
+        return;
+    congestion *cc = &p->cc;
+    if (!cc->started) {
+        lkgcc_config cfg = {.start_bps = total, .min_bps = GCC_MIN_BPS, .max_bps = total};
+        cc->started = lkgcc_init(&cc->gcc, &cfg);
+    } else {
+        lkgcc_set_max(&cc->gcc, total);
+    }
+    uint64_t target = lkgcc_target(&cc->gcc), now = lkio_now_ns(), demand = 0;
+    for (lkroom_local_track *t = p->tracks; t; t = t->next) {
+        if (!numbered(t) || !track_ceiling(t))
+            continue;
+        uint64_t need = allocate_track(t, (uint32_t)(target * track_ceiling(t) / total), now);
+        /* the estimate at which this track's share reaches it */
+        need = need * total / track_ceiling(t);
+        if (need && (!demand || need < demand))
+            demand = need;
+    }
+    /* a layer switched off for want of bandwidth comes back only if the
+     * estimate may grow past what the others use: its own packets probe */
+    lkgcc_set_demand(&cc->gcc, demand > UINT32_MAX ? UINT32_MAX : (uint32_t)demand);
+}
+
+/* The server's transport-wide feedback, matched against what left. */
+static void on_twcc(lkroom_publisher *p, const lkrtcp_twcc *fb, size_t n)
+{
+    congestion *cc = &p->cc;
+    int k = lktwcc_sender_feedback(cc->twcc, fb, cc->statuses, n, cc->results, TWCC_STATUSES);
+    if (k <= 0 || !cc->started)
+        return;
+    lkgcc_on_feedback(&cc->gcc, cc->results, (size_t)k, lkio_now_ns());
+    allocate(p);
+}
+
+/* A video packet leaves: numbered on the transport when congestion control
+ * is negotiated (resends too, each time anew). */
+static void send_video(lkroom_local_track *t, size_t len)
+{
+    lkpeer *peer = peer_of(t->pub);
+    if (t->twcc_id) {
+        uint16_t seq = lktwcc_sender_sent(t->pub->cc.twcc, lkio_now_ns(), (uint32_t)len);
+        lkrtp_stamp_transport_seq(t->packet, len, t->twcc_id, seq);
+    }
+    lkpeer_send_rtp(peer, t->packet, len, sizeof t->packet);
 }
 
 void lkroom_publisher_on_answer(lkroom_publisher *p)
@@ -479,6 +655,7 @@ void lkroom_publisher_on_answer(lkroom_publisher *p)
         else if (!t->video && !t->opus)
             start_sending(t, rp);
     }
+    allocate(p);
 }
 
 /* The loss the server reports for one of our tracks tunes its encoder's
@@ -511,11 +688,19 @@ static void resend(lkroom_local_track *t, video_layer *l, const lkrtcp_nack *nac
     size_t n = lkrtcp_nack_expand(nack, seqs, sizeof seqs / sizeof *seqs);
     if (n > sizeof seqs / sizeof *seqs)
         n = sizeof seqs / sizeof *seqs;
-    lkpeer *peer = peer_of(t->pub);
-    for (size_t i = 0; i < n; i++) {
+    congestion *cc = &t->pub->cc;
+    uint64_t now = lkio_now_ns();
+    if (now - cc->resend_window_ns >= 1000 * MS) {
+        cc->resend_window_ns = now;
+        cc->resent_bytes = 0;
+    }
+    uint64_t budget = cc->started ? lkgcc_target(&cc->gcc) / 8 : UINT64_MAX;
+    for (size_t i = 0; i < n && cc->resent_bytes < budget; i++) {
         int len = lkvp8_sender_resend(l->vp8, seqs[i], t->packet, sizeof t->packet);
-        if (len > 0)
-            lkpeer_send_rtp(peer, t->packet, (size_t)len, sizeof t->packet);
+        if (len > 0) {
+            send_video(t, (size_t)len);
+            cc->resent_bytes += (size_t)len;
+        }
     }
 }
 
@@ -547,7 +732,11 @@ void lkroom_publisher_on_rtcp(lkroom_publisher *p, const uint8_t *pkt, size_t le
     while (lkrtcp_next(&it, &rp) == 1) {
         lkrtcp_rr rr;
         lkrtcp_sr sr;
-        if (lkrtcp_parse_rr(&rp, &rr) == 0)
+        lkrtcp_twcc tw;
+        int n;
+        if ((n = lkrtcp_parse_twcc(&rp, &tw, p->cc.statuses, TWCC_STATUSES)) >= 0)
+            on_twcc(p, &tw, (size_t)n);
+        else if (lkrtcp_parse_rr(&rp, &rr) == 0)
             report_loss(p, rr.reports, rr.n_reports);
         else if (lkrtcp_parse_sr(&rp, &sr) == 0)
             report_loss(p, sr.reports, sr.n_reports);
@@ -586,6 +775,7 @@ void lkroom_publisher_on_qualities(lkroom_publisher *p, const Livekit__Subscribe
     }
     for (size_t i = 0; i < n; i++)
         set_quality(t, q[i]->quality, q[i]->enabled);
+    allocate(p);
 }
 
 uint64_t lkroom_publisher_next_deadline(const lkroom_publisher *p)
@@ -645,7 +835,7 @@ static void push_layer(lkroom_local_track *t, video_layer *l, const lkvp8_image 
     if (lkvp8_sender_push(l->vp8, img, capture_ns) > 0) {
         int n;
         while ((n = lkvp8_sender_next_packet(l->vp8, t->packet, sizeof t->packet)) > 0)
-            lkpeer_send_rtp(peer, t->packet, (size_t)n, sizeof t->packet);
+            send_video(t, (size_t)n);
     }
     if (now < l->next_sr)
         return;
@@ -666,7 +856,7 @@ void lkroom_local_track_push_video(lkroom_local_track *t, const lkvp8_image *img
         return;
     uint64_t now = lkio_now_ns();
     for (unsigned i = 0; i < t->n_layers; i++)
-        if (t->layers[i].vp8 && !t->layers[i].paused)
+        if (t->layers[i].vp8 && !t->layers[i].paused && !t->layers[i].starved)
             push_layer(t, &t->layers[i], img, capture_ns, now);
 }
 
@@ -678,6 +868,8 @@ void lkroom_local_track_set_muted(lkroom_local_track *t, bool muted)
     if (t->opus)
         lkopus_sender_set_muted(t->opus, muted);
     tell_muted(t);
+    if (t->video)
+        allocate(t->pub); /* a muted camera's share goes to the others, and comes back */
 }
 
 const char *lkroom_local_track_sid(const lkroom_local_track *t)
@@ -694,4 +886,5 @@ void lkroom_local_track_unpublish(lkroom_local_track *t)
         p->env.negotiate(p->env.ctx);
     }
     track_free(t);
+    allocate(p); /* the others may have what it had */
 }

@@ -458,6 +458,9 @@ static void apply_media(lkpeer *p, const lksdp *s)
             .ext_audio_level = lksdp_extmap_id(m, LKSDP_URI_AUDIO_LEVEL),
             .ext_mid = lksdp_extmap_id(m, LKSDP_URI_SDES_MID),
             .ext_rid = lksdp_extmap_id(m, LKSDP_URI_RTP_STREAM_ID),
+            .ext_twcc = x->video && !x->receive && codec && lksdp_has_transport_cc(m, codec->pt)
+                            ? lksdp_extmap_id(m, LKSDP_URI_TWCC)
+                            : 0,
             .dtx = codec && lksdp_fmtp_has(codec, "usedtx", "1"),
             .stereo = codec && lksdp_fmtp_has(codec, "stereo", "1"),
             .fec = codec && lksdp_fmtp_has(codec, "useinbandfec", "1"),

@@ -130,6 +130,9 @@ typedef struct lkpeer_rtp_params {
     uint32_t h264_pts;       /* a video receiver's H.264 payload types: bit pt - 96 */
     uint8_t ext_audio_level; /* RFC 6464 extension id; 0: not negotiated */
     uint8_t ext_mid, ext_rid; /* sdes:mid and rtp-stream-id ids (simulcast); 0: not */
+    /* A video sender's transport-wide sequence number extension id, when
+     * the answer kept it and transport-cc feedback for VP8; 0: not */
+    uint8_t ext_twcc;
     bool dtx, stereo, fec;   /* what the answer's Opus fmtp asks of our encoder */
 } lkpeer_rtp_params;
 

@@ -298,6 +298,17 @@ void lkrtp_add_transport_seq(lkrtp_builder *b, uint8_t id, uint16_t seq)
     lkrtp_add_ext(b, id, v, 2);
 }
 
+bool lkrtp_stamp_transport_seq(uint8_t *p, size_t n, uint8_t id, uint16_t seq)
+{
+    lkrtp_packet pkt;
+    size_t len;
+    const uint8_t *d;
+    if (lkrtp_parse(&pkt, p, n) < 0 || !(d = lkrtp_ext_find(&pkt, id, &len)) || len != 2)
+        return false;
+    lkrtc_wr16(p + (d - p), seq);
+    return true;
+}
+
 int lkrtp_end(lkrtp_builder *b)
 {
     if (b->err)

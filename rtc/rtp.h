@@ -118,6 +118,10 @@ void lkrtp_add_audio_level(lkrtp_builder *b, uint8_t id, bool voice, uint8_t lev
 void lkrtp_add_abs_send_time(lkrtp_builder *b, uint8_t id, uint64_t now_ns);
 /* transport-wide-cc-extensions-01: the transport-wide sequence number. */
 void lkrtp_add_transport_seq(lkrtp_builder *b, uint8_t id, uint16_t seq);
+/* The number rewritten in a finished packet (n bytes at p) that carries
+ * the element: packets get theirs as they leave, resends a new one.
+ * False (p untouched) if the packet has no such element. */
+bool lkrtp_stamp_transport_seq(uint8_t *p, size_t n, uint8_t id, uint16_t seq);
 /* The header's length (the extension padded to 32 bits), or the first
  * error: LKRTP_E_NOSPACE, LKRTP_E_INVALID. */
 int lkrtp_end(lkrtp_builder *b);

@@ -215,6 +215,24 @@ static bool parse_extmap(lksdp_media *m, const char *v, size_t n)
     return true;
 }
 
+/* rtcp-fb:<pt or *> <type>[ <parameter>] (RFC 4585): only transport-cc
+ * is kept. The other feedback types are not ours to use, and a line we
+ * cannot read is passed over like them. */
+static void parse_rtcp_fb(lksdp_media *m, const char *v, size_t n)
+{
+    static const char tcc[] = "transport-cc";
+    size_t k = span_to(v, n, ' ');
+    uint32_t pt = 0;
+    bool all = k == 1 && v[0] == '*';
+    if (k == n || n - k - 1 != sizeof tcc - 1 || memcmp(v + k + 1, tcc, sizeof tcc - 1) != 0 ||
+        (!all && !parse_uint(v, k, 127, &pt)))
+        return;
+    if (all)
+        memset(m->transport_cc, 0xff, sizeof m->transport_cc);
+    else
+        m->transport_cc[pt / 8] |= (uint8_t)(1u << (pt % 8));
+}
+
 /* ssrc:<ssrc> <attribute>[:<value>] (RFC 5576). A first SSRC of 0 reads
  * as none and gives way to the next. */
 static bool parse_ssrc(lksdp_media *m, const char *v, size_t n)
@@ -282,6 +300,8 @@ static int parse_a(lksdp *s, lksdp_media *m, const char *v, size_t n, unsigned l
         ok = parse_fmtp(m, v + p, n - p);
     } else if (has_prefix(v, n, "extmap:", &p)) {
         ok = parse_extmap(m, v + p, n - p);
+    } else if (has_prefix(v, n, "rtcp-fb:", &p)) {
+        parse_rtcp_fb(m, v + p, n - p);
     } else if (has_prefix(v, n, "ssrc:", &p)) {
         ok = parse_ssrc(m, v + p, n - p);
     } else if (has_prefix(v, n, "msid:", &p)) {
@@ -365,6 +385,11 @@ const lksdp_codec *lksdp_codec_find(const lksdp_media *m, const char *name)
         if (!strcasecmp(m->codecs[i].name, name))
             return &m->codecs[i];
     return NULL;
+}
+
+bool lksdp_has_transport_cc(const lksdp_media *m, uint8_t pt)
+{
+    return pt < 128 && (m->transport_cc[pt / 8] >> (pt % 8) & 1);
 }
 
 uint8_t lksdp_extmap_id(const lksdp_media *m, const char *uri)
@@ -484,6 +509,7 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
         const lksdp_rtp_section *r = &o->rtp[i];
         bool video = !strcmp(r->kind, "video");
         bool h264 = video && !strcmp(r->direction, "recvonly");
+        bool sends = video && !h264;
         PUT("m=%s 9 UDP/TLS/RTP/SAVPF %d", r->kind, video ? LKSDP_VP8_PT : LKSDP_OPUS_PT);
         for (int k = 0; h264 && k < LKSDP_H264_PROFILES; k++)
             PUT(" %d", LKSDP_H264_PT + k);
@@ -497,6 +523,8 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
         if (r->n_rids)
             PUT("a=extmap:%d %s\r\na=extmap:%d %s\r\n", LKSDP_EXT_MID_ID, LKSDP_URI_SDES_MID,
                 LKSDP_EXT_RID_ID, LKSDP_URI_RTP_STREAM_ID);
+        if (sends)
+            PUT("a=extmap:%d %s\r\n", LKSDP_EXT_TWCC_ID, LKSDP_URI_TWCC);
         PUT("a=%s\r\n", r->direction);
         /* The server finds the AddTrackRequest by the msid's track id;
          * pion takes the msid current when it meets each a=ssrc, so it
@@ -512,6 +540,7 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
                     "profile-level-id=%s\r\n", pt, h264_profiles[k]);
             PUT("a=rtcp-fb:%d ccm fir\r\na=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n", pt,
                 pt, pt);
+            PUT("a=rtcp-fb:%d transport-cc\r\n", pt);
         }
         if (!video)
             PUT("a=rtpmap:%d opus/%d/2\r\na=fmtp:%d %s\r\n", LKSDP_OPUS_PT, LKSDP_OPUS_CLOCK,

@@ -41,6 +41,16 @@ enum { LKSDP_VP8_PT = 96, LKSDP_VP8_CLOCK = 90000, LKSDP_EXT_MID_ID = 3, LKSDP_E
 enum { LKSDP_H264_PT = 97, LKSDP_H264_PROFILES = 4 };
 enum { LKSDP_MAX_RIDS = 3 };
 #define LKSDP_URI_RTP_STREAM_ID "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+/* Transport-wide congestion control
+ * (draft-holmer-rmcat-transport-wide-cc-extensions-01): a video sender's
+ * section offers the sequence number extension, and livekit-server
+ * answers with TWCC feedback for its packets. Every video section offers
+ * the transport-cc feedback: pion settles a kind's codecs and their
+ * feedback at the first offer that has the kind, often a receiver's, and
+ * keeps them for later sections. Audio offers neither (the server
+ * registers neither for audio). */
+enum { LKSDP_EXT_TWCC_ID = 5 };
+#define LKSDP_URI_TWCC "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 typedef struct lksdp_codec {
     uint8_t pt;
@@ -76,6 +86,7 @@ typedef struct lksdp_media {
     unsigned n_codecs;
     lksdp_extmap extmaps[LKSDP_MAX_EXTMAPS];
     unsigned n_extmaps;
+    uint8_t transport_cc[16]; /* a=rtcp-fb:<pt> transport-cc, a bit per pt; "*": all */
     uint32_t ssrc;  /* the first a=ssrc; 0 if none */
     char msid[128]; /* the a=msid value ("<stream> <track>"); "" if none */
 } lksdp_media;
@@ -113,6 +124,9 @@ const lksdp_codec *lksdp_codec_find(const lksdp_media *m, const char *name);
 
 /* The id the section gives the header extension uri; 0 if absent. */
 uint8_t lksdp_extmap_id(const lksdp_media *m, const char *uri);
+
+/* Whether the section's feedback for payload type pt includes transport-cc. */
+bool lksdp_has_transport_cc(const lksdp_media *m, uint8_t pt);
 
 /* Whether the codec's fmtp (";"-separated key=value pairs, spaces around
  * either allowed) has key (any case) set to exactly value, e.g. the

@@ -444,6 +444,7 @@ static void mid_and_rid(void **state)
     cfg.mid = "1";
     cfg.ext_rid_id = 10;
     cfg.rid = "q";
+    cfg.ext_twcc_id = 5;
     cfg.max_packet = 300;
     lkvp8_sender *s = new_sender(&cfg);
     for (unsigned t = 0; t < 3; t++) {
@@ -459,6 +460,10 @@ static void mid_and_rid(void **state)
             assert_non_null(rid);
             assert_int_equal(len, 1);
             assert_memory_equal(rid, "q", 1);
+            uint16_t tseq = 1;
+            assert_true(lkrtp_ext_transport_seq(&fr.pkts[i].p, 5, &tseq));
+            assert_int_equal(tseq, 0); /* room only: stamped as it leaves */
+            assert_true(fr.pkts[i].len > 0 && fr.pkts[i].len <= 300);
         }
     }
     lkvp8_sender_free(s);
@@ -531,6 +536,10 @@ static void bad_input(void **state)
     c = good, c.ext_mid_id = 3, c.mid = NULL;
     assert_null(lkvp8_sender_new(&c, err, sizeof err));
     c = good, c.ext_rid_id = 15, c.rid = "f";
+    assert_null(lkvp8_sender_new(&c, err, sizeof err));
+    c = good, c.ext_twcc_id = 15;
+    assert_null(lkvp8_sender_new(&c, err, sizeof err));
+    c = good, c.ext_twcc_id = 3, c.ext_mid_id = 3, c.mid = "0";
     assert_null(lkvp8_sender_new(&c, err, sizeof err));
     c = good, c.first_picture_id = 32768;
     assert_null(lkvp8_sender_new(&c, err, sizeof err));

@@ -199,6 +199,38 @@ static void rtp_malformed(void **state)
     assert_int_equal(lkrtp_parse(&p, bare, sizeof bare), LKRTP_E_PADDING);
 }
 
+/* A finished packet's transport number is rewritten in place, nothing
+ * else moves; a packet without the element, or one SRTP would not take,
+ * is left alone. */
+static void transport_seq_is_stamped_in_place(void **state)
+{
+    lkrtp_header h = {.payload_type = 96, .seq = 7, .ssrc = 9};
+    uint8_t buf[64], before[64];
+    lkrtp_builder b;
+    lkrtp_begin(&b, buf, sizeof buf, &h);
+    lkrtp_add_ext(&b, 3, "0", 1);
+    lkrtp_add_transport_seq(&b, 5, 0);
+    int n = lkrtp_end(&b);
+    memcpy(buf + n, "vp8", 3);
+    size_t len = (size_t)n + 3;
+    memcpy(before, buf, len);
+    assert_true(lkrtp_stamp_transport_seq(buf, len, 5, 0xa1b2));
+    lkrtp_packet p;
+    uint16_t seq;
+    assert_int_equal(lkrtp_parse(&p, buf, len), 0);
+    assert_true(lkrtp_ext_transport_seq(&p, 5, &seq));
+    assert_int_equal(seq, 0xa1b2);
+    unsigned changed = 0;
+    for (size_t i = 0; i < len; i++)
+        changed += buf[i] != before[i];
+    assert_int_equal(changed, 2);
+    memcpy(before, buf, len);
+    assert_false(lkrtp_stamp_transport_seq(buf, len, 4, 1));   /* no such element */
+    assert_false(lkrtp_stamp_transport_seq(buf, len, 3, 1));   /* one byte long */
+    assert_false(lkrtp_stamp_transport_seq(buf, 11, 5, 1));    /* not RTP */
+    assert_memory_equal(buf, before, len);
+}
+
 static void rtp_builder_round_trip(void **state)
 {
     lkrtp_header h = {.marker = true,
@@ -1110,6 +1142,7 @@ int main(void)
         cmocka_unit_test(rtp_extension_id_15_ends_the_walk),
         cmocka_unit_test(rtp_malformed),
         cmocka_unit_test(rtp_builder_round_trip),
+        cmocka_unit_test(transport_seq_is_stamped_in_place),
         cmocka_unit_test(rtp_builder_refuses),
         cmocka_unit_test(demux),
         cmocka_unit_test(rtcp_sr_known_answer),

@@ -369,9 +369,11 @@ static void offer_with_audio_reads_back(void **state)
     free(s);
 }
 
-/* A video section: VP8 on livekit-server's number, its feedback, no
- * audio level extension; sending (VP8 alone) and receiving (VP8 first,
- * then H.264 in packetization mode 1, in four profiles), beside audio. */
+/* A video section: VP8 on livekit-server's number, its feedback
+ * (transport-cc included), no audio level extension; sending (VP8 alone,
+ * with the transport-wide sequence number) and receiving (VP8 first, then
+ * H.264 in packetization mode 1, in four profiles; no sequence number),
+ * beside audio. */
 static void offer_with_video_reads_back(void **state)
 {
     const lksdp_rtp_section rtp[] = {
@@ -398,8 +400,13 @@ static void offer_with_video_reads_back(void **state)
         const lksdp_codec *vp8 = lksdp_codec_find(m, "vp8");
         assert_non_null(vp8);
         assert_int_equal(vp8->clock, 90000);
-        assert_int_equal(m->n_extmaps, 0);
+        assert_int_equal(m->n_extmaps, i == 1 ? 1 : 0);
+        assert_int_equal(lksdp_extmap_id(m, LKSDP_URI_TWCC), i == 1 ? LKSDP_EXT_TWCC_ID : 0);
+        assert_true(lksdp_has_transport_cc(m, LKSDP_VP8_PT));
     }
+    assert_true(lksdp_has_transport_cc(&s->media[2], LKSDP_H264_PT));
+    assert_false(lksdp_has_transport_cc(&s->media[1], LKSDP_VP8_PT + 1));
+    assert_int_equal(lksdp_has_transport_cc(&s->media[3], LKSDP_OPUS_PT), false);
     assert_null(lksdp_codec_find(&s->media[1], "H264"));
     static const char *const profiles[] = {"42e01f", "42001f", "4d001f", "640032"};
     for (unsigned k = 0; k < LKSDP_H264_PROFILES; k++) {
@@ -424,6 +431,28 @@ static void offer_with_video_reads_back(void **state)
     assert_non_null(strstr(buf, "a=rtcp-fb:96 nack pli\r\n"));
     assert_non_null(strstr(buf, "a=rtcp-fb:96 ccm fir\r\n"));
     assert_null(strstr(buf, "rtx/"));
+    free(s);
+}
+
+/* transport-cc is read per payload type, or for all with "*"; other
+ * feedback, and lines too odd to read, are passed over. */
+static void transport_cc_feedback_is_read(void **state)
+{
+    static const char text[] =
+        "v=0\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 100\r\n"
+        "a=rtcp-fb:96 nack\r\na=rtcp-fb:100 transport-cc\r\na=rtcp-fb:97 transport-ccx\r\n"
+        "a=rtcp-fb:x transport-cc\r\na=rtcp-fb:200 transport-cc\r\na=rtcp-fb:96\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        "a=rtcp-fb:* transport-cc\r\n";
+    lksdp *s = malloc(sizeof *s);
+    char err[200];
+    assert_int_equal(lksdp_parse(s, text, sizeof text - 1, err, sizeof err), 0);
+    for (unsigned pt = 0; pt < 128; pt++)
+        assert_int_equal(lksdp_has_transport_cc(&s->media[0], (uint8_t)pt), pt == 100);
+    assert_true(lksdp_has_transport_cc(&s->media[1], 96));
+    assert_true(lksdp_has_transport_cc(&s->media[1], 127));
+    assert_false(lksdp_has_transport_cc(&s->media[1], 200));
     free(s);
 }
 
@@ -573,6 +602,7 @@ int main(void)
         cmocka_unit_test(offer_reads_back),
         cmocka_unit_test(offer_with_audio_reads_back),
         cmocka_unit_test(offer_with_video_reads_back),
+        cmocka_unit_test(transport_cc_feedback_is_read),
         cmocka_unit_test(unwritable_sections_are_refused),
         cmocka_unit_test(malformed_input_names_its_line),
         cmocka_unit_test(bounded_sections_and_candidates),
