@@ -3,8 +3,10 @@
 LiveKitServer starts the binary scripts/testbed.sh built, on free ports with a
 generated config, waits (bounded) until it listens, and always stops it.
 """
+import atexit
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +44,8 @@ class LiveKitServer:
         self.secret = secrets.token_hex(24)  # 48 characters
         self.pick_ports()
         self.dir = tempfile.mkdtemp(prefix="lkffi-server-")
+        # its config and log stay for tail() after a stop, until the run ends
+        atexit.register(shutil.rmtree, self.dir, ignore_errors=True)
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
 
