@@ -8,12 +8,15 @@
  * again asks for the same numbers; TWCC feedback written again from what
  * it decoded reports the same packets at the same relative times, and
  * matched against a sender's history (rtc/twcc) tells of each packet at
- * most once, with the size it was sent with. */
+ * most once, with the size it was sent with; a packet's abs-send-time
+ * (id 2), repeated with steps its payload picks, keeps the receiver's
+ * estimate (rtc/rbe) within its bounds, and its REMB parses back. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rbe.h"
 #include "rtp.h"
 #include "twcc.h"
 
@@ -38,6 +41,38 @@ static bool same_ext(const lkrtp_ext *a, const lkrtp_ext *b)
     return a->id == b->id && a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
 }
 
+/* The receiver's estimate over a train made from one packet: its
+ * abs-send-time and SSRC, departures and arrivals stepped by its payload's
+ * bytes (any value: backwards, wrapping, bursts). */
+static void estimate(const lkrtp_packet *a)
+{
+    uint32_t t24;
+    if (!lkrtp_ext_abs_send_time(a, 2, &t24))
+        return;
+    static lkrbe r;
+    lkrbe_init(&r);
+    uint64_t now = 1000000000ull;
+    for (size_t k = 0; k < 256; k++) {
+        uint8_t b = a->payload_len ? a->payload[k % a->payload_len] : 0;
+        t24 += (uint32_t)(int8_t)b * 977u;
+        now += (uint64_t)(b & 0x3f) * 250000u;
+        lkrbe_on_packet(&r, a->h.ssrc + (b >> 6), t24, 40 + (size_t)b * 4, now);
+        uint32_t e = lkrbe_estimate(&r);
+        check(e >= LKRBE_MIN_BPS && e <= LKRBE_MAX_BPS);
+        uint8_t buf[64];
+        int len = lkrbe_write_remb(&r, 1, now, buf, sizeof buf);
+        check(len >= 0);
+        if (len > 0) {
+            lkrtcp_iter it;
+            lkrtcp_packet pk;
+            lkrtcp_remb remb;
+            lkrtcp_iter_init(&it, buf, (size_t)len);
+            check(lkrtcp_next(&it, &pk) == 1 && lkrtcp_parse_remb(&pk, &remb) == 0);
+            check(remb.n_ssrc >= 1 && remb.n_ssrc <= LKRBE_MAX_SSRCS);
+        }
+    }
+}
+
 static void rtp(const uint8_t *p, size_t n)
 {
     lkrtp_packet a, b;
@@ -50,6 +85,7 @@ static void rtp(const uint8_t *p, size_t n)
     while (lkrtp_ext_next(&a, &pos, &e))
         touch(e.data, e.len);
     (void)lkrtp_ext_find(&a, 14, &len);
+    estimate(&a);
 
     /* written again: the header, its one-byte elements, the payload */
     bool one = a.has_ext && a.ext_profile == LKRTP_PROFILE_ONE_BYTE;
