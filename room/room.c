@@ -524,21 +524,25 @@ static void restart_attempt(lkroom *r, uint64_t now)
     r->resume_deadline = now + r->connect_timeout_ms * MS;
 }
 
-/* Joined again with the transport up: our tracks go out again. */
-static void restart_joined(lkroom *r)
-{
-    r->resume_step = RESTART_REPUBLISH;
-    r->resume_deadline = UINT64_MAX; /* each track has its own bound */
-    lkroom_publisher_republish(r->publisher, lkio_now_ns());
-    arm_timer(r);
-}
-
 /* Reconnected once every track is published again (or failed to be). */
 static void maybe_restarted(lkroom *r)
 {
     if (r->state == RECONNECTING && r->resume_step == RESTART_REPUBLISH &&
         !lkroom_publisher_republishing(r->publisher))
         reconnected(r);
+}
+
+/* Joined again with the transport up: our tracks go out again. With none
+ * to publish, reconnected at once: this step has no deadline of its own,
+ * and nothing else may come to look again (CI once waited 45 s here, the
+ * room joined, no track, no timer armed). */
+static void restart_joined(lkroom *r)
+{
+    r->resume_step = RESTART_REPUBLISH;
+    r->resume_deadline = UINT64_MAX; /* each track has its own bound */
+    lkroom_publisher_republish(r->publisher, lkio_now_ns());
+    maybe_restarted(r);
+    arm_timer(r);
 }
 
 /* A failure while joining: the first join's end, or a failed attempt. */
