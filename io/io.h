@@ -143,6 +143,15 @@ lkio_worker *lkio_current(void);
 /* Any thread. The task must not be posted again until fn has started. */
 void lkio_post(lkio_worker *w, lkio_task *task, lkio_task_fn fn);
 
+/* Runs fn(arg, i) for every i in [0, n), on the calling thread and on up
+ * to n - 1 other workers at once, and returns when all have returned: a
+ * task's independent pieces (the layers of one picture) in parallel. The
+ * pieces must not touch each other's state, nor post to or wait for the
+ * workers. Any thread; on a worker, the others are helped only if idle
+ * soon (the caller takes what they have not). With one worker, or one
+ * piece, all run in the caller. */
+void lkio_parallel(unsigned n, void (*fn)(void *arg, unsigned i), void *arg);
+
 /* --- the blocking thread ----------------------------------------------------
  *
  * For the calls no worker may make: the file system's (open, write, close).

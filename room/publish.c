@@ -826,13 +826,11 @@ void lkroom_local_track_push_audio(lkroom_local_track *t, const int16_t *pcm, un
     }
 }
 
-/* Each layer codes the picture at its own size and rate (its sender
- * scales and drops), and reports every second. */
-static void push_layer(lkroom_local_track *t, video_layer *l, const lkvp8_image *img,
-                       uint64_t capture_ns, uint64_t now)
+/* A layer's packets from its last push, and its report every second. */
+static void send_layer(lkroom_local_track *t, video_layer *l, bool coded, uint64_t now)
 {
     lkpeer *peer = peer_of(t->pub);
-    if (lkvp8_sender_push(l->vp8, img, capture_ns) > 0) {
+    if (coded) {
         int n;
         while ((n = lkvp8_sender_next_packet(l->vp8, t->packet, sizeof t->packet)) > 0)
             send_video(t, (size_t)n);
@@ -849,15 +847,38 @@ static void push_layer(lkroom_local_track *t, video_layer *l, const lkvp8_image 
     }
 }
 
+/* One picture's encodes, a layer each: each touches only its own layer's
+ * encoder, so they run on several workers at once (lkio_parallel); the
+ * packets are then sent from the track's own worker. */
+typedef struct picture_job {
+    lkroom_local_track *t;
+    const lkvp8_image *img;
+    uint64_t capture_ns;
+    unsigned layer[LKROOM_MAX_LAYERS];
+    bool coded[LKROOM_MAX_LAYERS];
+} picture_job;
+
+static void encode_layer(void *arg, unsigned i)
+{
+    picture_job *j = arg;
+    /* each layer scales and drops to its own size and rate */
+    j->coded[i] = lkvp8_sender_push(j->t->layers[j->layer[i]].vp8, j->img, j->capture_ns) > 0;
+}
+
 void lkroom_local_track_push_video(lkroom_local_track *t, const lkvp8_image *img,
                                    uint64_t capture_ns)
 {
     if (t->muted)
         return;
     uint64_t now = lkio_now_ns();
+    picture_job j = {.t = t, .img = img, .capture_ns = capture_ns};
+    unsigned n = 0;
     for (unsigned i = 0; i < t->n_layers; i++)
         if (t->layers[i].vp8 && !t->layers[i].paused && !t->layers[i].starved)
-            push_layer(t, &t->layers[i], img, capture_ns, now);
+            j.layer[n++] = i;
+    lkio_parallel(n, encode_layer, &j);
+    for (unsigned k = 0; k < n; k++)
+        send_layer(t, &t->layers[j.layer[k]], j.coded[k], now);
 }
 
 void lkroom_local_track_set_muted(lkroom_local_track *t, bool muted)
