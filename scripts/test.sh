@@ -11,7 +11,7 @@
 #   3. valgrind memcheck over the C integration suites (no definite or
 #      indirect leaks, no errors), the io/ suites on both backends;
 #   4. every libFuzzer harness (tests/fuzz/fuzz_*.c): its saved regression
-#      inputs, then a minute of fuzzing each (the request harness from a seed
+#      inputs, then 45 s of fuzzing each (the request harness from a seed
 #      corpus of every served request).
 # The room suites run against a real livekit-server and the upstream SDK,
 # which scripts/testbed.sh installs into a cache outside the repository; the
@@ -114,7 +114,7 @@ for f in build-fuzz/tests/fuzz_*; do
     grep -v '^INFO' "build-fuzz/$name-regressions.log" | head -n 80
     exit 1
   fi
-  if ! "$f" -max_total_time="${LK_FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=1024 \
+  if ! "$f" -max_total_time="${LK_FUZZ_SECONDS:-45}" -timeout=10 -rss_limit_mb=1024 \
     -artifact_prefix="build-fuzz/$name-" -print_final_stats=1 "build-fuzz/corpus/$name" \
     >"build-fuzz/$name.log" 2>&1; then
     echo "fuzz_$name found something:"
