@@ -47,6 +47,19 @@ typedef struct sim {
     size_t head, tail;
 } sim;
 
+/* A REMB as written, parsed back (the packet must be one). */
+static lkrtcp_remb parse_remb(const uint8_t *buf, int len)
+{
+    lkrtcp_iter it;
+    lkrtcp_packet pk;
+    lkrtcp_remb remb;
+    assert_true(len > 0);
+    lkrtcp_iter_init(&it, buf, (size_t)len);
+    assert_int_equal(lkrtcp_next(&it, &pk), 1);
+    assert_int_equal(lkrtcp_parse_remb(&pk, &remb), 0);
+    return remb;
+}
+
 /* One ms: the sender's frame into the link, what arrives to the
  * receiver, a REMB if one is due, and a REMB reaching the sender. */
 static void step(sim *s, int ms, double capacity_bps)
@@ -85,12 +98,7 @@ static void step(sim *s, int ms, double capacity_bps)
     int len = lkrbe_write_remb(&s->r, 7, T0 + (uint64_t)(ms + 1) * 1000000u, buf, sizeof buf);
     assert_true(len >= 0);
     if (len > 0) {
-        lkrtcp_iter it;
-        lkrtcp_packet pk;
-        lkrtcp_remb remb;
-        lkrtcp_iter_init(&it, buf, (size_t)len);
-        assert_int_equal(lkrtcp_next(&it, &pk), 1);
-        assert_int_equal(lkrtcp_parse_remb(&pk, &remb), 0);
+        lkrtcp_remb remb = parse_remb(buf, len);
         s->rembs++;
         s->last_remb = (uint32_t)remb.bitrate;
         if (!s->lowest_remb || s->last_remb < s->lowest_remb)
@@ -124,12 +132,7 @@ static void ample_link_no_alarm_across_the_wrap(void **state)
     uint8_t buf[64];
     s.r.sent_ns = 0; /* due now */
     int len = lkrbe_write_remb(&s.r, 7, T0 + 10001000000ull, buf, sizeof buf);
-    lkrtcp_iter it;
-    lkrtcp_packet pk;
-    lkrtcp_remb remb;
-    lkrtcp_iter_init(&it, buf, (size_t)len);
-    assert_int_equal(lkrtcp_next(&it, &pk), 1);
-    assert_int_equal(lkrtcp_parse_remb(&pk, &remb), 0);
+    lkrtcp_remb remb = parse_remb(buf, len);
     assert_int_equal(remb.n_ssrc, 2);
 }
 
@@ -189,12 +192,7 @@ static void a_silent_ssrc_is_no_longer_named(void **state)
         lkrbe_on_packet(&r, 100 + k, lkrtp_abs_send_time(t - T0), PKT, t);
     int len = lkrbe_write_remb(&r, 7, t, buf, sizeof buf);
     assert_true(len > 0);
-    lkrtcp_iter it;
-    lkrtcp_packet pk;
-    lkrtcp_remb remb;
-    lkrtcp_iter_init(&it, buf, (size_t)len);
-    assert_int_equal(lkrtcp_next(&it, &pk), 1);
-    assert_int_equal(lkrtcp_parse_remb(&pk, &remb), 0);
+    lkrtcp_remb remb = parse_remb(buf, len);
     assert_int_equal(remb.n_ssrc, LKRBE_MAX_SSRCS);
     for (size_t i = 0; i < remb.n_ssrc; i++)
         assert_true(lkrtcp_remb_ssrc(&remb, i) >= 104);
@@ -202,9 +200,7 @@ static void a_silent_ssrc_is_no_longer_named(void **state)
     lkrbe_on_packet(&r, 111, lkrtp_abs_send_time(t + 2100000000u - T0), PKT, t + 2100000000u);
     assert_true(lkrbe_write_remb(&r, 7, t + 2200000000u, buf, 8) < 0); /* too small */
     len = lkrbe_write_remb(&r, 7, t + 2200000000u, buf, sizeof buf);
-    lkrtcp_iter_init(&it, buf, (size_t)len);
-    assert_int_equal(lkrtcp_next(&it, &pk), 1);
-    assert_int_equal(lkrtcp_parse_remb(&pk, &remb), 0);
+    remb = parse_remb(buf, len);
     assert_int_equal(remb.n_ssrc, 1);
     assert_int_equal(lkrtcp_remb_ssrc(&remb, 0), 111);
     /* and not again within 200 ms unless it fell */
