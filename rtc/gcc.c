@@ -14,9 +14,9 @@ enum {
     ACKED_WINDOW_US = 500000,    /* the acknowledged rate's window */
     ACKED_MIN_SPAN_US = 100000,  /* less than this is not yet a rate */
     DECREASE_GAP_NS = 200000000, /* the delay bound is cut at most this often */
-    LOSS_UP_GAP_NS = 200000000,
     LOSS_DOWN_GAP_NS = 300000000,
     MAX_SAMPLES = 60, /* the trend's multiplier stops growing here */
+    LOSS_MIN_PACKETS = 20,
 };
 
 static const double SMOOTHING = 0.9;   /* of the accumulated delay */
@@ -28,7 +28,7 @@ static const double OVERUSE_MS = 10;
 static const double BETA = 0.85;            /* the cut, of the acknowledged rate */
 static const double INCREASE_PER_S = 1.08;
 static const double ACKED_HEADROOM = 1.5;   /* the increase stops this far above the acknowledged */
-static const double LOSS_LOW = 0.02, LOSS_HIGH = 0.10, LOSS_UP = 1.05;
+static const double LOSS_LOW = 0.02, LOSS_HIGH = 0.10;
 
 bool lkgcc_init(lkgcc *g, const lkgcc_config *cfg)
 {
@@ -229,14 +229,23 @@ static void update_delay_bound(lkgcc *g, uint32_t acked, uint64_t now)
     g->have_update = true;
 }
 
+/* Loss is judged over at least LOSS_MIN_PACKETS (libwebrtc's 20): one
+ * packet lost of the few in a feedback is not yet a share. */
 static void update_loss_bound(lkgcc *g, unsigned lost, unsigned total, uint64_t now)
 {
-    if (!total)
+    g->loss_lost += lost;
+    g->loss_total += total;
+    if (g->loss_total < LOSS_MIN_PACKETS)
         return;
-    double ratio = (double)lost / total;
-    if (ratio < LOSS_LOW && now - g->last_loss_up_ns >= LOSS_UP_GAP_NS) {
-        g->loss_bps *= LOSS_UP;
-        g->last_loss_up_ns = now;
+    double ratio = (double)g->loss_lost / g->loss_total;
+    g->loss_lost = g->loss_total = 0;
+    /* the climb back after a cut: libwebrtc's 8 % a second, as the delay
+     * bound's (faster, it runs the path's queue full between cuts) */
+    double dt = g->have_loss_update ? clamp((double)(now - g->last_loss_update_ns) / 1e9, 0, 1) : 0;
+    g->last_loss_update_ns = now;
+    g->have_loss_update = true;
+    if (ratio < LOSS_LOW) {
+        g->loss_bps *= pow(INCREASE_PER_S, dt);
     } else if (ratio > LOSS_HIGH && now - g->last_loss_down_ns >= LOSS_DOWN_GAP_NS) {
         g->loss_bps *= 1 - 0.5 * ratio;
         g->last_loss_down_ns = now;

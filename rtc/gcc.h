@@ -17,9 +17,9 @@
  * but never past 1.5 times the acknowledged rate (or the sender's demand,
  * lkgcc_set_demand); underuse holds it (the queue is draining).
  *
- * Loss: each feedback's lost share; under 2 % the loss bound rises 5 %
- * (at most every 200 ms), over 10 % it falls by half the share (at most
- * every 300 ms); the target is the lower of the two bounds.
+ * Loss: the lost share of at least 20 packets; under 2 % the loss bound
+ * rises 8 % a second, over 10 % it falls by half the share (at most every 300 ms);
+ * the target is the lower of the two bounds.
  *
  * Not here (yet): the additive increase near a previous limit and
  * probing (libwebrtc's ramp-up helpers); the pacer; audio, which
@@ -87,7 +87,9 @@ typedef struct lkgcc {
     double demand_bps;
     uint64_t last_update_ns, last_decrease_ns;
     bool have_update, have_decrease;
-    uint64_t last_loss_up_ns, last_loss_down_ns;
+    uint64_t last_loss_update_ns, last_loss_down_ns;
+    bool have_loss_update;
+    unsigned loss_lost, loss_total; /* since the loss bound last moved */
 } lkgcc;
 
 /* Bounds: min_bps <= start_bps <= max_bps, min_bps > 0; false otherwise. */
