@@ -38,6 +38,8 @@ static const double DEFAULT_FRAMERATE = 30;
 typedef struct slot {
     uint16_t seq;
     uint16_t len;
+    uint64_t capture_ns; /* its picture's */
+    uint64_t resent_ns;  /* 0: never */
     uint8_t data[LKVP8_MAX_PACKET];
 } slot;
 
@@ -518,6 +520,8 @@ static void remember(lkvp8_sender *s, uint16_t seq, const uint8_t *pkt, size_t l
     slot *sl = &s->history[seq % LKVP8_HISTORY];
     sl->seq = seq;
     sl->len = (uint16_t)len;
+    sl->capture_ns = s->last_capture_ns;
+    sl->resent_ns = 0;
     memcpy(sl->data, pkt, len);
 }
 
@@ -553,17 +557,23 @@ int lkvp8_sender_next_packet(lkvp8_sender *s, uint8_t *out, size_t cap)
     return (int)len;
 }
 
-int lkvp8_sender_resend(lkvp8_sender *s, uint16_t seq, uint8_t *out, size_t cap)
+int lkvp8_sender_resend(lkvp8_sender *s, uint16_t seq, uint64_t now_ns, uint8_t *out, size_t cap)
 {
     if (!s || !out)
         return LKVP8S_E_INVALID;
-    const slot *sl = &s->history[seq % LKVP8_HISTORY];
-    if (!sl->len || sl->seq != seq) {
+    slot *sl = &s->history[seq % LKVP8_HISTORY];
+    bool too_old = now_ns > sl->capture_ns && now_ns - sl->capture_ns > LKVP8_RESEND_MAX_AGE_NS;
+    if (!sl->len || sl->seq != seq || too_old) {
         s->st.nacks_missed++;
+        return 0;
+    }
+    if (sl->resent_ns && now_ns - sl->resent_ns < LKVP8_RESEND_GAP_NS) {
+        s->st.nacks_repeated++;
         return 0;
     }
     if (cap < sl->len)
         return LKVP8S_E_NOSPACE;
+    sl->resent_ns = now_ns ? now_ns : 1;
     memcpy(out, sl->data, sl->len);
     s->st.packets_resent++;
     return sl->len;

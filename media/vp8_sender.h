@@ -28,6 +28,11 @@
  * History: the last LKVP8_HISTORY packets sent, exactly as sent, so a
  * NACK is answered on the same SSRC with the same sequence number (the
  * server negotiates no RTX with us; libsrtp's sender allows the repeat).
+ * As libwebrtc's history: a packet whose picture is over a second old is
+ * not sent again (a layer paused for a while is NACKed for its old losses
+ * when it resumes: resending them only delays its keyframe), nor one sent
+ * again less than LKVP8_RESEND_GAP_NS ago (a NACK repeated while the
+ * resend is on its way; libwebrtc waits one round trip).
  *
  * Memory: the state and the history (about 600 KiB) at creation, libvpx's
  * encoder, and a scaling buffer the first time a picture needs it; nothing
@@ -41,6 +46,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define LKVP8_RESEND_MAX_AGE_NS 1000000000ull
+#define LKVP8_RESEND_GAP_NS 100000000ull
 
 enum {
     LKVP8_RATE = 90000,       /* the RTP clock */
@@ -101,6 +109,7 @@ typedef struct lkvp8_sender_stats {
     uint64_t bytes_sent;      /* RTP payload bytes */
     uint64_t packets_resent;  /* answered NACKs */
     uint64_t nacks_missed;    /* asked for packets no longer (or never) in the history */
+    uint64_t nacks_repeated;  /* asked again within LKVP8_RESEND_GAP_NS of a resend */
 } lkvp8_sender_stats;
 
 typedef struct lkvp8_sender lkvp8_sender;
@@ -123,9 +132,10 @@ void lkvp8_sender_request_keyframe(lkvp8_sender *s);
 /* Takes effect from the next picture; below 30 kbit/s counts as 30. */
 void lkvp8_sender_set_bitrate(lkvp8_sender *s, uint32_t bits_per_second);
 
-/* A NACKed packet from the history into out: its length, 0 if it is no
- * longer there, or LKVP8S_E_NOSPACE. */
-int lkvp8_sender_resend(lkvp8_sender *s, uint16_t seq, uint8_t *out, size_t cap);
+/* A NACKed packet from the history into out: its length; 0 if it is no
+ * longer there, too old, or was resent too recently (see History); or
+ * LKVP8S_E_NOSPACE. now_ns: the clock of the capture times pushed. */
+int lkvp8_sender_resend(lkvp8_sender *s, uint16_t seq, uint64_t now_ns, uint8_t *out, size_t cap);
 
 /* An RTCP compound: SR and SDES with this CNAME, at now_ns on the push
  * clock and ntp_now (NTP 32.32) on the wall clock; the SR's RTP time is

@@ -696,7 +696,7 @@ static void resend(lkroom_local_track *t, video_layer *l, const lkrtcp_nack *nac
     }
     uint64_t budget = cc->started ? lkgcc_target(&cc->gcc) / 8 : UINT64_MAX;
     for (size_t i = 0; i < n && cc->resent_bytes < budget; i++) {
-        int len = lkvp8_sender_resend(l->vp8, seqs[i], t->packet, sizeof t->packet);
+        int len = lkvp8_sender_resend(l->vp8, seqs[i], now, t->packet, sizeof t->packet);
         if (len > 0) {
             send_video(t, (size_t)len);
             cc->resent_bytes += (size_t)len;

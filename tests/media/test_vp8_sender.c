@@ -380,28 +380,39 @@ static void resend_from_history(void **state)
     lkvp8_sender *s = new_sender(&cfg);
     int first_len = 0;
     lkvp8_sender_stats st = {0};
+    uint64_t last_ns = T0;
     for (unsigned t = 0; st.packets_sent <= LKVP8_HISTORY + 10; t++) {
         lkvp8_image img = make_picture(W, H, t);
-        assert_true(push(s, &img, T0 + t * FRAME_NS, LKVP8_MIN_PACKET) > 0);
+        last_ns = T0 + t * FRAME_NS;
+        assert_true(push(s, &img, last_ns, LKVP8_MIN_PACKET) > 0);
         if (t == 0) {
             first_len = fr.pkts[0].len;
             memcpy(first, fr.pkts[0].data, (size_t)first_len);
             uint8_t again[LKVP8_MAX_PACKET];
-            assert_int_equal(lkvp8_sender_resend(s, FIRST_SEQ, again, sizeof again), first_len);
+            assert_int_equal(lkvp8_sender_resend(s, FIRST_SEQ, T0, again, sizeof again), first_len);
             assert_memory_equal(again, first, (size_t)first_len);
         }
         lkvp8_sender_get_stats(s, &st);
     }
     const pkt *recent = &fr.pkts[fr.n - 1];
     uint8_t out[LKVP8_MAX_PACKET];
-    assert_int_equal(lkvp8_sender_resend(s, recent->p.h.seq, out, sizeof out), recent->len);
+    uint16_t seq = recent->p.h.seq;
+    assert_int_equal(lkvp8_sender_resend(s, seq, last_ns, out, 10), LKVP8S_E_NOSPACE);
+    assert_int_equal(lkvp8_sender_resend(s, seq, last_ns, out, sizeof out), recent->len);
     assert_memory_equal(out, recent->data, (size_t)recent->len);
-    assert_int_equal(lkvp8_sender_resend(s, recent->p.h.seq, out, 10), LKVP8S_E_NOSPACE);
-    assert_int_equal(lkvp8_sender_resend(s, FIRST_SEQ, out, sizeof out), 0);
-    assert_int_equal(lkvp8_sender_resend(s, (uint16_t)(recent->p.h.seq + 1), out, sizeof out), 0);
+    /* a NACK repeated while the resend travels is not answered twice */
+    uint64_t soon = last_ns + LKVP8_RESEND_GAP_NS / 2, old = last_ns + LKVP8_RESEND_MAX_AGE_NS + 1;
+    assert_int_equal(lkvp8_sender_resend(s, seq, soon, out, sizeof out), 0);
+    assert_int_equal(lkvp8_sender_resend(s, seq, last_ns + LKVP8_RESEND_GAP_NS, out, sizeof out),
+                     recent->len);
+    /* still in the history, but its picture is over a second old */
+    assert_int_equal(lkvp8_sender_resend(s, seq, old, out, sizeof out), 0);
+    assert_int_equal(lkvp8_sender_resend(s, FIRST_SEQ, last_ns, out, sizeof out), 0);
+    assert_int_equal(lkvp8_sender_resend(s, (uint16_t)(seq + 1), last_ns, out, sizeof out), 0);
     lkvp8_sender_get_stats(s, &st);
-    assert_int_equal(st.packets_resent, 2);
-    assert_int_equal(st.nacks_missed, 2);
+    assert_int_equal(st.packets_resent, 3);
+    assert_int_equal(st.nacks_repeated, 1);
+    assert_int_equal(st.nacks_missed, 3);
     lkvp8_sender_free(s);
 }
 
