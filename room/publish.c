@@ -15,6 +15,7 @@
 #include "gcc.h"
 #include "io.h"
 #include "opus_sender.h"
+#include "pacer.h"
 #include "peer.h"
 #include "rtp.h"
 #include "srtp.h"
@@ -38,6 +39,16 @@ static const uint64_t VIDEO_SR_INTERVAL_MS = 1000;
  * reports 21-101 packets in each: more wait for the next). */
 static const uint32_t GCC_MIN_BPS = 30000;
 enum { TWCC_STATUSES = 1024, RATE_STEP = 20 /* 5 % */ };
+/* What a video packet carries on the wire beyond its VP8 payload, which is
+ * all an encoder's rate counts: the RTP header with our one extension and
+ * the payload descriptor (12 + 8 + 6), the SRTP tag (GCM's, the profile
+ * our DTLS prefers), UDP and IPv4. */
+enum { WIRE_OVERHEAD = 26 + 16 + 8 + 20 };
+/* Video leaves paced at this times the estimate (libwebrtc's factor), held
+ * in at most PACER_SLOTS packets (1.6 s at 600 kbit/s; a full ring sends
+ * its oldest at once). */
+static const double PACING_FACTOR = 2.5;
+enum { PACER_SLOTS = 256 };
 
 enum {
     MAX_PACKET = (int)LKOPUS_MAX_PACKET > (int)LKVP8_MAX_PACKET ? (int)LKOPUS_MAX_PACKET
@@ -86,8 +97,10 @@ struct lkroom_local_track {
     unsigned pushes;      /* audio: since the last sender report */
     video_layer layers[LKROOM_MAX_LAYERS]; /* video, highest first */
     unsigned n_layers;
-    _Alignas(4) uint8_t packet[MAX_PACKET + LKSRTP_MAX_TRAILER];
+    _Alignas(8) uint8_t packet[MAX_PACKET + LKSRTP_MAX_TRAILER];
 };
+/* a held video packet's room: as the track's buffer, 8-byte aligned */
+enum { PACED_SLOT = (MAX_PACKET + LKSRTP_MAX_TRAILER + 7) / 8 * 8 };
 
 /* Congestion control covers the video sent with transport-wide numbers
  * (the server negotiates them for video only): one estimate for the
@@ -95,17 +108,25 @@ struct lkroom_local_track {
 typedef struct congestion {
     lktwcc_sender *twcc;
     lkgcc gcc;
+    lkpacer *pacer; /* once started; NULL: video leaves as it is made */
     bool started; /* from the first video layer that leaves numbered */
-    /* resends in the current second: at most the estimate's worth (as
-     * libwebrtc's retransmission limiter), or a narrow path drowns in
-     * them exactly when it loses most */
-    uint64_t resend_window_ns;
+    /* This second's video, counted as it leaves. Resends: at most the
+     * estimate's worth (as libwebrtc's retransmission limiter), or a narrow
+     * path drowns in them exactly when it loses most. */
+    uint64_t window_ns;
     uint64_t resent_bytes;
+    uint32_t packets;
+    /* the last second's headers and resends: the estimate less this is
+     * what the encoders may produce (else the path gets that much more
+     * than the estimate, and its queue fills) */
+    uint32_t overhead_bps;
     lkrtcp_twcc_status statuses[TWCC_STATUSES];
     lktwcc_result results[TWCC_STATUSES];
 } congestion;
 
 struct lkroom_publisher {
+    lkio_worker *w;
+    lkio_timer pace_timer; /* when the pacer's next packet is due */
     lkroom_transport *tr;
     lkroom_publisher_env env;
     lkroom_local_track *tracks;
@@ -117,11 +138,16 @@ static lkpeer *peer_of(const lkroom_publisher *p)
     return lkroom_transport_peer(p->tr);
 }
 
-lkroom_publisher *lkroom_publisher_new(lkroom_transport *tr, const lkroom_publisher_env *env)
+static void on_pace_timer(lkio_timer *timer);
+
+lkroom_publisher *lkroom_publisher_new(lkio_worker *w, lkroom_transport *tr,
+                                       const lkroom_publisher_env *env)
 {
     lkroom_publisher *p = calloc(1, sizeof *p);
     if (!p)
         abort();
+    p->w = w;
+    lkio_timer_init(&p->pace_timer, on_pace_timer);
     p->tr = tr;
     p->env = *env;
     p->cc.twcc = lktwcc_sender_new();
@@ -157,6 +183,8 @@ void lkroom_publisher_free(lkroom_publisher *p)
         p->tracks = t->next;
         track_free(t);
     }
+    lkio_timer_stop(p->w, &p->pace_timer);
+    lkpacer_free(p->cc.pacer);
     lktwcc_sender_free(p->cc.twcc);
     free(p);
 }
@@ -335,6 +363,11 @@ void lkroom_publisher_move(lkroom_publisher *p, lkroom_transport *tr)
     if (!p->cc.twcc)
         abort();
     p->cc.started = false;
+    p->cc.overhead_bps = 0;
+    /* what waits to leave was for the old path */
+    lkio_timer_stop(p->w, &p->pace_timer);
+    lkpacer_free(p->cc.pacer);
+    p->cc.pacer = NULL;
     for (lkroom_local_track *t = p->tracks; t; t = t->next) {
         stop_encoders(t);
         t->section = -1;
@@ -601,16 +634,24 @@ static void allocate(lkroom_publisher *p)
     if (!cc->started) {
         lkgcc_config cfg = {.start_bps = total, .min_bps = GCC_MIN_BPS, .max_bps = total};
         cc->started = lkgcc_init(&cc->gcc, &cfg);
+        if (!cc->pacer)
+            cc->pacer = lkpacer_new(PACER_SLOTS, PACED_SLOT); /* NULL: unpaced */
     } else {
         lkgcc_set_max(&cc->gcc, total);
     }
+    /* the encoders get the estimate less the headers and resends, but at
+     * least half of it: a burst of resends does not stop the picture */
     uint64_t target = lkgcc_target(&cc->gcc), now = lkio_now_ns(), demand = 0;
+    uint64_t overhead = cc->overhead_bps < target / 2 ? cc->overhead_bps : target / 2;
+    uint64_t media = target - overhead;
+    double pace = PACING_FACTOR * (double)target;
+    lkpacer_set_rate(cc->pacer, pace > UINT32_MAX ? UINT32_MAX : (uint32_t)pace);
     for (lkroom_local_track *t = p->tracks; t; t = t->next) {
         if (!numbered(t) || !track_ceiling(t))
             continue;
-        uint64_t need = allocate_track(t, (uint32_t)(target * track_ceiling(t) / total), now);
+        uint64_t need = allocate_track(t, (uint32_t)(media * track_ceiling(t) / total), now);
         /* the estimate at which this track's share reaches it */
-        need = need * total / track_ceiling(t);
+        need = need ? need * total / track_ceiling(t) + overhead : 0;
         if (need && (!demand || need < demand))
             demand = need;
     }
@@ -630,16 +671,73 @@ static void on_twcc(lkroom_publisher *p, const lkrtcp_twcc *fb, size_t n)
     allocate(p);
 }
 
-/* A video packet leaves: numbered on the transport when congestion control
- * is negotiated (resends too, each time anew). */
+/* A new second of sending: the last one's overhead is measured. */
+static void roll_window(congestion *cc, uint64_t now)
+{
+    uint64_t elapsed = now - cc->window_ns;
+    if (elapsed < 1000 * MS)
+        return;
+    uint64_t bits = ((uint64_t)cc->packets * WIRE_OVERHEAD + cc->resent_bytes) * 8;
+    uint64_t bps = bits * (1000 * MS) / elapsed;
+    cc->overhead_bps = bps > UINT32_MAX ? UINT32_MAX : (uint32_t)bps;
+    cc->window_ns = now;
+    cc->packets = 0;
+    cc->resent_bytes = 0;
+}
+
+/* A video packet leaves now: numbered on the transport when congestion
+ * control is negotiated (resends too, each time anew). */
+static void leave(lkroom_publisher *p, uint8_t *pkt, size_t len, size_t cap, uint8_t twcc_id)
+{
+    if (twcc_id) {
+        uint16_t seq = lktwcc_sender_sent(p->cc.twcc, lkio_now_ns(), (uint32_t)len);
+        lkrtp_stamp_transport_seq(pkt, len, twcc_id, seq);
+    }
+    lkpeer_send_rtp(peer_of(p), pkt, len, cap);
+}
+
+/* What the pacer lets go now leaves; its timer is set for the rest. */
+static void pace(lkroom_publisher *p)
+{
+    lkpacer *pacer = p->cc.pacer;
+    uint64_t now = lkio_now_ns();
+    size_t len;
+    uint8_t tag, *slot;
+    while ((slot = lkpacer_front(pacer, now, &len, &tag))) {
+        leave(p, slot, len, PACED_SLOT, tag);
+        lkpacer_pop(pacer, now);
+    }
+    uint64_t due = lkpacer_next_ns(pacer);
+    if (due == UINT64_MAX)
+        lkio_timer_stop(p->w, &p->pace_timer);
+    else if (!lkio_timer_active(&p->pace_timer) || p->pace_timer.deadline_ns != due)
+        lkio_timer_start(p->w, &p->pace_timer, due);
+}
+
+static void on_pace_timer(lkio_timer *timer)
+{
+    pace(lkio_container_of(timer, lkroom_publisher, pace_timer));
+}
+
+/* A video packet from t->packet: counted, then through the pacer (once
+ * congestion control runs). */
 static void send_video(lkroom_local_track *t, size_t len)
 {
-    lkpeer *peer = peer_of(t->pub);
-    if (t->twcc_id) {
-        uint16_t seq = lktwcc_sender_sent(t->pub->cc.twcc, lkio_now_ns(), (uint32_t)len);
-        lkrtp_stamp_transport_seq(t->packet, len, t->twcc_id, seq);
+    congestion *cc = &t->pub->cc;
+    roll_window(cc, lkio_now_ns());
+    cc->packets++;
+    if (!cc->pacer) {
+        leave(t->pub, t->packet, len, sizeof t->packet, t->twcc_id);
+        return;
     }
-    lkpeer_send_rtp(peer, t->packet, len, sizeof t->packet);
+    if (!lkpacer_push(cc->pacer, t->packet, len, t->twcc_id)) {
+        pace(t->pub); /* the ring is full: its oldest leaves at once */
+        if (!lkpacer_push(cc->pacer, t->packet, len, t->twcc_id)) {
+            leave(t->pub, t->packet, len, sizeof t->packet, t->twcc_id); /* never lost */
+            return;
+        }
+    }
+    pace(t->pub);
 }
 
 void lkroom_publisher_on_answer(lkroom_publisher *p)
@@ -690,10 +788,7 @@ static void resend(lkroom_local_track *t, video_layer *l, const lkrtcp_nack *nac
         n = sizeof seqs / sizeof *seqs;
     congestion *cc = &t->pub->cc;
     uint64_t now = lkio_now_ns();
-    if (now - cc->resend_window_ns >= 1000 * MS) {
-        cc->resend_window_ns = now;
-        cc->resent_bytes = 0;
-    }
+    roll_window(cc, now);
     uint64_t budget = cc->started ? lkgcc_target(&cc->gcc) / 8 : UINT64_MAX;
     for (size_t i = 0; i < n && cc->resent_bytes < budget; i++) {
         int len = lkvp8_sender_resend(l->vp8, seqs[i], now, t->packet, sizeof t->packet);

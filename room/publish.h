@@ -68,7 +68,9 @@ typedef struct lkroom_publisher_env {
                         const Livekit__TrackInfo *info, const char *error);
 } lkroom_publisher_env;
 
-lkroom_publisher *lkroom_publisher_new(lkroom_transport *tr, const lkroom_publisher_env *env);
+/* On worker w (its pacer's timer), as the transport. */
+lkroom_publisher *lkroom_publisher_new(lkio_worker *w, lkroom_transport *tr,
+                                       const lkroom_publisher_env *env);
 /* Frees every track, reporting nothing. */
 void lkroom_publisher_free(lkroom_publisher *p);
 

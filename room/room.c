@@ -1166,7 +1166,7 @@ static int open_session(lkroom *r, char *err, size_t errlen)
     if (r->publisher)
         lkroom_publisher_move(r->publisher, tr);
     else
-        r->publisher = lkroom_publisher_new(tr, &env);
+        r->publisher = lkroom_publisher_new(r->w, tr, &env);
     char offer[JOIN_OFFER_CAP]; /* the data section and idle receivers */
     if (!lkroom_transport_offer(tr, offer, sizeof offer)) {
         snprintf(err, errlen, "could not join: no SDP offer");
