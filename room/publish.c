@@ -41,9 +41,9 @@ static const uint32_t GCC_MIN_BPS = 30000;
 enum { TWCC_STATUSES = 1024, RATE_STEP = 20 /* 5 % */ };
 /* What a video packet carries on the wire beyond its VP8 payload, which is
  * all an encoder's rate counts: the RTP header with our one extension and
- * the payload descriptor (12 + 8 + 6), the SRTP tag (GCM's, the profile
- * our DTLS prefers), UDP and IPv4. */
-enum { WIRE_OVERHEAD = 26 + 16 + 8 + 20 };
+ * the payload descriptor (12 + 8 + 6), then below RTP the SRTP tag (GCM's,
+ * the profile our DTLS prefers), UDP and IPv4. */
+enum { BELOW_RTP = 16 + 8 + 20, WIRE_OVERHEAD = 26 + BELOW_RTP };
 /* Video leaves paced at this times the estimate (libwebrtc's factor), held
  * in at most PACER_SLOTS packets (1.6 s at 600 kbit/s; a full ring sends
  * its oldest at once). */
@@ -114,12 +114,14 @@ typedef struct congestion {
      * estimate's worth (as libwebrtc's retransmission limiter), or a narrow
      * path drowns in them exactly when it loses most. */
     uint64_t window_ns;
-    uint64_t resent_bytes;
+    uint64_t resent_bytes, sent_bytes;
     uint32_t packets;
-    /* the last second's headers and resends: the estimate less this is
-     * what the encoders may produce (else the path gets that much more
-     * than the estimate, and its queue fills) */
-    uint32_t overhead_bps;
+    /* The last second's headers and resends, in 1/1024ths of what went on
+     * the wire: the encoders get the estimate less that share (else the
+     * path gets that much more than the estimate, and its queue fills).
+     * A share, not a rate: a layer coming on brings its own headers, and
+     * a rate measured before it would switch it straight off again. */
+    uint32_t overhead_share;
     lkrtcp_twcc_status statuses[TWCC_STATUSES];
     lktwcc_result results[TWCC_STATUSES];
 } congestion;
@@ -363,7 +365,7 @@ void lkroom_publisher_move(lkroom_publisher *p, lkroom_transport *tr)
     if (!p->cc.twcc)
         abort();
     p->cc.started = false;
-    p->cc.overhead_bps = 0;
+    p->cc.overhead_share = 0;
     /* what waits to leave was for the old path */
     lkio_timer_stop(p->w, &p->pace_timer);
     lkpacer_free(p->cc.pacer);
@@ -642,8 +644,8 @@ static void allocate(lkroom_publisher *p)
     /* the encoders get the estimate less the headers and resends, but at
      * least half of it: a burst of resends does not stop the picture */
     uint64_t target = lkgcc_target(&cc->gcc), now = lkio_now_ns(), demand = 0;
-    uint64_t overhead = cc->overhead_bps < target / 2 ? cc->overhead_bps : target / 2;
-    uint64_t media = target - overhead;
+    uint64_t keep = 1024 - (cc->overhead_share < 512 ? cc->overhead_share : 512);
+    uint64_t media = target * keep / 1024;
     double pace = PACING_FACTOR * (double)target;
     lkpacer_set_rate(cc->pacer, pace > UINT32_MAX ? UINT32_MAX : (uint32_t)pace);
     for (lkroom_local_track *t = p->tracks; t; t = t->next) {
@@ -651,7 +653,7 @@ static void allocate(lkroom_publisher *p)
             continue;
         uint64_t need = allocate_track(t, (uint32_t)(media * track_ceiling(t) / total), now);
         /* the estimate at which this track's share reaches it */
-        need = need ? need * total / track_ceiling(t) + overhead : 0;
+        need = need * total / track_ceiling(t) * 1024 / keep;
         if (need && (!demand || need < demand))
             demand = need;
     }
@@ -674,15 +676,14 @@ static void on_twcc(lkroom_publisher *p, const lkrtcp_twcc *fb, size_t n)
 /* A new second of sending: the last one's overhead is measured. */
 static void roll_window(congestion *cc, uint64_t now)
 {
-    uint64_t elapsed = now - cc->window_ns;
-    if (elapsed < 1000 * MS)
+    if (now - cc->window_ns < 1000 * MS)
         return;
-    uint64_t bits = ((uint64_t)cc->packets * WIRE_OVERHEAD + cc->resent_bytes) * 8;
-    uint64_t bps = bits * (1000 * MS) / elapsed;
-    cc->overhead_bps = bps > UINT32_MAX ? UINT32_MAX : (uint32_t)bps;
+    uint64_t wire = cc->sent_bytes + (uint64_t)cc->packets * BELOW_RTP;
+    uint64_t over = (uint64_t)cc->packets * WIRE_OVERHEAD + cc->resent_bytes;
+    cc->overhead_share = wire ? (uint32_t)(over * 1024 / wire) : 0;
     cc->window_ns = now;
     cc->packets = 0;
-    cc->resent_bytes = 0;
+    cc->sent_bytes = cc->resent_bytes = 0;
 }
 
 /* A video packet leaves now: numbered on the transport when congestion
@@ -726,6 +727,7 @@ static void send_video(lkroom_local_track *t, size_t len)
     congestion *cc = &t->pub->cc;
     roll_window(cc, lkio_now_ns());
     cc->packets++;
+    cc->sent_bytes += len;
     if (!cc->pacer) {
         leave(t->pub, t->packet, len, sizeof t->packet, t->twcc_id);
         return;
