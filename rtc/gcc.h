@@ -18,11 +18,11 @@
  * lkgcc_set_demand); underuse holds it (the queue is draining).
  *
  * Loss: the lost share of at least 20 packets; under 2 % the loss bound
- * rises 8 % a second, over 10 % it falls by half the share (at most every 300 ms);
- * the target is the lower of the two bounds.
+ * rises 8 % a second, over 10 % it falls by half the share (at most every
+ * 300 ms); the target is the lower of the two bounds.
  *
  * Not here (yet): the additive increase near a previous limit and
- * probing (libwebrtc's ramp-up helpers); the pacer; audio, which
+ * probing (libwebrtc's ramp-up helpers); audio, which
  * livekit-server's feedback does not cover.
  *
  * Clock: the caller's, for departures and now; arrivals are the
