@@ -69,8 +69,7 @@ void lkpacer_set_rate(lkpacer *p, uint32_t bps)
 {
     if (!p)
         return;
-    /* settled at the old rate first: the new one applies from now */
-    pay(p, p->debt_at);
+    /* the debt left is paid at the new rate from when it was last counted */
     p->bps = bps;
     if (!bps)
         p->debt = 0;
