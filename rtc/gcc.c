@@ -194,10 +194,16 @@ static void group(lkgcc *g, uint64_t sent, int64_t arrival)
 
 /* --- rate control --------------------------------------------------------------------- */
 
+/* Seconds from a bound's last update to now, at most one (a long silence
+ * is not a licence to jump); 0 before its first. */
+static double since_update(bool had, uint64_t then, uint64_t now)
+{
+    return had ? clamp((double)(now - then) / 1e9, 0, 1) : 0;
+}
+
 static void update_delay_bound(lkgcc *g, uint32_t acked, uint64_t now)
 {
-    double dt = g->have_update ? (double)(now - g->last_update_ns) / 1e9 : 0;
-    dt = clamp(dt, 0, 1);
+    double dt = since_update(g->have_update, g->last_update_ns, now);
     switch (g->usage) {
     case LKGCC_OVERUSE:
         /* cut, then hold while the queue still grows: cut again only once
@@ -241,7 +247,7 @@ static void update_loss_bound(lkgcc *g, unsigned lost, unsigned total, uint64_t 
     g->loss_lost = g->loss_total = 0;
     /* the climb back after a cut: libwebrtc's 8 % a second, as the delay
      * bound's (faster, it runs the path's queue full between cuts) */
-    double dt = g->have_loss_update ? clamp((double)(now - g->last_loss_update_ns) / 1e9, 0, 1) : 0;
+    double dt = since_update(g->have_loss_update, g->last_loss_update_ns, now);
     g->last_loss_update_ns = now;
     g->have_loss_update = true;
     if (ratio < LOSS_LOW) {

@@ -183,14 +183,20 @@ static void follows_the_link_down(void **state)
     sim_free(&s);
 }
 
+/* From 1 Mbit/s, 10 s of 20 % random loss on an ample link: the target. */
+static uint32_t under_heavy_loss(sim *s)
+{
+    sim_init(s, 1000000, 5000000);
+    s->loss = 0.20;
+    run(s, 0, 10000, 50000000, 1);
+    return lkgcc_target(&s->g);
+}
+
 static void heavy_loss_brings_it_down(void **state)
 {
     (void)state;
     static sim s;
-    sim_init(&s, 1000000, 5000000);
-    s.loss = 0.20;
-    run(&s, 0, 10000, 50000000, 1);
-    uint32_t t = lkgcc_target(&s.g);
+    uint32_t t = under_heavy_loss(&s);
     print_message("  20 %% loss: 1000 -> %u kbit/s in 10 s\n", t / 1000);
     assert_true(t < 300000);
     sim_free(&s);
@@ -203,10 +209,7 @@ static void after_a_loss_cut_it_climbs_back_gently(void **state)
 {
     (void)state;
     static sim s;
-    sim_init(&s, 1000000, 5000000);
-    s.loss = 0.20;
-    run(&s, 0, 10000, 50000000, 1);
-    uint32_t cut = lkgcc_target(&s.g);
+    uint32_t cut = under_heavy_loss(&s);
     s.loss = 0;
     run(&s, 10000, 15000, 50000000, 1);
     uint32_t back = lkgcc_target(&s.g);
