@@ -688,24 +688,24 @@ static void roll_window(congestion *cc, uint64_t now)
 
 /* A video packet leaves now: numbered on the transport when congestion
  * control is negotiated (resends too, each time anew). */
-static void leave(lkroom_publisher *p, uint8_t *pkt, size_t len, size_t cap, uint8_t twcc_id)
+static void leave(lkroom_publisher *p, uint8_t *pkt, size_t len, size_t cap, uint8_t twcc_id,
+                  uint64_t now)
 {
     if (twcc_id) {
-        uint16_t seq = lktwcc_sender_sent(p->cc.twcc, lkio_now_ns(), (uint32_t)len);
+        uint16_t seq = lktwcc_sender_sent(p->cc.twcc, now, (uint32_t)len);
         lkrtp_stamp_transport_seq(pkt, len, twcc_id, seq);
     }
     lkpeer_send_rtp(peer_of(p), pkt, len, cap);
 }
 
-/* What the pacer lets go now leaves; its timer is set for the rest. */
-static void pace(lkroom_publisher *p)
+/* What the pacer lets go at now leaves; its timer is set for the rest. */
+static void pace(lkroom_publisher *p, uint64_t now)
 {
     lkpacer *pacer = p->cc.pacer;
-    uint64_t now = lkio_now_ns();
     size_t len;
     uint8_t tag, *slot;
     while ((slot = lkpacer_front(pacer, now, &len, &tag))) {
-        leave(p, slot, len, PACED_SLOT, tag);
+        leave(p, slot, len, PACED_SLOT, tag, now);
         lkpacer_pop(pacer, now);
     }
     uint64_t due = lkpacer_next_ns(pacer);
@@ -717,7 +717,7 @@ static void pace(lkroom_publisher *p)
 
 static void on_pace_timer(lkio_timer *timer)
 {
-    pace(lkio_container_of(timer, lkroom_publisher, pace_timer));
+    pace(lkio_container_of(timer, lkroom_publisher, pace_timer), lkio_now_ns());
 }
 
 /* A video packet from t->packet: counted, then through the pacer (once
@@ -725,21 +725,19 @@ static void on_pace_timer(lkio_timer *timer)
 static void send_video(lkroom_local_track *t, size_t len)
 {
     congestion *cc = &t->pub->cc;
-    roll_window(cc, lkio_now_ns());
+    uint64_t now = lkio_now_ns();
+    roll_window(cc, now);
     cc->packets++;
     cc->sent_bytes += len;
-    if (!cc->pacer) {
-        leave(t->pub, t->packet, len, sizeof t->packet, t->twcc_id);
-        return;
+    bool held = cc->pacer && lkpacer_push(cc->pacer, t->packet, len, t->twcc_id);
+    if (cc->pacer && !held) {
+        pace(t->pub, now); /* the ring is full: its oldest leaves at once */
+        held = lkpacer_push(cc->pacer, t->packet, len, t->twcc_id);
     }
-    if (!lkpacer_push(cc->pacer, t->packet, len, t->twcc_id)) {
-        pace(t->pub); /* the ring is full: its oldest leaves at once */
-        if (!lkpacer_push(cc->pacer, t->packet, len, t->twcc_id)) {
-            leave(t->pub, t->packet, len, sizeof t->packet, t->twcc_id); /* never lost */
-            return;
-        }
-    }
-    pace(t->pub);
+    if (held)
+        pace(t->pub, now);
+    else /* unpaced, or (cannot be) too large for a slot: never lost */
+        leave(t->pub, t->packet, len, sizeof t->packet, t->twcc_id, now);
 }
 
 void lkroom_publisher_on_answer(lkroom_publisher *p)
