@@ -270,12 +270,29 @@ static void want_key(lkvideo_receiver *r)
     want_pli(r);
 }
 
-/* Padding at next is done with: stepping over it now keeps a long probe
- * between two frames from pushing a frame out of the window. */
+/* A packet of no frame to come: it begins none and names no picture, or
+ * the last one decoded. livekit-server's padding probes read so (it hands
+ * pion 255 bytes of padding as payload, its last byte 255, and pion pads
+ * that again), and a sender may pad after a frame's last packet. */
+static bool of_no_frame(const lkvideo_receiver *r, const slot *s)
+{
+    return r->codec == LKVIDEO_VP8 && s->state == SL_PACKET && !s->start &&
+           (!s->has_pid || (r->have_last_pid && s->pid == r->last_pid));
+}
+
+/* Padding at next is done with, and so is a packet of no frame once a
+ * frame was decoded or skipped (next then follows a frame's end, where
+ * only a frame's first packet may stand): stepping over them now keeps a
+ * long probe between two frames from pushing a frame out of the window,
+ * and a probe from standing where the next frame must begin. */
 static void consume_padding(lkvideo_receiver *r)
 {
-    while (r->next <= r->highest && cat(r, r->next)->state == SL_PADDING)
+    while (r->next <= r->highest) {
+        const slot *s = cat(r, r->next);
+        if (s->state != SL_PADDING && !(r->anchored && of_no_frame(r, s)))
+            break;
         r->next++;
+    }
 }
 
 /* A new highest number: the numbers jumped over are gaps, and the window
@@ -503,15 +520,17 @@ static bool find_key(const lkvideo_receiver *r, int64_t *first)
 }
 
 /* The frame after the last decoded one, beyond a gap at next that holds
- * no frame: from next, only numbers missing, given up or padding, then a
- * whole frame whose picture id follows the last decoded one's. */
+ * no frame: from next, only numbers missing, given up, padding or packets
+ * of no frame, then a whole frame whose picture id follows the last
+ * decoded one's. */
 static bool find_following(const lkvideo_receiver *r, int64_t *first)
 {
     if (!r->have_last_pid)
         return false;
     for (int64_t q = r->next; q <= r->highest; q++) {
         const slot *s = cat(r, q);
-        if (s->state == SL_MISSING || s->state == SL_LOST || s->state == SL_PADDING)
+        if (s->state == SL_MISSING || s->state == SL_LOST || s->state == SL_PADDING ||
+            (received(s, q) && of_no_frame(r, s)))
             continue;
         if (!received(s, q) || !s->start || !s->has_pid)
             return false;
@@ -610,17 +629,18 @@ static bool decode(lkvideo_receiver *r, const frame_info *f, lkvp8_image *out)
     r->next = f->last + 1;
     r->anchored = true;
     r->moved_at = r->last_arrival;
-    consume_padding(r);
     int rc = whole && size_ok(r, f, len) ? decode_frame(r, len, out) : -1;
     if (rc < 0) {
         r->errors++;
         r->need_key = true;
         r->pli_pending = true;
+        consume_padding(r);
         return false;
     }
     r->decoded++;
     r->have_last_pid = f->has_pid;
     r->last_pid = f->pid;
+    consume_padding(r); /* after the picture id: packets naming it are of no frame */
     if (f->key) {
         r->keys++;
         r->need_key = false;

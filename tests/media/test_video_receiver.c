@@ -791,6 +791,56 @@ static void gap_between_frames(void **state)
     lkvideo_receiver_free(x.r);
 }
 
+/* livekit-server's padding probes (v1.13: pion writes the 255-byte
+ * padding it is given as payload, its last byte 255, and then 255 bytes
+ * of padding after it) are, to a VP8 reader, a packet of 254 zeros and
+ * 0xff behind a descriptor that starts no frame and names no picture.
+ * Two after every frame, the first after frame LOST_AFTER lost: every
+ * frame shows, nothing is skipped or asked for, and only the lost one is
+ * NACKed (once: the next frame then shows). They first stopped the
+ * picture until a keyframe came: a packet that began no frame stood where
+ * the next frame had to begin. */
+static void probe_padding_as_livekit_sends_it(void **state)
+{
+    enum { LOST_AFTER = 5 };
+    rx x;
+    rx_open(&x);
+    uint16_t seq = 3000;
+    for (unsigned i = 0; i < NFRAMES; i++) {
+        for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++) {
+            uint8_t b[MAX_RTP];
+            memcpy(b, pkts[k].b, pkts[k].len);
+            b[2] = (uint8_t)(seq >> 8);
+            b[3] = (uint8_t)seq++;
+            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
+        }
+        for (int p = 0; p < 2; p++) {
+            static uint8_t b[MAX_RTP + 2 * 255];
+            size_t hl = rtp_header(b, SSRC, seq++, i * TS_STEP, false);
+            memset(b + hl, 0, 255);
+            b[hl + 254] = 255;
+            int n = lkrtp_pad(b, hl + 255, sizeof b, 255);
+            assert_true(n > 0);
+            if (i == LOST_AFTER && p == 0)
+                continue;
+            assert_int_equal(put_raw(&x, b, (size_t)n), LKVIDEO_PUT_BUFFERED);
+        }
+        drain(&x);
+        assert_int_equal(x.nshown, i + 1);
+        uint16_t nack[8];
+        bool pli = true;
+        assert_int_equal(feedback(&x, nack, 8, &pli), i == LOST_AFTER);
+        assert_false(pli);
+        x.now += 33 * MS_NS;
+    }
+    assert_shown_range(&x, 0, NFRAMES);
+    lkvideo_receiver_stats st;
+    lkvideo_receiver_get_stats(x.r, &st);
+    assert_int_equal(st.frames_skipped + st.plis_sent, 0);
+    assert_int_equal(st.nacks_sent, 1);
+    lkvideo_receiver_free(x.r);
+}
+
 static void duplicates(void **state)
 {
     rx x;
@@ -956,6 +1006,7 @@ int main(void)
         cmocka_unit_test(joined_mid_stream),
         cmocka_unit_test(padding_between_frames),
         cmocka_unit_test(gap_between_frames),
+        cmocka_unit_test(probe_padding_as_livekit_sends_it),
         cmocka_unit_test(duplicates),
         cmocka_unit_test(new_ssrc),
         cmocka_unit_test(invalid_payloads),
