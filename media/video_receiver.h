@@ -24,7 +24,10 @@
  * (RFC 6184, packetization mode 1: single NAL units, STAP-A, FU-A) are
  * put together in Annex B form for the decoder. Padding-only packets (the server
  * probes bandwidth with them, on the media's sequence numbers) count as
- * received and are dropped. A frame that cannot become decodable (a
+ * received and are dropped; so, where a frame must begin, is a VP8 packet
+ * that begins no frame and names no picture (or the last one decoded):
+ * livekit-server's probes reach us so, 255 bytes of padding sent as
+ * payload and padded again. A frame that cannot become decodable (a
  * packet out of the window, its first packet gone, or a newer keyframe
  * is whole) is skipped; until the next keyframe, nothing is shown. A frame
  * waiting on a packet given up is not skipped: it decodes if the packet
