@@ -3,7 +3,12 @@ PyPI wheel bundles) and a browser (livekit-client in headless Chromium),
 each pair in a room of a real livekit-server on loopback, both ways: join,
 data, RPC, text and byte streams, audio, video. Writes the table to
 OUT_DIR/interop.md and a screenshot of the browser showing this library's
-video to OUT_DIR/interop.png; exits non-zero if a cell fails.
+video to OUT_DIR/interop.png; exits non-zero if a cell with this library
+fails. A cell without it (upstream's or the browser's with their own
+kind or each other) is the test bed's reference: its failure is reported
+in the table and printed, but it says nothing of this library, so it
+does not fail the run (upstream x upstream once lost its data packet in
+CI, after 25 s to join).
 
     matrix.py OUT_DIR      (scripts/interop.sh sets the environment:)
       LK_TESTBED_SERVER    livekit-server binary
@@ -373,12 +378,14 @@ async def main(out_dir):
         await browser.stop()
         httpd.shutdown()
     failures = write_report(out_dir, results, browser, time.monotonic() - t0)
+    ours = [f for f in failures if OURS in f[:2]]
     for s, r, cap, why in failures:
-        print(f"FAIL {s} → {r} {cap}: {why}")
+        print(f"{'FAIL' if OURS in (s, r) else 'FAIL (reference, not ours)'} {s} → {r} {cap}: "
+              f"{why}")
     if failures and browser.console:
         print("browser console (last lines):\n  " + "\n  ".join(browser.console[-20:]))
     print(open(os.path.join(out_dir, "interop.md")).read())
-    return 1 if failures else 0
+    return 1 if ours else 0
 
 
 if __name__ == "__main__":
