@@ -14,9 +14,9 @@ the watcher's picture does not freeze for more than 2 s; over the last
 (a sender that has adapted sends about what fits; one that has not keeps
 pushing its 2-3 Mbit/s and the queue drops most of it, 96 % here, which
 the freeze bound alone could miss if a low layer slipped through); and
-once the
-limit is lifted, pictures come again within 2 s and keep coming. The
-limit must bite: before it, the camera sent more than it allows.
+once the limit is lifted, pictures come again within 2 s and keep
+coming. The limit must bite: before it, the camera sent more than it
+allows.
 
 Upstream's library is the reference (libwebrtc's send-side estimate fed
 by transport-wide-cc feedback): it offered 600 kbit/s or less 3 and 4 s
@@ -50,7 +50,7 @@ TAIL_S = 15            # the limit's last seconds, where drops are counted
 MAX_FREEZE_S = 2.0
 # Adapted or not, with a wide margin; not parity with upstream (0-0.1 %),
 # which bench/room_bwe.py measures. Ours, 2026-12-07, 21 runs on a quiet
-# machine and one in CI: two modes. Mostly 0-1.8 %; in about one run in
+# machine and one local CI run: two modes. Mostly 0-1.8 %; in about one run in
 # three a climb overshoots the link (935 kbit/s offered for a second in
 # the run read closely), and the cut after it keeps 640x360 off for the
 # rest of the limit: 5.7-9.3 %. Left open.
