@@ -276,6 +276,14 @@ static size_t feedback(rx *x, uint16_t *nack, size_t cap, bool *pli)
     return lkvideo_receiver_feedback(x->r, x->now, nack, cap, pli);
 }
 
+/* Packet k copied into b (MAX_RTP bytes) with sequence number seq. */
+static void renumbered(uint8_t *b, size_t k, uint16_t seq)
+{
+    memcpy(b, pkts[k].b, pkts[k].len);
+    b[2] = (uint8_t)(seq >> 8);
+    b[3] = (uint8_t)seq;
+}
+
 /* --- cases --------------------------------------------------------------------------------- */
 
 static void in_order(void **state)
@@ -550,9 +558,7 @@ static void broken_keyframe_asks_again(void **state)
 static int put_as(rx *x, size_t k, uint16_t seq)
 {
     uint8_t b[MAX_RTP];
-    memcpy(b, pkts[k].b, pkts[k].len);
-    b[2] = (uint8_t)(seq >> 8);
-    b[3] = (uint8_t)seq;
+    renumbered(b, k, seq);
     return put_raw(x, b, pkts[k].len);
 }
 
@@ -705,11 +711,7 @@ static void padding_between_frames(void **state)
     uint16_t seq = 1000;
     for (unsigned i = 0; i < NFRAMES; i++) {
         for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++) {
-            uint8_t b[MAX_RTP];
-            memcpy(b, pkts[k].b, pkts[k].len);
-            b[2] = (uint8_t)(seq >> 8);
-            b[3] = (uint8_t)seq++;
-            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
+            assert_int_equal(put_as(&x, k, seq++), LKVIDEO_PUT_BUFFERED);
         }
         for (int p = 0; p < 3; p++) {
             uint8_t b[MAX_RTP];
@@ -751,9 +753,7 @@ static void gap_between_frames(void **state)
     for (unsigned i = 0; i < NFRAMES; i++) {
         for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++) {
             uint8_t b[MAX_RTP];
-            memcpy(b, pkts[k].b, pkts[k].len);
-            b[2] = (uint8_t)(seq >> 8);
-            b[3] = (uint8_t)seq++;
+            renumbered(b, k, seq++);
             if (i == WHOLE) {
                 assert_true(nheld < HELD_MAX);
                 memcpy(held[nheld], b, pkts[k].len);
@@ -808,11 +808,7 @@ static void probe_padding_as_livekit_sends_it(void **state)
     uint16_t seq = 3000;
     for (unsigned i = 0; i < NFRAMES; i++) {
         for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++) {
-            uint8_t b[MAX_RTP];
-            memcpy(b, pkts[k].b, pkts[k].len);
-            b[2] = (uint8_t)(seq >> 8);
-            b[3] = (uint8_t)seq++;
-            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
+            assert_int_equal(put_as(&x, k, seq++), LKVIDEO_PUT_BUFFERED);
         }
         for (int p = 0; p < 2; p++) {
             static uint8_t b[MAX_RTP + 2 * 255];
@@ -868,9 +864,7 @@ static void new_ssrc(void **state)
     for (unsigned i = KEY2; i < NFRAMES; i++) {
         for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++) {
             uint8_t b[MAX_RTP];
-            memcpy(b, pkts[k].b, pkts[k].len);
-            b[2] = (uint8_t)(seq >> 8);
-            b[3] = (uint8_t)seq++;
+            renumbered(b, k, seq++);
             b[8] = 0x55; /* the SSRC's first byte */
             assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
         }
@@ -942,11 +936,7 @@ static void invalid_payloads(void **state)
     uint16_t seq = 200;
     for (unsigned i = 0; i < 5; i++) {
         for (size_t k = first_pkt[i]; k < first_pkt[i + 1]; k++) {
-            uint8_t b[MAX_RTP];
-            memcpy(b, pkts[k].b, pkts[k].len);
-            b[2] = (uint8_t)(seq >> 8);
-            b[3] = (uint8_t)seq++;
-            assert_int_equal(put_raw(&x, b, pkts[k].len), LKVIDEO_PUT_BUFFERED);
+            assert_int_equal(put_as(&x, k, seq++), LKVIDEO_PUT_BUFFERED);
         }
         drain(&x);
     }
