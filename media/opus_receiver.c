@@ -105,6 +105,14 @@ enum {
     /* Playing this far beyond the max delay (a caller that stopped pulling
      * for a while) drops what is too old at once. */
     RESYNC_SLACK = 100 * MS,
+    /* A pull sooner is advised when the slack exceeds the target by at
+     * least this, at most this much at a time (keeping a pull's interval
+     * at 1 ms or more), and at most every SOONER_EVERY pulls (each time
+     * the smoothed delay takes the move on trust; an advice not followed
+     * is seen in the measure by then). */
+    SOONER_MIN = 1 * MS,
+    SOONER_MAX = BLOCK - 1 * MS,
+    SOONER_EVERY = 50,
     /* Concealing longer than this fades to silence. */
     CONCEAL_LIMIT = 120 * MS,
     /* Concealment by repetition: what it looks at (the samples last
@@ -203,6 +211,7 @@ struct lkopus_receiver {
     int64_t last_play_offset; /* at the last pull, for the stats */
     unsigned since_adjust;
     unsigned since_free_look; /* pulls since a free cut was last looked for */
+    unsigned since_sooner;    /* pulls since a pull sooner was last advised */
     int64_t conceal_run;
     /* concealment by repetition: the period played again and again, and
      * where in it the next sample is */
@@ -1143,6 +1152,7 @@ int lkopus_receiver_pull(lkopus_receiver *r, uint64_t now_ns, int16_t *out)
     else
         maybe_adjust(r);
     r->since_adjust++;
+    r->since_sooner++;
     while (r->pcm_len < BLOCK) {
         /* stale packets (overlapped by a longer one decoded before them) */
         drop_before(r, r->dec_ts);
@@ -1160,6 +1170,20 @@ int lkopus_receiver_pull(lkopus_receiver *r, uint64_t now_ns, int16_t *out)
     else if (kind == LKOPUS_FRAME_CONCEALED)
         r->concealed_frames++;
     return kind;
+}
+
+uint64_t lkopus_receiver_sooner_ns(lkopus_receiver *r)
+{
+    if (!r || r->st != ST_AUDIO || r->since_sooner < SOONER_EVERY)
+        return 0;
+    int64_t spare = r->delay_f - lead(r) - r->target;
+    if (spare < SOONER_MIN)
+        return 0;
+    if (spare > SOONER_MAX)
+        spare = SOONER_MAX;
+    r->delay_f -= spare;
+    r->since_sooner = 0;
+    return (uint64_t)spare * 125000 / 6;
 }
 
 /* --- the rest ---------------------------------------------------------------------- */
@@ -1201,6 +1225,7 @@ lkopus_receiver *lkopus_receiver_new(const lkopus_receiver_config *cfg, char *er
     r->st = ST_SILENT;
     r->fade_in = true;
     r->since_adjust = ADJUST_EVERY;
+    r->since_sooner = SOONER_EVERY;
     return r;
 }
 

@@ -14,7 +14,8 @@
  * Clock. The receiver never reads one. Each packet comes with its arrival
  * time and each pull with the time it is made, both on one monotonic
  * clock; the caller pulls every 10 ms from its own timer and never waits:
- * a pull always yields exactly 480 samples per channel. Packets carry 10,
+ * a pull always yields exactly 480 samples per channel (a caller free to
+ * move its timer's phase asks lkopus_receiver_sooner_ns). Packets carry 10,
  * 20, 40 or 60 ms (up to Opus's 120), read from the payload.
  *
  * Delay (opus_receiver.c has the reasons): every packet's offset, its
@@ -146,6 +147,16 @@ int lkopus_receiver_put_rtp(lkopus_receiver *r, const lkrtp_packet *pkt, uint64_
  * interleaved, into out. Returns an lkopus_frame_kind, or LKOPUS_E_INVALID
  * (r or out NULL). */
 int lkopus_receiver_pull(lkopus_receiver *r, uint64_t now_ns, int16_t *out);
+
+/* For a caller whose clock's phase is its own to choose, asked after a
+ * pull: how much less than 10 ms the next pull may wait. Where the pulls
+ * fall against the packets' times is chance, and the slack the receiver
+ * settles on is the target plus up to a pull (packets start on a pull's
+ * boundary); pulling that much sooner, once, makes the slack the target,
+ * and the delay heard up to 9 ms shorter, with no sample cut or repeated.
+ * 0 (wait the full 10 ms) in silence, within 1 ms of the target, and for
+ * 50 pulls after an advice, which the receiver takes as followed. */
+uint64_t lkopus_receiver_sooner_ns(lkopus_receiver *r);
 
 /* Everything is zero for NULL. */
 void lkopus_receiver_get_stats(const lkopus_receiver *r, lkopus_receiver_stats *st);

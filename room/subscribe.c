@@ -208,6 +208,8 @@ static void on_tick(lkio_timer *t)
 {
     lkroom_subscriber *s = lkio_container_of(t, lkroom_subscriber, tick);
     uint64_t now = lkio_now_ns();
+    uint64_t sooner = 0;
+    bool first_audio = true;
     for (unsigned i = 0; i < LKPEER_MAX_SECTIONS; i++) {
         remote_track *x = &s->tracks[i];
         if (x->active && x->vrx)
@@ -216,6 +218,12 @@ static void on_tick(lkio_timer *t)
             continue;
         lkopus_receiver_pull(x->rx, now, s->pcm);
         s->env.audio(s->env.ctx, x->track_sid, s->pcm, FRAME);
+        /* The clock's phase is ours: the first audio track's receiver sets
+         * it, so that its packets are played at its target delay rather
+         * than up to a pull after (the others' phases stay chance). */
+        if (first_audio)
+            sooner = lkopus_receiver_sooner_ns(x->rx);
+        first_audio = false;
     }
     if (!s->n_active)
         return;
@@ -223,7 +231,7 @@ static void on_tick(lkio_timer *t)
         s->ticks = 0;
         send_report(s, now);
     }
-    s->next_tick += TICK_NS;
+    s->next_tick += TICK_NS - sooner;
     if (now > s->next_tick + RESYNC_NS)
         s->next_tick = now + TICK_NS;
     lkio_timer_start(s->w, &s->tick, s->next_tick);

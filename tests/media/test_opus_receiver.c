@@ -10,7 +10,8 @@
  * raises the delay and a clean path brings it down over seconds, both
  * unheard; single losses are recovered from FEC, not concealed; an
  * outage conceals 120 ms, then is silent; DTX silence comes out silent,
- * comfort noise included, and speech resumes within the target delay;
+ * comfort noise included, and speech resumes within the target delay
+ * (within a millisecond of it for a caller that pulls sooner as advised);
  * duplicates, very late packets, wrapping sequence numbers and
  * timestamps, a new SSRC, a jump in time, a caller that stops pulling
  * for a while and garbage all leave the output going; 10, 40 and 60 ms
@@ -304,10 +305,14 @@ static int kinds[MAX_PULLS];
 static lkopus_receiver_stats after[MAX_PULLS]; /* the stats after each pull */
 static int put_results[MAX_PKTS * 2];
 static const uint64_t PHASE = 3300000; /* pulls 3.3 ms after the sender's blocks */
+/* A caller that moves its clock as lkopus_receiver_sooner_ns advises:
+ * by how much it has, so far. */
+static bool follow_sooner;
+static uint64_t moved_sooner;
 
 static uint64_t pull_time(size_t k)
 {
-    return T0 + k * 10 * MS_NS + PHASE;
+    return T0 + k * 10 * MS_NS + PHASE - moved_sooner;
 }
 
 static lkopus_receiver *new_receiver(unsigned channels)
@@ -339,6 +344,11 @@ static void run_pulls(lkopus_receiver *r, unsigned channels, size_t from, size_t
         kinds[k] = lkopus_receiver_pull(r, now, out + k * FRAME_SAMPLES * channels);
         assert_true(kinds[k] >= 0);
         lkopus_receiver_get_stats(r, &after[k]);
+        if (follow_sooner) {
+            uint64_t sooner = lkopus_receiver_sooner_ns(r);
+            assert_true(sooner < 10 * MS_NS);
+            moved_sooner += sooner;
+        }
     }
 }
 
@@ -776,6 +786,49 @@ static void dtx_case(signal_fn sig, const char *what)
     assert_tone(1, 0, 440, back + 10, 500, 25); /* past Opus's own onset */
 }
 
+/* The same DTX gap and clean path, pulled at a phase that wastes most of
+ * a pull (the packets come just too late for the pull before): a caller
+ * that follows the advice to pull sooner hears the tone at the target
+ * delay, and speech back within a millisecond of it, as clean. */
+static size_t speech_back_at_phase(bool follow, double *wasted_ms, double *waited_ms)
+{
+    lkopus_config cfg = sender_config(1, true);
+    send_signal(&cfg, tone_gap_tone, 5);
+    network net = {.base_ms = 20, .jitter_ms = 1, .seed = 9};
+    follow_sooner = follow;
+    moved_sooner = 0;
+    lkopus_receiver_stats st = run(1, &net, 500);
+    follow_sooner = false;
+    print_stats(follow ? "phase followed" : "phase left", &st);
+    assert_int_equal(st.concealed_frames, 0);
+    assert_int_equal(longest_silence(1, 350, 500), 0);
+    assert_tone(1, 0, 440, 350, 500, 25);
+    size_t back = first_sound(1, 300, 500);
+    uint64_t arrival = 0;
+    for (size_t i = 0; i < n_deliveries && !arrival; i++)
+        if (pkts[deliveries[i].pkt].sent > T0 + 3000 * MS_NS)
+            arrival = deliveries[i].at;
+    *waited_ms = ((double)pull_time(back) - (double)arrival) / 1e6;
+    *wasted_ms = (double)after[499].delay_ms - after[499].target_delay_ms;
+    print_message("  moved %.1f ms sooner; at the end %.0f ms over the target; speech back "
+                  "%.1f ms after its first packet, target %u ms\n",
+                  (double)moved_sooner / 1e6, *wasted_ms, *waited_ms,
+                  after[back].target_delay_ms);
+    moved_sooner = 0;
+    return back;
+}
+
+static void free_phase_plays_at_the_target(void **state)
+{
+    double wasted, waited, wasted_free, waited_free;
+    speech_back_at_phase(false, &wasted, &waited);
+    assert_true(wasted >= 5); /* the phase chosen: a pull's most wasted */
+    size_t back = speech_back_at_phase(true, &wasted_free, &waited_free);
+    assert_true(wasted_free <= 1);
+    assert_true(waited_free <= after[back].target_delay_ms + 1);
+    assert_true(waited_free + 4 <= waited);
+}
+
 static void dtx_silence_then_speech(void **state)
 {
     dtx_case(tone_gap_tone, "DTX, digital silence");
@@ -1204,6 +1257,7 @@ int main(void)
         cmocka_unit_test(outage_fades_to_silence),
         cmocka_unit_test(dtx_silence_then_speech),
         cmocka_unit_test(dtx_comfort_noise_stays_silent),
+        cmocka_unit_test(free_phase_plays_at_the_target),
         cmocka_unit_test(duplicates),
         cmocka_unit_test(very_late_packets),
         cmocka_unit_test(wrapping_counters),
