@@ -461,6 +461,10 @@ static void apply_media(lkpeer *p, const lksdp *s)
             .ext_twcc = x->video && !x->receive && codec && lksdp_has_transport_cc(m, codec->pt)
                             ? lksdp_extmap_id(m, LKSDP_URI_TWCC)
                             : 0,
+            .ext_abs_send_time =
+                x->video && x->receive && codec && lksdp_has_goog_remb(m, codec->pt)
+                    ? lksdp_extmap_id(m, LKSDP_URI_ABS_SEND_TIME)
+                    : 0,
             .dtx = codec && lksdp_fmtp_has(codec, "usedtx", "1"),
             .stereo = codec && lksdp_fmtp_has(codec, "stereo", "1"),
             .fec = codec && lksdp_fmtp_has(codec, "useinbandfec", "1"),

@@ -133,6 +133,9 @@ typedef struct lkpeer_rtp_params {
     /* A video sender's transport-wide sequence number extension id, when
      * the answer kept it and transport-cc feedback for VP8; 0: not */
     uint8_t ext_twcc;
+    /* A video receiver's abs-send-time extension id, when the answer kept
+     * it and goog-remb feedback for VP8 (the server reads our REMBs); 0: not */
+    uint8_t ext_abs_send_time;
     bool dtx, stereo, fec;   /* what the answer's Opus fmtp asks of our encoder */
 } lkpeer_rtp_params;
 

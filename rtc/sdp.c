@@ -216,21 +216,27 @@ static bool parse_extmap(lksdp_media *m, const char *v, size_t n)
 }
 
 /* rtcp-fb:<pt or *> <type>[ <parameter>] (RFC 4585): only transport-cc
- * is kept. The other feedback types are not ours to use, and a line we
- * cannot read is passed over like them. */
+ * and goog-remb are kept. The other feedback types are not ours to use,
+ * and a line we cannot read is passed over like them. */
 static void parse_rtcp_fb(lksdp_media *m, const char *v, size_t n)
 {
-    static const char tcc[] = "transport-cc";
+    static const char tcc[] = "transport-cc", remb[] = "goog-remb";
     size_t k = span_to(v, n, ' ');
     uint32_t pt = 0;
     bool all = k == 1 && v[0] == '*';
-    if (k == n || n - k - 1 != sizeof tcc - 1 || memcmp(v + k + 1, tcc, sizeof tcc - 1) != 0 ||
-        (!all && !parse_uint(v, k, 127, &pt)))
+    if (k == n || (!all && !parse_uint(v, k, 127, &pt)))
+        return;
+    const char *type = v + k + 1;
+    size_t tn = n - k - 1;
+    uint8_t *bits = tn == sizeof tcc - 1 && !memcmp(type, tcc, tn)    ? m->transport_cc
+                    : tn == sizeof remb - 1 && !memcmp(type, remb, tn) ? m->goog_remb
+                                                                       : NULL;
+    if (!bits)
         return;
     if (all)
-        memset(m->transport_cc, 0xff, sizeof m->transport_cc);
+        memset(bits, 0xff, sizeof m->transport_cc);
     else
-        m->transport_cc[pt / 8] |= (uint8_t)(1u << (pt % 8));
+        bits[pt / 8] |= (uint8_t)(1u << (pt % 8));
 }
 
 /* ssrc:<ssrc> <attribute>[:<value>] (RFC 5576). A first SSRC of 0 reads
@@ -387,6 +393,11 @@ const lksdp_codec *lksdp_codec_find(const lksdp_media *m, const char *name)
     return NULL;
 }
 
+bool lksdp_has_goog_remb(const lksdp_media *m, uint8_t pt)
+{
+    return pt < 128 && (m->goog_remb[pt / 8] >> (pt % 8) & 1);
+}
+
 bool lksdp_has_transport_cc(const lksdp_media *m, uint8_t pt)
 {
     return pt < 128 && (m->transport_cc[pt / 8] >> (pt % 8) & 1);
@@ -525,6 +536,8 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
                 LKSDP_EXT_RID_ID, LKSDP_URI_RTP_STREAM_ID);
         if (sends)
             PUT("a=extmap:%d %s\r\n", LKSDP_EXT_TWCC_ID, LKSDP_URI_TWCC);
+        if (h264) /* a receiver */
+            PUT("a=extmap:%d %s\r\n", LKSDP_EXT_ABS_SEND_TIME_ID, LKSDP_URI_ABS_SEND_TIME);
         PUT("a=%s\r\n", r->direction);
         /* The server finds the AddTrackRequest by the msid's track id;
          * pion takes the msid current when it meets each a=ssrc, so it
@@ -540,7 +553,7 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
                     "profile-level-id=%s\r\n", pt, h264_profiles[k]);
             PUT("a=rtcp-fb:%d ccm fir\r\na=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n", pt,
                 pt, pt);
-            PUT("a=rtcp-fb:%d transport-cc\r\n", pt);
+            PUT("a=rtcp-fb:%d transport-cc\r\na=rtcp-fb:%d goog-remb\r\n", pt, pt);
         }
         if (!video)
             PUT("a=rtpmap:%d opus/%d/2\r\na=fmtp:%d %s\r\n", LKSDP_OPUS_PT, LKSDP_OPUS_CLOCK,

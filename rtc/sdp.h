@@ -51,6 +51,12 @@ enum { LKSDP_MAX_RIDS = 3 };
  * registers neither for audio). */
 enum { LKSDP_EXT_TWCC_ID = 5 };
 #define LKSDP_URI_TWCC "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+/* The receive side's estimate (rtc/rbe): a video receiver's section offers
+ * abs-send-time, which livekit-server stamps on what it forwards, and
+ * every video section the goog-remb feedback (for pion's first-offer rule
+ * as transport-cc); the server then picks our layers from our REMBs. */
+enum { LKSDP_EXT_ABS_SEND_TIME_ID = 2 };
+#define LKSDP_URI_ABS_SEND_TIME "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 typedef struct lksdp_codec {
     uint8_t pt;
@@ -87,6 +93,7 @@ typedef struct lksdp_media {
     lksdp_extmap extmaps[LKSDP_MAX_EXTMAPS];
     unsigned n_extmaps;
     uint8_t transport_cc[16]; /* a=rtcp-fb:<pt> transport-cc, a bit per pt; "*": all */
+    uint8_t goog_remb[16];    /* a=rtcp-fb:<pt> goog-remb, the same way */
     uint32_t ssrc;  /* the first a=ssrc; 0 if none */
     char msid[128]; /* the a=msid value ("<stream> <track>"); "" if none */
 } lksdp_media;
@@ -125,8 +132,10 @@ const lksdp_codec *lksdp_codec_find(const lksdp_media *m, const char *name);
 /* The id the section gives the header extension uri; 0 if absent. */
 uint8_t lksdp_extmap_id(const lksdp_media *m, const char *uri);
 
-/* Whether the section's feedback for payload type pt includes transport-cc. */
+/* Whether the section's feedback for payload type pt includes transport-cc,
+ * or goog-remb. */
 bool lksdp_has_transport_cc(const lksdp_media *m, uint8_t pt);
+bool lksdp_has_goog_remb(const lksdp_media *m, uint8_t pt);
 
 /* Whether the codec's fmtp (";"-separated key=value pairs, spaces around
  * either allowed) has key (any case) set to exactly value, e.g. the

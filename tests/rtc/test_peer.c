@@ -374,12 +374,14 @@ static void video_sections_negotiate_vp8(void **state)
                      "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\na=mid:1\r\na=rtcp-mux\r\n"
                      "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\n"
                      "a=rtcp-fb:96 transport-cc\r\na=extmap:5 " LKSDP_URI_TWCC "\r\n"
+                     "a=rtcp-fb:96 goog-remb\r\na=extmap:2 " LKSDP_URI_ABS_SEND_TIME "\r\n"
                      "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
                      "a=ssrc:9001 cname:PA_x|TR_VC\r\na=msid:PA_x|TR_VC TR_VC\r\n"
                      "a=sendonly\r\n"
                      "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=rtcp-mux\r\n"
                      "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 transport-cc\r\n"
-                     "a=extmap:7 " LKSDP_URI_TWCC "\r\na=recvonly\r\n"
+                     "a=extmap:7 " LKSDP_URI_TWCC "\r\na=extmap:2 " LKSDP_URI_ABS_SEND_TIME
+                     "\r\na=recvonly\r\n"
                      "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=mid:3\r\na=rtcp-mux\r\n"
                      "a=rtpmap:102 H264/90000\r\na=sendonly\r\n"
                      "m=video 9 UDP/TLS/RTP/SAVPF 97 99\r\na=mid:4\r\na=rtcp-mux\r\n"
@@ -404,6 +406,11 @@ static void video_sections_negotiate_vp8(void **state)
     /* TWCC: the sender's id is the answer's; a receiver never stamps */
     assert_int_equal(lkpeer_section_params(a.p, s)->ext_twcc, 7);
     assert_int_equal(lkpeer_section_params(a.p, r)->ext_twcc, 0);
+    /* REMB: a receiver reads abs-send-time where goog-remb is kept; a
+     * sender, or a receiver without goog-remb, does not */
+    assert_int_equal(lkpeer_section_params(a.p, r)->ext_abs_send_time, 2);
+    assert_int_equal(lkpeer_section_params(a.p, s)->ext_abs_send_time, 0);
+    assert_int_equal(lkpeer_section_params(a.p, h)->ext_abs_send_time, 0);
     assert_false(lkpeer_section_params(a.p, x)->negotiated); /* H.264, mode 0 */
     const lkpeer_rtp_params *hp = lkpeer_section_params(a.p, h);
     assert_true(hp->negotiated);

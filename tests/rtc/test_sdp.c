@@ -370,10 +370,10 @@ static void offer_with_audio_reads_back(void **state)
 }
 
 /* A video section: VP8 on livekit-server's number, its feedback
- * (transport-cc included), no audio level extension; sending (VP8 alone,
- * with the transport-wide sequence number) and receiving (VP8 first, then
- * H.264 in packetization mode 1, in four profiles; no sequence number),
- * beside audio. */
+ * (transport-cc and goog-remb included), no audio level extension; sending
+ * (VP8 alone, with the transport-wide sequence number) and receiving (VP8
+ * first, then H.264 in packetization mode 1, in four profiles;
+ * abs-send-time, no sequence number), beside audio. */
 static void offer_with_video_reads_back(void **state)
 {
     const lksdp_rtp_section rtp[] = {
@@ -400,11 +400,16 @@ static void offer_with_video_reads_back(void **state)
         const lksdp_codec *vp8 = lksdp_codec_find(m, "vp8");
         assert_non_null(vp8);
         assert_int_equal(vp8->clock, 90000);
-        assert_int_equal(m->n_extmaps, i == 1 ? 1 : 0);
+        assert_int_equal(m->n_extmaps, 1);
         assert_int_equal(lksdp_extmap_id(m, LKSDP_URI_TWCC), i == 1 ? LKSDP_EXT_TWCC_ID : 0);
+        assert_int_equal(lksdp_extmap_id(m, LKSDP_URI_ABS_SEND_TIME),
+                         i == 2 ? LKSDP_EXT_ABS_SEND_TIME_ID : 0);
         assert_true(lksdp_has_transport_cc(m, LKSDP_VP8_PT));
+        assert_true(lksdp_has_goog_remb(m, LKSDP_VP8_PT));
     }
     assert_true(lksdp_has_transport_cc(&s->media[2], LKSDP_H264_PT));
+    assert_true(lksdp_has_goog_remb(&s->media[2], LKSDP_H264_PT));
+    assert_false(lksdp_has_goog_remb(&s->media[3], LKSDP_OPUS_PT));
     assert_false(lksdp_has_transport_cc(&s->media[1], LKSDP_VP8_PT + 1));
     assert_int_equal(lksdp_has_transport_cc(&s->media[3], LKSDP_OPUS_PT), false);
     assert_null(lksdp_codec_find(&s->media[1], "H264"));
@@ -434,8 +439,8 @@ static void offer_with_video_reads_back(void **state)
     free(s);
 }
 
-/* transport-cc is read per payload type, or for all with "*"; other
- * feedback, and lines too odd to read, are passed over. */
+/* transport-cc and goog-remb are read per payload type, or for all with
+ * "*"; other feedback, and lines too odd to read, are passed over. */
 static void transport_cc_feedback_is_read(void **state)
 {
     static const char text[] =
@@ -443,13 +448,17 @@ static void transport_cc_feedback_is_read(void **state)
         "m=video 9 UDP/TLS/RTP/SAVPF 96 100\r\n"
         "a=rtcp-fb:96 nack\r\na=rtcp-fb:100 transport-cc\r\na=rtcp-fb:97 transport-ccx\r\n"
         "a=rtcp-fb:x transport-cc\r\na=rtcp-fb:200 transport-cc\r\na=rtcp-fb:96\r\n"
+        "a=rtcp-fb:96 goog-remb\r\na=rtcp-fb:100 goog-rem\r\n"
         "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
         "a=rtcp-fb:* transport-cc\r\n";
     lksdp *s = malloc(sizeof *s);
     char err[200];
     assert_int_equal(lksdp_parse(s, text, sizeof text - 1, err, sizeof err), 0);
-    for (unsigned pt = 0; pt < 128; pt++)
+    for (unsigned pt = 0; pt < 128; pt++) {
         assert_int_equal(lksdp_has_transport_cc(&s->media[0], (uint8_t)pt), pt == 100);
+        assert_int_equal(lksdp_has_goog_remb(&s->media[0], (uint8_t)pt), pt == 96);
+        assert_false(lksdp_has_goog_remb(&s->media[1], (uint8_t)pt));
+    }
     assert_true(lksdp_has_transport_cc(&s->media[1], 96));
     assert_true(lksdp_has_transport_cc(&s->media[1], 127));
     assert_false(lksdp_has_transport_cc(&s->media[1], 200));
