@@ -14,6 +14,7 @@
 #include "h264_decoder.h"
 #include "opus_receiver.h"
 #include "peer.h"
+#include "rbe.h"
 #include "rtp.h"
 #include "sdp.h"
 #include "srtp.h"
@@ -57,6 +58,7 @@ struct lkroom_subscriber {
     unsigned ticks;       /* since the last receiver report */
     unsigned n_video;     /* active video tracks */
     uint32_t rtt_ms;      /* the path's round trip; 0: not known yet */
+    lkrbe rbe;            /* our downlink's estimate, for the server's layer choice */
     uint32_t report_ssrc; /* ours in receiver reports: we may send nothing */
     /* Tracks the client unsubscribed (lkroom_subscriber_unwant), by sid:
      * at most one entry per published track. */
@@ -83,6 +85,7 @@ lkroom_subscriber *lkroom_subscriber_new(lkio_worker *w, lkroom_transport *tr,
     s->tr = tr;
     s->env = *env;
     lkio_timer_init(&s->tick, on_tick);
+    lkrbe_init(&s->rbe);
     while (!s->report_ssrc)
         RAND_bytes((uint8_t *)&s->report_ssrc, sizeof s->report_ssrc);
     return s;
@@ -202,6 +205,15 @@ static void send_feedback(lkroom_subscriber *s, remote_track *x, uint64_t now)
         lkpeer_send_rtcp(p, s->rtcp, (size_t)len, sizeof s->rtcp);
 }
 
+/* A REMB when the estimate has one due (every 200 ms, or at once when it
+ * falls). */
+static void send_remb(lkroom_subscriber *s, uint64_t now)
+{
+    int len = lkrbe_write_remb(&s->rbe, s->report_ssrc, now, s->rtcp, LKRTCP_RR_ROOM);
+    if (len > 0)
+        lkpeer_send_rtcp(peer_of(s), s->rtcp, (size_t)len, sizeof s->rtcp);
+}
+
 /* --- the clock ------------------------------------------------------------------- */
 
 static void on_tick(lkio_timer *t)
@@ -227,6 +239,8 @@ static void on_tick(lkio_timer *t)
     }
     if (!s->n_active)
         return;
+    if (s->n_video)
+        send_remb(s, now);
     if (++s->ticks >= (s->n_video ? VIDEO_REPORT_TICKS : REPORT_TICKS)) {
         s->ticks = 0;
         send_report(s, now);
@@ -483,6 +497,15 @@ void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *
     const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(s), section);
     if (lkrtp_parse(&rtp, pkt, len) != 0)
         return;
+    /* every video packet counts in the downlink's estimate, the server's
+     * padding probes included */
+    uint32_t t24;
+    if (x->vrx && rp->ext_abs_send_time &&
+        lkrtp_ext_abs_send_time(&rtp, rp->ext_abs_send_time, &t24)) {
+        uint64_t now = lkio_now_ns();
+        lkrbe_on_packet(&s->rbe, rtp.h.ssrc, t24, len, now);
+        send_remb(s, now);
+    }
     bool h264 = x->vrx && lkpeer_is_h264(rp, rtp.h.payload_type);
     if (!h264 && (!rp->payload_type || rtp.h.payload_type != rp->payload_type))
         return;
