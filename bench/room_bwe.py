@@ -100,22 +100,29 @@ def expect(lines, word, timeout):
 
 
 def run(link, server, pub_lib, phases=PHASES, watcher_lib=testbed.UPSTREAM, room="bwe",
-        log=None):
-    """The scenario: one publisher on pub_lib in link's namespace, one
-    watcher outside, phases applied to the link's from_ns direction, one
-    bin a second. Returns {"bins", "phases", "arrivals", "stats", "sent",
-    "errors"}."""
+        log=None, limited="uplink"):
+    """The scenario: one publisher on pub_lib, one watcher on watcher_lib,
+    phases applied to one direction of the link, one bin a second.
+    limited "uplink": the publisher is in link's namespace, the watcher
+    outside, the publisher's uplink (from_ns) is limited; "downlink": the
+    other way round, the watcher's downlink (to_ns) is limited. Returns
+    {"bins", "phases", "arrivals", "stats", "sent", "errors"}."""
     total = sum(p[1] for p in phases)
+    direction = {"uplink": "from_ns", "downlink": "to_ns"}[limited]
+    inside = {"netns": link.netns, "url": server.url_for(link.root_ip)}
+    outside = {"netns": None, "url": server.url}
+    pub_at, watch_at = (inside, outside) if limited == "uplink" else (outside, inside)
     link.set_rate(None)
     procs = []
     try:
-        watcher = testbed.spawn(PEER, watcher_lib, "watcher", server.url,
-                                server.token("watcher", room=room), str(total + 1))
+        watcher = testbed.spawn(PEER, watcher_lib, "watcher", watch_at["url"],
+                                server.token("watcher", room=room), str(total + 1),
+                                netns=watch_at["netns"])
         procs.append(watcher)
         testbed.wait_ready(watcher)
         wl = Lines(watcher)
-        publisher = testbed.spawn(PEER, pub_lib, "publisher", server.url_for(link.root_ip),
-                                  server.token("camera", room=room), netns=link.netns)
+        publisher = testbed.spawn(PEER, pub_lib, "publisher", pub_at["url"],
+                                  server.token("camera", room=room), netns=pub_at["netns"])
         procs.append(publisher)
         testbed.wait_ready(publisher)
         pl = Lines(publisher)
@@ -126,12 +133,12 @@ def run(link, server, pub_lib, phases=PHASES, watcher_lib=testbed.UPSTREAM, room
         starts = []
         k = 0
         for name, seconds, kbps in phases:
-            link.set_rate(kbps, "from_ns")
+            link.set_rate(kbps, direction)
             starts.append(k)
             for _ in range(seconds):
                 time.sleep(max(0.0, t0 + k + 1 - time.monotonic()))
                 now = link.counters()
-                a, b = prev["from_ns"], now["from_ns"]
+                a, b = prev[direction], now[direction]
                 passed = b["rate_passed"] - a["rate_passed"]
                 bins.append({
                     "t": k, "phase": name, "limit_kbps": kbps,
@@ -141,8 +148,7 @@ def run(link, server, pub_lib, phases=PHASES, watcher_lib=testbed.UPSTREAM, room
                     "rate_dropped": b["rate_dropped"] - a["rate_dropped"],
                     "wait_max_ms": b["rate_wait_max_ms"],
                     "wait_mean_ms": 1000 * (b["rate_wait_s"] - a["rate_wait_s"]) / passed
-                    if passed else 0.0,
-                    "to_ns_kbps": (now["to_ns"]["bytes"] - prev["to_ns"]["bytes"]) * 8 / 1000})
+                    if passed else 0.0})
                 prev = now
                 if log:
                     log(bins[-1])

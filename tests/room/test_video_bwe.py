@@ -28,6 +28,14 @@ most 1.2 s after. This library before it had congestion control offered
 NACKs on top of its 3-4 Mbit/s), 96 % of it dropped, and the watcher got
 2 pictures in 30 s. bench/room_bwe.py measures both side by side.
 
+The same the other way round (run()'s limited="downlink"): upstream's
+camera on the server's side, watched on the library under test from
+behind the relay, the watcher's downlink limited. livekit-server, at its
+defaults, picks the layer it forwards to a subscriber from the
+subscriber's REMBs (docs/research/congestion-control.md section 2); ours
+come from rtc/rbe, on the abs-send-time the server stamps. The same
+bounds hold.
+
 Runs for this library in the first room pass only (not on the epoll
 backend, nor where io_uring is denied: the path under test is the same,
 and the case takes about a minute); upstream's with LK_TEST_BWE=1.
@@ -79,14 +87,20 @@ def bwe_server(link):
         yield s
 
 
-@pytest.fixture(scope="module", params=[UPSTREAM, OURS], ids=lambda lib: f"{lib}-camera")
+@pytest.fixture(scope="module",
+                params=[(UPSTREAM, "uplink"), (OURS, "uplink"), (UPSTREAM, "downlink"),
+                        (OURS, "downlink")],
+                ids=lambda p: f"{p[0]}-{'camera' if p[1] == 'uplink' else 'watcher'}")
 def shaped(request, link, bwe_server):
-    lib = request.param
+    lib, limited = request.param
     if lib == UPSTREAM and os.environ.get("LK_TEST_BWE") != "1":
         pytest.skip("upstream's run is the reference: LK_TEST_BWE=1 (or bench/room_bwe.py)")
     if lib == OURS and not os.environ.get("LIVEKIT_FFI_OURS"):
         pytest.skip("LIVEKIT_FFI_OURS is not set (run through ctest)")
-    result = room_bwe.run(link, bwe_server, lib, phases=PHASES, room=f"bwe-{lib}")
+    # the library under test on the limited side, upstream's on the other
+    pub, watcher = (lib, UPSTREAM) if limited == "uplink" else (UPSTREAM, lib)
+    result = room_bwe.run(link, bwe_server, pub, phases=PHASES, watcher_lib=watcher,
+                          room=f"bwe-{lib}-{limited}", limited=limited)
     print(f"\n{room_bwe.tables(lib, result)}")  # the numbers, for whoever runs with -s
     assert not result["errors"], (result["errors"], bwe_server.tail())
     return result
