@@ -13,12 +13,20 @@ static const uint64_t REMB_EVERY_NS = 200 * MS;
 static const uint64_t SSRC_STALE_NS = 2000 * MS;
 static const uint64_t SETTLE_NS = 5000 * MS; /* libwebrtc's wait before a first estimate */
 
+/* The estimate starts again at bps. The server is slow to follow a lower
+ * REMB, so after a cut the estimate holds until it has. */
+static void start_at(lkrbe *r, uint32_t bps)
+{
+    lkgcc_config cfg = {.start_bps = bps > LKRBE_MIN_BPS ? bps : LKRBE_MIN_BPS,
+                        .min_bps = LKRBE_MIN_BPS, .max_bps = LKRBE_MAX_BPS,
+                        .hold_after_cut = true};
+    lkgcc_init(&r->gcc, &cfg);
+}
+
 void lkrbe_init(lkrbe *r)
 {
     memset(r, 0, sizeof *r);
-    lkgcc_config cfg = {.start_bps = LKRBE_MAX_BPS, .min_bps = LKRBE_MIN_BPS,
-                        .max_bps = LKRBE_MAX_BPS};
-    lkgcc_init(&r->gcc, &cfg);
+    start_at(r, LKRBE_MAX_BPS);
 }
 
 /* The estimate is known at the first overuse (the cut made it from what
@@ -35,10 +43,7 @@ static void flush(lkrbe *r, uint64_t now_ns)
     if (lkgcc_usage(&r->gcc) == LKGCC_OVERUSE) {
         r->known = true;
     } else if (now_ns - r->first_ns >= SETTLE_NS && lkgcc_acked(&r->gcc)) {
-        uint32_t in = lkgcc_acked(&r->gcc);
-        lkgcc_config cfg = {.start_bps = in > LKRBE_MIN_BPS ? in : LKRBE_MIN_BPS,
-                            .min_bps = LKRBE_MIN_BPS, .max_bps = LKRBE_MAX_BPS};
-        lkgcc_init(&r->gcc, &cfg);
+        start_at(r, lkgcc_acked(&r->gcc));
         r->known = true;
     }
 }

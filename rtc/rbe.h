@@ -12,7 +12,12 @@
  * acknowledged rate is then the incoming rate. As libwebrtc's, the
  * estimate is known from the first overuse (0.85 of what arrives) or
  * after 5 s of packets (what arrives then), and climbs from there at most
- * to 1.5 times what arrives; nothing is sent before. A path that drops
+ * to 1.5 times what arrives; nothing is sent before. After a cut it holds
+ * until what arrives has come down to 1.1 times it: livekit-server acts
+ * on a REMB only once the series of them falls (Kendall's tau over the
+ * last 8-12, equal values not counted), and a REMB climbing with what a
+ * full link lets through, 1.5 times it, never showed it the fall (nor
+ * failed its padding probes). A path that drops
  * at a full queue without a growing delay is left to the server's other
  * signal, the share of our NACKs.
  *

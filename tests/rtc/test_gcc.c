@@ -262,7 +262,7 @@ static void bounds(void **state)
 {
     (void)state;
     lkgcc g;
-    lkgcc_config bad[] = {{100, 0, 200}, {100, 200, 300}, {300, 100, 200}};
+    lkgcc_config bad[] = {{100, 0, 200, false}, {100, 200, 300, false}, {300, 100, 200, false}};
     for (size_t i = 0; i < 3; i++)
         assert_false(lkgcc_init(&g, &bad[i]));
     lkgcc_config ok = {.start_bps = 1000000, .min_bps = 100000, .max_bps = 2000000};

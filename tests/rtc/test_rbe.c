@@ -8,7 +8,9 @@
  * Asserted, as the server (and so a subscriber) would notice: on an ample
  * link no false alarm, across the wrap too, the first REMB after 5 s at
  * what arrives, then one every 200 ms naming both video SSRCs; a sender over a narrow link hears a lower REMB within
- * 2 s; the closed loop settles under the link without filling its queue;
+ * 2 s, and it holds there while the sender keeps its rate, climbing
+ * again once the sender comes under the link; the closed loop settles under the
+ * link without filling its queue;
  * an SSRC not heard for 2 s is no longer named. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,6 +155,40 @@ static void narrow_link_brings_a_lower_remb(void **state)
     assert_true(ms < 8000);
 }
 
+/* The server does not act on the first lower REMB: it commits a capacity
+ * once its series of REMBs falls (Kendall's tau over the last 8-12,
+ * equal values not counted against it). So after the cut the REMB holds,
+ * while the sender keeps sending 2 Mbit/s into a 600 kbit/s link, rather
+ * than climbing with what arrives; once the sender comes down to 500
+ * kbit/s (under the link), it climbs again. */
+static void after_a_cut_the_remb_holds_until_the_sender_comes_down(void **state)
+{
+    (void)state;
+    static sim s;
+    sim_init(&s, 2000000);
+    int ms = 0;
+    for (; ms < 6000; ms++)
+        step(&s, ms, 10000000);
+    for (; ms < 8000; ms++) /* the fall */
+        step(&s, ms, 600000);
+    uint32_t held = s.last_remb, highest = 0;
+    for (unsigned seen = s.rembs; ms < 16000; ms++) {
+        step(&s, ms, 600000);
+        if (s.rembs != seen && s.last_remb > highest)
+            highest = s.last_remb;
+        seen = s.rembs;
+    }
+    s.rate_bps = 500000;
+    for (; ms < 21000; ms++)
+        step(&s, ms, 600000);
+    print_message("  2 Mbit/s into 600 kbit/s: REMB %u kbit/s after 2 s, at most %u in the 8 s "
+                  "after; %u kbit/s 5 s after the sender came down to 500\n",
+                  held / 1000, highest / 1000, s.last_remb / 1000);
+    assert_true(held < 600000);
+    assert_true(highest <= held);
+    assert_true(s.last_remb > held);
+}
+
 static void closed_loop_settles_under_the_link(void **state)
 {
     (void)state;
@@ -212,6 +248,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ample_link_no_alarm_across_the_wrap),
         cmocka_unit_test(narrow_link_brings_a_lower_remb),
+        cmocka_unit_test(after_a_cut_the_remb_holds_until_the_sender_comes_down),
         cmocka_unit_test(closed_loop_settles_under_the_link),
         cmocka_unit_test(a_silent_ssrc_is_no_longer_named),
     };
