@@ -29,6 +29,7 @@ static const double BETA = 0.85;            /* the cut, of the acknowledged rate
 static const double INCREASE_PER_S = 1.08;
 static const double ACKED_HEADROOM = 1.5;   /* the increase stops this far above the acknowledged */
 static const double HOLD_OVER = 1.1;        /* after a cut, the sender has adapted below this */
+static const double HOLD_DECAY_PER_S = 0.98; /* until then: a series that keeps falling */
 static const double LOSS_LOW = 0.02, LOSS_HIGH = 0.10;
 
 bool lkgcc_init(lkgcc *g, const lkgcc_config *cfg)
@@ -216,15 +217,20 @@ static void update_delay_bound(lkgcc *g, uint32_t acked, uint64_t now)
             g->have_decrease = true;
             g->last_decrease_ns = now;
             g->holding = g->cfg.hold_after_cut;
+            g->hold_bps = g->delay_bps;
         }
         break;
     case LKGCC_NORMAL: {
         /* after a cut, no climb while a remote sender still sends more
          * than the cut allowed: it has not adapted yet (an SFU acts on a
          * REMB once the series of them shows the fall), and a climb now
-         * would tell it that its excess fits */
-        if (g->holding && acked > HOLD_OVER * g->delay_bps)
+         * would tell it that its excess fits. The estimate decays
+         * meanwhile: a series still falling is one the SFU acts on, also
+         * when its look at the series began after the fall. */
+        if (g->holding && acked > HOLD_OVER * g->hold_bps) {
+            g->delay_bps *= pow(HOLD_DECAY_PER_S, dt);
             break;
+        }
         g->holding = false;
         double up = g->delay_bps * pow(INCREASE_PER_S, dt);
         if (acked) {

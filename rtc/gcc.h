@@ -16,8 +16,8 @@
  * acknowledged over the last 500 ms; normal use raises it 8 % a second,
  * but never past 1.5 times the acknowledged rate (or the sender's demand,
  * lkgcc_set_demand), nor at all after a cut while a remote sender still
- * sends more than 1.1 times it (hold_after_cut); underuse holds it (the
- * queue is draining).
+ * sends more than 1.1 times the cut (hold_after_cut: it decays 2 % a
+ * second meanwhile); underuse holds it (the queue is draining).
  *
  * Loss: the lost share of at least 20 packets; under 2 % the loss bound
  * rises 8 % a second, over 10 % it falls by half the share (at most every
@@ -51,9 +51,10 @@ enum lkgcc_usage { LKGCC_NORMAL, LKGCC_OVERUSE, LKGCC_UNDERUSE };
 typedef struct lkgcc_config {
     uint32_t start_bps, min_bps, max_bps;
     /* The sender is remote and slow to follow (an SFU reading our REMBs):
-     * after a cut, no climb until what arrives shows it has come down to
-     * 1.1 times the cut. A sender that is the caller follows at once, and
-     * a hold would only cost it the acknowledged rate's lag. */
+     * after a cut, the estimate decays 2 % a second until what arrives
+     * shows the sender has come down to 1.1 times the cut. A sender that
+     * is the caller follows at once, and a hold would only cost it the
+     * acknowledged rate's lag. */
     bool hold_after_cut;
 } lkgcc_config;
 
@@ -94,7 +95,8 @@ typedef struct lkgcc {
     double demand_bps;
     uint64_t last_update_ns, last_decrease_ns;
     bool have_update, have_decrease;
-    bool holding; /* hold_after_cut: cut, and the sender not yet below 1.1 times it */
+    bool holding;    /* hold_after_cut: cut, and the sender not yet below 1.1 times it */
+    double hold_bps; /* the cut */
     uint64_t last_loss_update_ns, last_loss_down_ns;
     bool have_loss_update;
     unsigned loss_lost, loss_total; /* since the loss bound last moved */
