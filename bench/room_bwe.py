@@ -172,7 +172,7 @@ def run(link, server, pub_lib, phases=PHASES, watcher_lib=testbed.UPSTREAM, room
                                      start, start + seconds))
     return {"bins": bins, "phases": summary, "arrivals": arrivals, "stats": stats,
             "sent": {k: sent.get(k) for k in ("sent", "late", "stats_errors")},
-            "errors": errors}
+            "errors": errors, "limited": limited}
 
 
 def size(w, h):
@@ -270,8 +270,11 @@ def fmt(x, spec=".0f"):
 
 
 def tables(lib, result):
-    out = [f"Publisher on {lib}; watcher on upstream's library.", "",
-           "| phase | uplink limit | offered kbit/s (mean) | offered, 2nd half | "
+    who = (f"Publisher on {lib}; watcher on upstream's library; the publisher's uplink limited."
+           if result.get("limited", "uplink") == "uplink" else
+           f"Publisher on upstream's library; watcher on {lib}; the watcher's downlink limited.")
+    out = [who, "",
+           "| phase | limit | offered kbit/s (mean) | offered, 2nd half | "
            "forwarded kbit/s | queue drops (share of packets) | drops, 2nd half | "
            "longest queue wait (ms) | pictures/s | sizes received (pictures) | "
            "longest freeze in it (s) | frozen at its start for (s) | "
