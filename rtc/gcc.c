@@ -203,6 +203,21 @@ static double since_update(bool had, uint64_t then, uint64_t now)
     return had ? clamp((double)(now - then) / 1e9, 0, 1) : 0;
 }
 
+/* After a cut, while a remote sender still sends more than 1.1 times
+ * what the cut allowed, it has not adapted yet: an SFU acts on a REMB
+ * once the series of them shows the fall, and a climb, or a flat run
+ * (livekit-server counts equal values once), would tell it that its
+ * excess fits. So the estimate decays meanwhile, whatever the queue does:
+ * each REMB lower than the last, also when the SFU's look at the series
+ * began after the cut (as it does at each padding probe). True if so. */
+static bool hold_decays(lkgcc *g, uint32_t acked, double dt)
+{
+    if (!g->holding || acked <= HOLD_OVER * g->hold_bps)
+        return false;
+    g->delay_bps *= pow(HOLD_DECAY_PER_S, dt);
+    return true;
+}
+
 static void update_delay_bound(lkgcc *g, uint32_t acked, uint64_t now)
 {
     double dt = since_update(g->have_update, g->last_update_ns, now);
@@ -218,19 +233,13 @@ static void update_delay_bound(lkgcc *g, uint32_t acked, uint64_t now)
             g->last_decrease_ns = now;
             g->holding = g->cfg.hold_after_cut;
             g->hold_bps = g->delay_bps;
+        } else {
+            (void)hold_decays(g, acked, dt);
         }
         break;
     case LKGCC_NORMAL: {
-        /* after a cut, no climb while a remote sender still sends more
-         * than the cut allowed: it has not adapted yet (an SFU acts on a
-         * REMB once the series of them shows the fall), and a climb now
-         * would tell it that its excess fits. The estimate decays
-         * meanwhile: a series still falling is one the SFU acts on, also
-         * when its look at the series began after the fall. */
-        if (g->holding && acked > HOLD_OVER * g->hold_bps) {
-            g->delay_bps *= pow(HOLD_DECAY_PER_S, dt);
+        if (hold_decays(g, acked, dt))
             break;
-        }
         g->holding = false;
         double up = g->delay_bps * pow(INCREASE_PER_S, dt);
         if (acked) {
@@ -244,7 +253,8 @@ static void update_delay_bound(lkgcc *g, uint32_t acked, uint64_t now)
         break;
     }
     case LKGCC_UNDERUSE:
-        break; /* the queue drains: hold */
+        (void)hold_decays(g, acked, dt); /* else the queue drains: hold */
+        break;
     }
     g->last_update_ns = now;
     g->have_update = true;

@@ -1,6 +1,7 @@
 /* The receiver's estimate and its REMBs against a simulated downlink: a
  * sender stamping abs-send-time as the server does (its clock starting
- * just before the 64 s wrap), a frame's packets at once every 33 ms, a link
+ * just before the 64 s wrap), a frame's packets at once every 33 ms (and
+ * padding probes, evenly), a link
  * of some capacity with a drop-tail queue of 300 ms and 20 ms delay, and
  * the receiver's REMBs written, parsed back and, in the closed loop, taken
  * by the sender as its rate after 20 ms. Time is virtual, in 1 ms steps.
@@ -9,8 +10,9 @@
  * link no false alarm, across the wrap too, the first REMB after 5 s at
  * what arrives, then one every 200 ms naming both video SSRCs; a sender over a narrow link hears a lower REMB within
  * 2 s, and it holds there while the sender keeps its rate, climbing
- * again once the sender comes under the link; the closed loop settles under the
- * link without filling its queue;
+ * again once the sender comes under the link; a padding probe over the link
+ * ends in REMBs each lower than the last, as the server's probe verdict
+ * needs; the closed loop settles under the link without filling its queue;
  * an SSRC not heard for 2 s is no longer named. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,12 +20,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "rbe.h"
 #include "rtp.h"
 
-enum { PKT = 1100, QUEUE_MS = 300, DELAY_MS = 20 };
+enum { PKT = 1100, PAD = 275, QUEUE_MS = 300, DELAY_MS = 20 };
 static const uint64_t T0 = 5000000000000ull;            /* the receiver's clock at the start */
 static const uint64_t SENDER0 = 63900000000ull;        /* abs-send-time wraps at 64 s */
 
@@ -32,6 +35,7 @@ enum { IN_FLIGHT = 8192 };
 typedef struct flight {
     double arrive_ms;
     uint32_t t24, ssrc;
+    unsigned bytes;
 } flight;
 
 typedef struct sim {
@@ -45,6 +49,9 @@ typedef struct sim {
     uint64_t pending_remb; /* its value, reaching the sender at pending_at */
     double pending_at;
     double follow;         /* >0: the sender takes the REMB as its rate, at most this */
+    double probe_bps;      /* padding on top of the rate, while ms < probe_until */
+    int probe_until;
+    double probe_owed;
     flight f[IN_FLIGHT];   /* in arrival order (a FIFO link) */
     size_t head, tail;
 } sim;
@@ -62,33 +69,44 @@ static lkrtcp_remb parse_remb(const uint8_t *buf, int len)
     return remb;
 }
 
-/* One ms: the sender's frame into the link, what arrives to the
- * receiver, a REMB if one is due, and a REMB reaching the sender. */
+/* One packet into the link's queue, or dropped at its tail. */
+static void send_packet(sim *s, int ms, unsigned bytes, uint32_t ssrc, double capacity_bps)
+{
+    double start = ms > s->link_free_ms ? ms : s->link_free_ms;
+    if (start - ms > QUEUE_MS) {
+        s->dropped++;
+        return;
+    }
+    if (start - ms > s->max_queue_ms)
+        s->max_queue_ms = start - ms;
+    s->link_free_ms = start + bytes * 8 * 1000.0 / capacity_bps;
+    assert_true(s->tail - s->head < IN_FLIGHT);
+    s->f[s->tail++ % IN_FLIGHT] = (flight){
+        .arrive_ms = s->link_free_ms + DELAY_MS,
+        .t24 = lkrtp_abs_send_time(SENDER0 + (uint64_t)ms * 1000000u),
+        .ssrc = ssrc, .bytes = bytes};
+}
+
+/* One ms: the sender's frame into the link (and padding, probing), what
+ * arrives to the receiver, a REMB if one is due, and a REMB reaching the
+ * sender. */
 static void step(sim *s, int ms, double capacity_bps)
 {
     if (ms % 33 == 0) {
         s->owed += s->rate_bps / 30 / 8 / PKT; /* a frame's packets, the fractions carried */
         size_t pkts = (size_t)s->owed;
         s->owed -= (double)pkts;
-        for (size_t k = 0; k < pkts; k++) {
-            double start = ms > s->link_free_ms ? ms : s->link_free_ms;
-            if (start - ms > QUEUE_MS) {
-                s->dropped++;
-                continue;
-            }
-            if (start - ms > s->max_queue_ms)
-                s->max_queue_ms = start - ms;
-            s->link_free_ms = start + PKT * 8 * 1000.0 / capacity_bps;
-            assert_true(s->tail - s->head < IN_FLIGHT);
-            s->f[s->tail++ % IN_FLIGHT] = (flight){
-                .arrive_ms = s->link_free_ms + DELAY_MS,
-                .t24 = lkrtp_abs_send_time(SENDER0 + (uint64_t)ms * 1000000u),
-                .ssrc = k % 2 ? 0x1111 : 0x2222};
-        }
+        for (size_t k = 0; k < pkts; k++)
+            send_packet(s, ms, PKT, k % 2 ? 0x1111 : 0x2222, capacity_bps);
+    }
+    if (ms < s->probe_until) {
+        s->probe_owed += s->probe_bps / 1000 / 8 / PAD;
+        for (; s->probe_owed >= 1; s->probe_owed -= 1)
+            send_packet(s, ms, PAD, 0x1111, capacity_bps);
     }
     for (; s->head < s->tail && s->f[s->head % IN_FLIGHT].arrive_ms < ms + 1; s->head++) {
         const flight *f = &s->f[s->head % IN_FLIGHT];
-        lkrbe_on_packet(&s->r, f->ssrc, f->t24, PKT, T0 + (uint64_t)(f->arrive_ms * 1e6));
+        lkrbe_on_packet(&s->r, f->ssrc, f->t24, f->bytes, T0 + (uint64_t)(f->arrive_ms * 1e6));
     }
     if (s->pending_at && ms >= s->pending_at) {
         if (s->follow > 0)
@@ -194,6 +212,55 @@ static void after_a_cut_the_remb_holds_until_the_sender_comes_down(void **state)
     assert_true(s.last_remb > held);
 }
 
+/* livekit-server probes a subscriber every 3 s with padding on top of
+ * what it sends, 200 ms first and each next one 1.5 times longer while
+ * the probes do not show congestion. It judges a probe by the REMBs from
+ * its start to a hangover after it (5 round trips, at least 250 ms):
+ * their last three, a leading run of equal values counted once, are
+ * congestion when Kendall's tau is below 0. Here the server has come
+ * down to 450 kbit/s under a 600 kbit/s link, and each probe pushes 1.26
+ * Mbit/s: the REMBs of each probe's window must end falling, each lower
+ * than the last. Before the hold decayed in every state, a cut was
+ * followed by equal values (433 433 433: one sample, no verdict), every
+ * probe passed for a success, and the next was longer. */
+static void a_probe_over_the_link_ends_in_a_falling_series(void **state)
+{
+    (void)state;
+    static sim s;
+    sim_init(&s, 2000000);
+    int ms = 0;
+    for (; ms < 6000; ms++)
+        step(&s, ms, 10000000);
+    for (; ms < 8000; ms++) /* the fall */
+        step(&s, ms, 600000);
+    s.rate_bps = 450000; /* the server has come down */
+    for (; ms < 16000; ms++)
+        step(&s, ms, 600000);
+    static const int lengths[] = {200, 300, 450, 675};
+    for (size_t p = 0; p < sizeof lengths / sizeof lengths[0]; p++) {
+        s.probe_bps = 1260000 - s.rate_bps;
+        s.probe_until = ms + lengths[p];
+        uint32_t series[32];
+        unsigned n = 0, seen = s.rembs;
+        char line[256];
+        int at = snprintf(line, sizeof line, "  a %d ms probe, REMBs (kbit/s):", lengths[p]);
+        for (int end = ms + lengths[p] + 555; ms < end; ms++) {
+            step(&s, ms, 600000);
+            if (s.rembs != seen && n < 32) {
+                series[n++] = s.last_remb;
+                if (at < 200)
+                    at += snprintf(line + at, sizeof line - (size_t)at, " %u", s.last_remb / 1000);
+            }
+            seen = s.rembs;
+        }
+        print_message("%s\n", line);
+        assert_true(n >= 3);
+        assert_true(series[n - 1] < series[n - 2] && series[n - 2] < series[n - 3]);
+        for (int k = 0; k < 3000 - lengths[p] - 555; k++, ms++)
+            step(&s, ms, 600000);
+    }
+}
+
 static void closed_loop_settles_under_the_link(void **state)
 {
     (void)state;
@@ -254,6 +321,7 @@ int main(void)
         cmocka_unit_test(ample_link_no_alarm_across_the_wrap),
         cmocka_unit_test(narrow_link_brings_a_lower_remb),
         cmocka_unit_test(after_a_cut_the_remb_holds_until_the_sender_comes_down),
+        cmocka_unit_test(a_probe_over_the_link_ends_in_a_falling_series),
         cmocka_unit_test(closed_loop_settles_under_the_link),
         cmocka_unit_test(a_silent_ssrc_is_no_longer_named),
     };
