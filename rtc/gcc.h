@@ -17,7 +17,8 @@
  * but never past 1.5 times the acknowledged rate (or the sender's demand,
  * lkgcc_set_demand), nor at all after a cut while a remote sender still
  * sends more than 1.1 times the cut (hold_after_cut: it decays 2 % a
- * second meanwhile); underuse holds it (the queue is draining).
+ * second meanwhile, whatever the queue does); underuse holds it (the
+ * queue is draining).
  *
  * Loss: the lost share of at least 20 packets; under 2 % the loss bound
  * rises 8 % a second, over 10 % it falls by half the share (at most every
