@@ -519,10 +519,10 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
     for (unsigned i = 0; i < o->n_rtp; i++) {
         const lksdp_rtp_section *r = &o->rtp[i];
         bool video = !strcmp(r->kind, "video");
-        bool h264 = video && !strcmp(r->direction, "recvonly");
-        bool sends = video && !h264;
+        bool receives = video && !strcmp(r->direction, "recvonly"); /* VP8 and H.264 */
+        bool sends = video && !receives;
         PUT("m=%s 9 UDP/TLS/RTP/SAVPF %d", r->kind, video ? LKSDP_VP8_PT : LKSDP_OPUS_PT);
-        for (int k = 0; h264 && k < LKSDP_H264_PROFILES; k++)
+        for (int k = 0; receives && k < LKSDP_H264_PROFILES; k++)
             PUT(" %d", LKSDP_H264_PT + k);
         PUT("\r\nc=IN IP4 0.0.0.0\r\n");
         PUT("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n", o->ice_ufrag,
@@ -536,7 +536,7 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
                 LKSDP_EXT_RID_ID, LKSDP_URI_RTP_STREAM_ID);
         if (sends)
             PUT("a=extmap:%d %s\r\n", LKSDP_EXT_TWCC_ID, LKSDP_URI_TWCC);
-        if (h264) /* a receiver */
+        if (receives)
             PUT("a=extmap:%d %s\r\n", LKSDP_EXT_ABS_SEND_TIME_ID, LKSDP_URI_ABS_SEND_TIME);
         PUT("a=%s\r\n", r->direction);
         /* The server finds the AddTrackRequest by the msid's track id;
@@ -545,7 +545,7 @@ size_t lksdp_write_offer(char *out, size_t cap, const lksdp_offer *o)
         if (r->track_id)
             PUT("a=msid:- %s\r\n", r->track_id);
         PUT("a=rtcp-mux\r\na=rtcp-rsize\r\n");
-        for (int k = -1; video && k < (h264 ? LKSDP_H264_PROFILES : 0); k++) {
+        for (int k = -1; video && k < (receives ? LKSDP_H264_PROFILES : 0); k++) {
             int pt = k < 0 ? LKSDP_VP8_PT : LKSDP_H264_PT + k;
             PUT("a=rtpmap:%d %s/%d\r\n", pt, k < 0 ? "VP8" : "H264", LKSDP_VP8_CLOCK);
             if (k >= 0)
