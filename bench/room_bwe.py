@@ -271,7 +271,7 @@ def fmt(x, spec=".0f"):
 
 def tables(lib, result):
     who = (f"Publisher on {lib}; watcher on upstream's library; the publisher's uplink limited."
-           if result.get("limited", "uplink") == "uplink" else
+           if result["limited"] == "uplink" else
            f"Publisher on upstream's library; watcher on {lib}; the watcher's downlink limited.")
     out = [who, "",
            "| phase | limit | offered kbit/s (mean) | offered, 2nd half | "
