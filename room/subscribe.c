@@ -466,11 +466,10 @@ void lkroom_subscriber_want(lkroom_subscriber *s, const char *track_sid)
  * paces frames; a jitter buffer would only add delay), then what it
  * showed missing is NACKed. */
 static void video_rtp(lkroom_subscriber *s, remote_track *x, const lkrtp_packet *rtp,
-                      lkvideo_codec codec)
+                      lkvideo_codec codec, uint64_t now)
 {
     if (!use_codec(s, x, codec))
         return;
-    uint64_t now = lkio_now_ns();
     lkvideo_receiver_put(x->vrx, rtp, now);
     lkvp8_image img;
     uint32_t ts;
@@ -497,12 +496,12 @@ void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *
     const lkpeer_rtp_params *rp = lkpeer_section_params(peer_of(s), section);
     if (lkrtp_parse(&rtp, pkt, len) != 0)
         return;
+    uint64_t now = lkio_now_ns(); /* the packet's arrival, for all that follows */
     /* every video packet counts in the downlink's estimate, the server's
      * padding probes included */
     uint32_t t24;
     if (x->vrx && rp->ext_abs_send_time &&
         lkrtp_ext_abs_send_time(&rtp, rp->ext_abs_send_time, &t24)) {
-        uint64_t now = lkio_now_ns();
         lkrbe_on_packet(&s->rbe, rtp.h.ssrc, t24, len, now);
         send_remb(s, now);
     }
@@ -510,7 +509,7 @@ void lkroom_subscriber_on_rtp(lkroom_subscriber *s, int section, const uint8_t *
     if (!h264 && (!rp->payload_type || rtp.h.payload_type != rp->payload_type))
         return;
     if (x->vrx)
-        video_rtp(s, x, &rtp, h264 ? LKVIDEO_H264 : LKVIDEO_VP8);
+        video_rtp(s, x, &rtp, h264 ? LKVIDEO_H264 : LKVIDEO_VP8, now);
     else
-        lkopus_receiver_put_rtp(x->rx, &rtp, lkio_now_ns());
+        lkopus_receiver_put_rtp(x->rx, &rtp, now);
 }

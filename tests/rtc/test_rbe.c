@@ -173,6 +173,19 @@ static void narrow_link_brings_a_lower_remb(void **state)
     assert_true(ms < 8000);
 }
 
+/* 2 Mbit/s for 6 s on an ample link (the estimate known), then 2 s of it
+ * into 600 kbit/s (the cut). Returns the time reached, in ms. */
+static int settle_then_narrow(sim *s)
+{
+    sim_init(s, 2000000);
+    int ms = 0;
+    for (; ms < 6000; ms++)
+        step(s, ms, 10000000);
+    for (; ms < 8000; ms++)
+        step(s, ms, 600000);
+    return ms;
+}
+
 /* The server does not act on the first lower REMB: it commits a capacity
  * once its series of REMBs falls (Kendall's tau over the last 8-12,
  * equal values not counted against it). So after the cut the REMB keeps
@@ -183,12 +196,7 @@ static void after_a_cut_the_remb_holds_until_the_sender_comes_down(void **state)
 {
     (void)state;
     static sim s;
-    sim_init(&s, 2000000);
-    int ms = 0;
-    for (; ms < 6000; ms++)
-        step(&s, ms, 10000000);
-    for (; ms < 8000; ms++) /* the fall */
-        step(&s, ms, 600000);
+    int ms = settle_then_narrow(&s);
     uint32_t held = s.last_remb, prev = held;
     bool falling = true;
     for (unsigned seen = s.rembs; ms < 16000; ms++) {
@@ -227,12 +235,7 @@ static void a_probe_over_the_link_ends_in_a_falling_series(void **state)
 {
     (void)state;
     static sim s;
-    sim_init(&s, 2000000);
-    int ms = 0;
-    for (; ms < 6000; ms++)
-        step(&s, ms, 10000000);
-    for (; ms < 8000; ms++) /* the fall */
-        step(&s, ms, 600000);
+    int ms = settle_then_narrow(&s);
     s.rate_bps = 450000; /* the server has come down */
     for (; ms < 16000; ms++)
         step(&s, ms, 600000);
